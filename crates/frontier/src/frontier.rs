@@ -1,0 +1,667 @@
+//! The frontier proper: the seen-set, the per-host queues and the scheduler
+//! that hands out the next URL whose host may be contacted now.
+
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap, HashMap, HashSet, VecDeque};
+use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::Arc;
+use std::time::Instant;
+
+use url::Url;
+
+use crate::canon::{canonicalize, fingerprint, host_key};
+use crate::scope::Scope;
+
+/// Limits a crawl honours exactly.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Links deeper than this (seeds are depth 0) are not queued.
+    pub max_depth: u32,
+    /// At most this many URLs are ever handed out (one record each).
+    pub max_pages: u64,
+    /// At most this many requests in flight to one host key at a time.
+    pub per_host_concurrency: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_depth: u32::MAX,
+            max_pages: u64::MAX,
+            per_host_concurrency: 2,
+        }
+    }
+}
+
+/// A queued URL: canonical, with how it was found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    /// The canonical URL to fetch.
+    pub url: Url,
+    /// Link distance from a seed.
+    pub depth: u32,
+    /// The page on which the URL was first found (`None` for seeds).
+    pub parent: Option<Arc<str>>,
+}
+
+/// A URL handed out by [`Frontier::pop`]. It counts as in flight until it is
+/// given back with [`Frontier::complete`].
+#[derive(Debug)]
+pub struct Lease {
+    /// What to fetch.
+    pub entry: Entry,
+    /// The scheduling key (`scheme://host:port`) of `entry.url`.
+    pub host: Arc<str>,
+    host_index: usize,
+}
+
+/// What [`Frontier::pop`] found.
+#[derive(Debug)]
+pub enum Pop {
+    /// Fetch this now.
+    Ready(Lease),
+    /// Work is queued but every host with work is resting; ask again then
+    /// (or earlier, when a lease completes).
+    WaitUntil(Instant),
+    /// Nothing can be handed out until a lease completes (hosts at their
+    /// concurrency cap, or the queue is empty with work still in flight).
+    Busy,
+    /// Nothing is queued and nothing is in flight, or the page limit is
+    /// reached and the last lease came back: the crawl is over.
+    Finished,
+}
+
+/// Why a URL was or was not queued.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Admission {
+    /// Newly queued.
+    Queued,
+    /// Its canonical form was seen before in this crawl.
+    Seen,
+    /// Its host is outside the crawl's scope, or a pattern rejects it.
+    OutOfScope,
+    /// It is deeper than `max_depth`.
+    TooDeep,
+    /// The page limit leaves no room for it.
+    LimitReached,
+    /// It is not an http(s) URL with a host.
+    Invalid,
+}
+
+/// Counters for progress reporting.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counts {
+    /// URLs waiting in queues.
+    pub queued: u64,
+    /// URLs handed out and not yet completed.
+    pub in_flight: u64,
+    /// URLs handed out so far (completed or not).
+    pub handed_out: u64,
+    /// Distinct canonical URLs seen.
+    pub seen: u64,
+    /// Host keys known.
+    pub hosts: u64,
+}
+
+#[derive(Debug)]
+struct HostState {
+    key: Arc<str>,
+    /// Queued entries by depth, so each host is served breadth-first even
+    /// when slow pages deliver shallow links late.
+    queue: BTreeMap<u32, VecDeque<Entry>>,
+    queued: usize,
+    in_flight: u32,
+    /// Depths of this host's leases in flight (depth → count). A URL of
+    /// depth d+1 waits until no shallower URL of its host is in flight, so
+    /// every page is reached first by a shortest path and `max_depth` cuts
+    /// exactly where a breadth-first search would.
+    in_flight_depths: BTreeMap<u32, u32>,
+    /// The host may not be contacted before this (rate limit, Retry-After,
+    /// Crawl-delay).
+    not_before: Option<Instant>,
+    /// True while the host sits in `ready` or `timers`; keeps it from being
+    /// scheduled twice.
+    scheduled: bool,
+}
+
+/// Fingerprints are already uniformly distributed hashes; hashing them again
+/// would only cost time.
+#[derive(Debug, Default)]
+struct FingerprintHasher(u64);
+
+impl Hasher for FingerprintHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &byte in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(byte);
+        }
+    }
+    fn write_u128(&mut self, value: u128) {
+        self.0 = value as u64;
+    }
+}
+
+type SeenSet = HashSet<u128, BuildHasherDefault<FingerprintHasher>>;
+
+/// The URL frontier: dedup, scope, limits and per-host scheduling.
+///
+/// It is a plain synchronous structure; the crawler keeps it behind a mutex
+/// and never holds the lock across an `.await`.
+#[derive(Debug)]
+pub struct Frontier {
+    scope: Scope,
+    limits: Limits,
+    seen: SeenSet,
+    hosts: Vec<HostState>,
+    host_index: HashMap<Arc<str>, usize>,
+    ready: VecDeque<usize>,
+    timers: BinaryHeap<Reverse<(Instant, usize)>>,
+    queued: u64,
+    in_flight: u64,
+    handed_out: u64,
+}
+
+impl Frontier {
+    /// An empty frontier for `scope` (with its seeds already added) and `limits`.
+    pub fn new(scope: Scope, limits: Limits) -> Self {
+        Frontier {
+            scope,
+            limits,
+            seen: SeenSet::default(),
+            hosts: Vec::new(),
+            host_index: HashMap::new(),
+            ready: VecDeque::new(),
+            timers: BinaryHeap::new(),
+            queued: 0,
+            in_flight: 0,
+            handed_out: 0,
+        }
+    }
+
+    /// The scope the frontier applies.
+    pub fn scope(&self) -> &Scope {
+        &self.scope
+    }
+
+    /// Queues a seed: depth 0, no parent, patterns not applied (the user
+    /// asked for it by name).
+    pub fn add_seed(&mut self, url: &Url) -> Admission {
+        let Ok(canonical) = canonicalize(url) else {
+            return Admission::Invalid;
+        };
+        self.enqueue(canonical, 0, None)
+    }
+
+    /// Queues a link found at `depth` on page `parent`, if it is new, in
+    /// scope, and within the limits.
+    pub fn add_link(&mut self, url: &Url, depth: u32, parent: &Arc<str>) -> Admission {
+        let Ok(canonical) = canonicalize(url) else {
+            return Admission::Invalid;
+        };
+        if depth > self.limits.max_depth {
+            return Admission::TooDeep;
+        }
+        if !self.scope.allows(&canonical) {
+            return Admission::OutOfScope;
+        }
+        self.enqueue(canonical, depth, Some(Arc::clone(parent)))
+    }
+
+    /// Records `url` as seen without queueing it (the target of a followed
+    /// redirect). Returns false when it was seen before.
+    pub fn mark_seen(&mut self, url: &Url) -> bool {
+        match canonicalize(url) {
+            Ok(canonical) => self.seen.insert(fingerprint(&canonical)),
+            Err(_) => false,
+        }
+    }
+
+    /// True when `url` was seen (queued, fetched or redirected to).
+    pub fn is_seen(&self, url: &Url) -> bool {
+        canonicalize(url).is_ok_and(|canonical| self.seen.contains(&fingerprint(&canonical)))
+    }
+
+    fn enqueue(&mut self, canonical: Url, depth: u32, parent: Option<Arc<str>>) -> Admission {
+        // Anything beyond this can never be handed out, so it would only
+        // cost memory.
+        if self.handed_out + self.queued >= self.limits.max_pages {
+            return Admission::LimitReached;
+        }
+        if !self.seen.insert(fingerprint(&canonical)) {
+            return Admission::Seen;
+        }
+        let index = self.host_for(&canonical);
+        let host = &mut self.hosts[index];
+        host.queue.entry(depth).or_default().push_back(Entry {
+            url: canonical,
+            depth,
+            parent,
+        });
+        host.queued += 1;
+        self.queued += 1;
+        self.schedule_if_idle(index);
+        Admission::Queued
+    }
+
+    fn host_for(&mut self, url: &Url) -> usize {
+        let key = host_key(url);
+        if let Some(&index) = self.host_index.get(key.as_str()) {
+            return index;
+        }
+        let key: Arc<str> = key.into();
+        let index = self.hosts.len();
+        self.hosts.push(HostState {
+            key: Arc::clone(&key),
+            queue: BTreeMap::new(),
+            queued: 0,
+            in_flight: 0,
+            in_flight_depths: BTreeMap::new(),
+            not_before: None,
+            scheduled: false,
+        });
+        self.host_index.insert(key, index);
+        index
+    }
+
+    fn schedule_if_idle(&mut self, index: usize) {
+        let host = &mut self.hosts[index];
+        if !host.scheduled && host.queued > 0 && host.in_flight < self.limits.per_host_concurrency {
+            host.scheduled = true;
+            match host.not_before {
+                Some(at) => self.timers.push(Reverse((at, index))),
+                None => self.ready.push_back(index),
+            }
+        }
+    }
+
+    /// Hands out the next URL whose host may be contacted at `now`.
+    ///
+    /// `gate` is asked last, for a host that has work and a free concurrency
+    /// slot: `Ok(())` admits one request (a rate limiter consumes its cell
+    /// then), `Err(at)` rests the host until `at`. A resting or saturated
+    /// host never holds up other hosts.
+    pub fn pop(&mut self, now: Instant, gate: &mut dyn FnMut(&str) -> Result<(), Instant>) -> Pop {
+        if self.handed_out >= self.limits.max_pages {
+            return self.drained();
+        }
+        while let Some(&Reverse((at, index))) = self.timers.peek() {
+            if at > now {
+                break;
+            }
+            self.timers.pop();
+            let host = &mut self.hosts[index];
+            match host.not_before {
+                // A pause that came after this timer was filed outlasts it.
+                Some(until) if until > now => self.timers.push(Reverse((until, index))),
+                _ => {
+                    host.not_before = None;
+                    self.ready.push_back(index);
+                }
+            }
+        }
+        let per_host_cap = self.limits.per_host_concurrency;
+        for _ in 0..self.ready.len() {
+            let Some(index) = self.ready.pop_front() else {
+                break;
+            };
+            let host = &mut self.hosts[index];
+            host.scheduled = false;
+            if host.queued == 0 || host.in_flight >= per_host_cap {
+                // Rescheduled by `enqueue` or `complete` when that changes.
+                continue;
+            }
+            let next_depth = host.queue.keys().next().copied().unwrap_or(u32::MAX);
+            if host
+                .in_flight_depths
+                .keys()
+                .next()
+                .is_some_and(|&shallowest| shallowest < next_depth)
+            {
+                // Rescheduled by `complete` when the shallower lease returns.
+                continue;
+            }
+            if let Some(at) = host.not_before.filter(|&at| at > now) {
+                host.scheduled = true;
+                self.timers.push(Reverse((at, index)));
+                continue;
+            }
+            if let Err(at) = gate(&host.key) {
+                host.not_before = Some(at);
+                host.scheduled = true;
+                self.timers.push(Reverse((at, index)));
+                continue;
+            }
+            let Some(entry) = pop_shallowest(&mut host.queue) else {
+                continue;
+            };
+            host.queued -= 1;
+            host.in_flight += 1;
+            *host.in_flight_depths.entry(entry.depth).or_default() += 1;
+            self.queued -= 1;
+            self.in_flight += 1;
+            self.handed_out += 1;
+            let lease = Lease {
+                entry,
+                host: Arc::clone(&host.key),
+                host_index: index,
+            };
+            self.schedule_if_idle(index);
+            return Pop::Ready(lease);
+        }
+        if let Some(Reverse((at, _))) = self.timers.peek() {
+            return Pop::WaitUntil(*at);
+        }
+        self.drained()
+    }
+
+    fn drained(&self) -> Pop {
+        if self.in_flight > 0 {
+            Pop::Busy
+        } else {
+            Pop::Finished
+        }
+    }
+
+    /// Gives a lease back: its URL is done (successfully or not).
+    pub fn complete(&mut self, lease: Lease) {
+        let host = &mut self.hosts[lease.host_index];
+        host.in_flight = host.in_flight.saturating_sub(1);
+        if let Some(count) = host.in_flight_depths.get_mut(&lease.entry.depth) {
+            *count -= 1;
+            if *count == 0 {
+                host.in_flight_depths.remove(&lease.entry.depth);
+            }
+        }
+        self.in_flight = self.in_flight.saturating_sub(1);
+        self.schedule_if_idle(lease.host_index);
+    }
+
+    /// Rests `host` until `until` (Retry-After, Crawl-delay, back-off), for
+    /// every URL of that host, not only the one that asked.
+    pub fn pause_host(&mut self, host: &str, until: Instant) {
+        let Some(&index) = self.host_index.get(host) else {
+            return;
+        };
+        let state = &mut self.hosts[index];
+        if state.not_before.is_none_or(|at| at < until) {
+            state.not_before = Some(until);
+        }
+        // A host already filed in `ready` or `timers` is re-filed by `pop`
+        // once it sees the later `not_before`.
+    }
+
+    /// Drops everything still queued (used when the crawl is interrupted).
+    pub fn clear_queue(&mut self) {
+        for host in &mut self.hosts {
+            host.queue.clear();
+            host.queued = 0;
+        }
+        self.queued = 0;
+    }
+
+    /// Counters for progress and summaries.
+    pub fn counts(&self) -> Counts {
+        Counts {
+            queued: self.queued,
+            in_flight: self.in_flight,
+            handed_out: self.handed_out,
+            seen: self.seen.len() as u64,
+            hosts: self.hosts.len() as u64,
+        }
+    }
+}
+
+fn pop_shallowest(queue: &mut BTreeMap<u32, VecDeque<Entry>>) -> Option<Entry> {
+    let mut bucket = queue.first_entry()?;
+    let entry = bucket.get_mut().pop_front();
+    if bucket.get().is_empty() {
+        bucket.remove();
+    }
+    entry
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scope::ScopeMode;
+    use std::time::Duration;
+
+    fn url(text: &str) -> Url {
+        Url::parse(text).unwrap()
+    }
+
+    fn frontier(seeds: &[&str], limits: Limits) -> Frontier {
+        let mut scope = Scope::new(ScopeMode::Host, Vec::new(), Vec::new());
+        for seed in seeds {
+            scope.add_seed(&url(seed));
+        }
+        let mut frontier = Frontier::new(scope, limits);
+        for seed in seeds {
+            assert_eq!(frontier.add_seed(&url(seed)), Admission::Queued);
+        }
+        frontier
+    }
+
+    fn open(_: &str) -> Result<(), Instant> {
+        Ok(())
+    }
+
+    fn pop_ready(frontier: &mut Frontier, now: Instant) -> Lease {
+        match frontier.pop(now, &mut open) {
+            Pop::Ready(lease) => lease,
+            other => panic!("expected a lease, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn each_canonical_url_is_handed_out_once() {
+        let mut frontier = frontier(&["http://a.example/"], Limits::default());
+        let now = Instant::now();
+        let seed = pop_ready(&mut frontier, now);
+        let parent: Arc<str> = seed.entry.url.as_str().into();
+        for spelling in [
+            "http://a.example/x",
+            "HTTP://A.example/x#y",
+            "http://a.example/./x",
+            "http://a.example/",
+        ] {
+            frontier.add_link(&url(spelling), 1, &parent);
+        }
+        frontier.complete(seed);
+        let x = pop_ready(&mut frontier, now);
+        assert_eq!(x.entry.url.as_str(), "http://a.example/x");
+        assert_eq!(x.entry.parent.as_deref(), Some("http://a.example/"));
+        frontier.complete(x);
+        assert!(matches!(frontier.pop(now, &mut open), Pop::Finished));
+    }
+
+    #[test]
+    fn scope_and_depth_are_applied_before_enqueue() {
+        let limits = Limits {
+            max_depth: 1,
+            ..Limits::default()
+        };
+        let mut frontier = frontier(&["http://a.example/"], limits);
+        let parent: Arc<str> = "http://a.example/".into();
+        assert_eq!(
+            frontier.add_link(&url("http://b.example/"), 1, &parent),
+            Admission::OutOfScope
+        );
+        assert_eq!(
+            frontier.add_link(&url("http://a.example/deep"), 2, &parent),
+            Admission::TooDeep
+        );
+        assert_eq!(
+            frontier.add_link(&url("mailto:x@a.example"), 1, &parent),
+            Admission::Invalid
+        );
+        assert_eq!(
+            frontier.add_link(&url("http://a.example/ok"), 1, &parent),
+            Admission::Queued
+        );
+        assert_eq!(frontier.counts().queued, 2);
+    }
+
+    #[test]
+    fn max_pages_is_exact() {
+        let limits = Limits {
+            max_pages: 3,
+            per_host_concurrency: 10,
+            ..Limits::default()
+        };
+        let mut frontier = frontier(&["http://a.example/"], limits);
+        let now = Instant::now();
+        let seed = pop_ready(&mut frontier, now);
+        let parent: Arc<str> = "http://a.example/".into();
+        let admitted: Vec<_> = (0..10)
+            .map(|i| frontier.add_link(&url(&format!("http://a.example/{i}")), 1, &parent))
+            .collect();
+        assert_eq!(
+            admitted.iter().filter(|a| **a == Admission::Queued).count(),
+            2
+        );
+        frontier.complete(seed);
+        let first = pop_ready(&mut frontier, now);
+        let second = pop_ready(&mut frontier, now);
+        assert!(matches!(frontier.pop(now, &mut open), Pop::Busy));
+        frontier.complete(first);
+        frontier.complete(second);
+        assert!(matches!(frontier.pop(now, &mut open), Pop::Finished));
+        assert_eq!(frontier.counts().handed_out, 3);
+    }
+
+    #[test]
+    fn per_host_concurrency_cap_does_not_block_other_hosts() {
+        let limits = Limits {
+            per_host_concurrency: 1,
+            ..Limits::default()
+        };
+        let mut frontier = frontier(&["http://a.example/", "http://b.example/"], limits);
+        let parent: Arc<str> = "http://a.example/".into();
+        frontier.add_link(&url("http://a.example/2"), 1, &parent);
+        let now = Instant::now();
+        let first = pop_ready(&mut frontier, now);
+        let second = pop_ready(&mut frontier, now);
+        assert_ne!(
+            first.host, second.host,
+            "the capped host must not be handed out twice"
+        );
+        assert!(matches!(frontier.pop(now, &mut open), Pop::Busy));
+        let a_lease = if first.host.contains("a.example") {
+            first
+        } else {
+            second
+        };
+        frontier.complete(a_lease);
+        let third = pop_ready(&mut frontier, now);
+        assert_eq!(third.entry.url.as_str(), "http://a.example/2");
+    }
+
+    #[test]
+    fn resting_host_never_blocks_other_hosts_and_wakes_on_time() {
+        let mut frontier = frontier(
+            &["http://a.example/", "http://b.example/"],
+            Limits::default(),
+        );
+        let now = Instant::now();
+        let later = now + Duration::from_millis(500);
+        let mut gate = |host: &str| {
+            if host.contains("a.example") {
+                Err(later)
+            } else {
+                Ok(())
+            }
+        };
+        let lease = match frontier.pop(now, &mut gate) {
+            Pop::Ready(lease) => lease,
+            other => panic!("{other:?}"),
+        };
+        assert!(lease.host.contains("b.example"));
+        match frontier.pop(now, &mut gate) {
+            Pop::WaitUntil(at) => assert_eq!(at, later),
+            other => panic!("{other:?}"),
+        }
+        let woken = pop_ready(&mut frontier, later);
+        assert!(woken.host.contains("a.example"));
+    }
+
+    #[test]
+    fn pause_host_rests_every_url_of_that_host() {
+        let mut frontier = frontier(&["http://a.example/"], Limits::default());
+        let parent: Arc<str> = "http://a.example/".into();
+        frontier.add_link(&url("http://a.example/2"), 1, &parent);
+        let now = Instant::now();
+        let until = now + Duration::from_secs(5);
+        frontier.pause_host("http://a.example:80", until);
+        assert!(matches!(frontier.pop(now, &mut open), Pop::WaitUntil(at) if at == until));
+        let lease = pop_ready(&mut frontier, until);
+        assert_eq!(lease.entry.url.as_str(), "http://a.example/");
+    }
+
+    #[test]
+    fn each_host_is_served_breadth_first() {
+        let limits = Limits {
+            per_host_concurrency: 10,
+            ..Limits::default()
+        };
+        let mut frontier = frontier(&["http://a.example/"], limits);
+        let now = Instant::now();
+        let seed = pop_ready(&mut frontier, now);
+        let parent: Arc<str> = "http://a.example/".into();
+        frontier.add_link(&url("http://a.example/deep"), 3, &parent);
+        frontier.add_link(&url("http://a.example/shallow"), 1, &parent);
+        frontier.add_link(&url("http://a.example/middle"), 2, &parent);
+        frontier.complete(seed);
+        let order: Vec<u32> = (0..3)
+            .map(|_| {
+                let lease = pop_ready(&mut frontier, now);
+                let depth = lease.entry.depth;
+                frontier.complete(lease);
+                depth
+            })
+            .collect();
+        assert_eq!(order, vec![1, 2, 3]);
+    }
+
+    #[test]
+    fn deeper_urls_wait_for_shallower_leases_of_their_host() {
+        let limits = Limits {
+            per_host_concurrency: 10,
+            ..Limits::default()
+        };
+        let mut frontier = frontier(&["http://a.example/", "http://b.example/"], limits);
+        let now = Instant::now();
+        let a_seed = pop_ready(&mut frontier, now);
+        let b_seed = pop_ready(&mut frontier, now);
+        let (a_seed, b_seed) = if a_seed.host.contains("a.example") {
+            (a_seed, b_seed)
+        } else {
+            (b_seed, a_seed)
+        };
+        let parent: Arc<str> = "http://a.example/".into();
+        frontier.add_link(&url("http://a.example/child"), 1, &parent);
+        // a's depth-0 lease is still out, so its depth-1 URL must wait, and
+        // b's outstanding seed does not hold a up once a's seed is back.
+        assert!(matches!(frontier.pop(now, &mut open), Pop::Busy));
+        frontier.complete(a_seed);
+        let child = pop_ready(&mut frontier, now);
+        assert_eq!(child.entry.url.as_str(), "http://a.example/child");
+        frontier.complete(child);
+        frontier.complete(b_seed);
+        assert!(matches!(frontier.pop(now, &mut open), Pop::Finished));
+    }
+
+    #[test]
+    fn redirect_targets_marked_seen_are_not_queued_again() {
+        let mut frontier = frontier(&["http://a.example/"], Limits::default());
+        assert!(frontier.mark_seen(&url("http://a.example/final")));
+        assert!(!frontier.mark_seen(&url("http://a.example/final#x")));
+        let parent: Arc<str> = "http://a.example/".into();
+        assert_eq!(
+            frontier.add_link(&url("http://a.example/final"), 1, &parent),
+            Admission::Seen
+        );
+    }
+}

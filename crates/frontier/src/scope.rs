@@ -1,0 +1,142 @@
+//! Which URLs belong to the crawl: the seeds' hosts (or domains, or any
+//! host), narrowed by the user's include and exclude patterns.
+
+use regex::Regex;
+use url::Url;
+
+/// How far from its seeds a crawl may wander.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ScopeMode {
+    /// Only the exact host names of the seeds (any port, either scheme).
+    #[default]
+    Host,
+    /// The seeds' host names and their subdomains; a leading `www.` of a
+    /// seed is dropped first, so `www.example.com` admits `blog.example.com`.
+    Domain,
+    /// Every http(s) URL.
+    Any,
+}
+
+/// The crawl's scope: built once from the seeds and the user's patterns.
+#[derive(Debug, Clone, Default)]
+pub struct Scope {
+    mode: ScopeMode,
+    hosts: Vec<String>,
+    include: Vec<Regex>,
+    exclude: Vec<Regex>,
+}
+
+impl Scope {
+    /// A scope in `mode` with include/exclude patterns matched against the
+    /// canonical URL text. Seeds are added with [`Scope::add_seed`].
+    pub fn new(mode: ScopeMode, include: Vec<Regex>, exclude: Vec<Regex>) -> Self {
+        Scope {
+            mode,
+            hosts: Vec::new(),
+            include,
+            exclude,
+        }
+    }
+
+    /// Widens the scope to cover `seed`'s host (or domain).
+    pub fn add_seed(&mut self, seed: &Url) {
+        let Some(host) = seed.host_str() else { return };
+        let host = match self.mode {
+            ScopeMode::Domain => host.strip_prefix("www.").unwrap_or(host),
+            _ => host,
+        };
+        if !self.hosts.iter().any(|known| known == host) {
+            self.hosts.push(host.to_owned());
+        }
+    }
+
+    /// True when the host part of `url` is inside the scope (patterns are
+    /// not consulted: a redirect hop is checked with this alone).
+    pub fn host_allowed(&self, url: &Url) -> bool {
+        let Some(host) = url.host_str() else {
+            return false;
+        };
+        match self.mode {
+            ScopeMode::Any => true,
+            ScopeMode::Host => self.hosts.iter().any(|known| known == host),
+            ScopeMode::Domain => self.hosts.iter().any(|known| {
+                host == known
+                    || (host.len() > known.len()
+                        && host.ends_with(known.as_str())
+                        && host.as_bytes()[host.len() - known.len() - 1] == b'.')
+            }),
+        }
+    }
+
+    /// True when the canonical URL passes the include and exclude patterns.
+    pub fn patterns_allow(&self, canonical: &Url) -> bool {
+        let text = canonical.as_str();
+        (self.include.is_empty() || self.include.iter().any(|re| re.is_match(text)))
+            && !self.exclude.iter().any(|re| re.is_match(text))
+    }
+
+    /// Host and patterns together: may a discovered link be queued?
+    pub fn allows(&self, canonical: &Url) -> bool {
+        self.host_allowed(canonical) && self.patterns_allow(canonical)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn url(text: &str) -> Url {
+        Url::parse(text).unwrap()
+    }
+
+    fn scope(mode: ScopeMode, seeds: &[&str]) -> Scope {
+        let mut scope = Scope::new(mode, Vec::new(), Vec::new());
+        for seed in seeds {
+            scope.add_seed(&url(seed));
+        }
+        scope
+    }
+
+    #[test]
+    fn host_scope_admits_only_seed_hosts_on_any_port_or_scheme() {
+        let scope = scope(
+            ScopeMode::Host,
+            &["http://www.example.com/", "http://b.example/"],
+        );
+        assert!(scope.allows(&url("https://www.example.com/x")));
+        assert!(scope.allows(&url("http://www.example.com:8080/x")));
+        assert!(scope.allows(&url("http://b.example/y")));
+        assert!(!scope.allows(&url("http://blog.example.com/")));
+        assert!(!scope.allows(&url("http://example.com/")));
+    }
+
+    #[test]
+    fn domain_scope_admits_subdomains_but_not_lookalikes() {
+        let scope = scope(ScopeMode::Domain, &["http://www.example.com/"]);
+        assert!(scope.allows(&url("http://example.com/")));
+        assert!(scope.allows(&url("http://blog.example.com/")));
+        assert!(scope.allows(&url("http://a.b.example.com/")));
+        assert!(!scope.allows(&url("http://badexample.com/")));
+        assert!(!scope.allows(&url("http://example.com.evil.example/")));
+    }
+
+    #[test]
+    fn any_scope_admits_everything() {
+        let scope = scope(ScopeMode::Any, &["http://a.example/"]);
+        assert!(scope.allows(&url("http://elsewhere.example/")));
+    }
+
+    #[test]
+    fn include_and_exclude_patterns() {
+        let mut scope = Scope::new(
+            ScopeMode::Any,
+            vec![Regex::new("/docs/").unwrap(), Regex::new("/blog/").unwrap()],
+            vec![Regex::new(r"\.pdf$").unwrap()],
+        );
+        scope.add_seed(&url("http://a.example/"));
+        assert!(scope.allows(&url("http://a.example/docs/x")));
+        assert!(scope.allows(&url("http://a.example/blog/y")));
+        assert!(!scope.allows(&url("http://a.example/shop/")));
+        assert!(!scope.allows(&url("http://a.example/docs/x.pdf")));
+    }
+}
