@@ -1,0 +1,34 @@
+//! trawl-extractor: HTML bytes + page URL → title, links and page facts.
+//!
+//! One pure, synchronous function, [`extract`], parses a page once with
+//! `scraper` (html5ever) and returns a [`Page`]: the title, the `a[href]` and
+//! `area[href]` links resolved against the page URL or its `<base href>`,
+//! `<link rel="canonical">`, the `<meta name="robots">` directives and the
+//! character encoding used to decode the bytes (BOM, HTTP header, `<meta>`,
+//! detection, UTF-8, in WHATWG order). [`sniff_is_html`] tells whether an
+//! untyped body is HTML.
+//!
+//! It does **not** fetch anything, do I/O or run async code (the crawler
+//! calls it on a blocking pool), decide which links are in scope, or
+//! canonicalise URLs beyond what `url` parsing does: the frontier owns the
+//! canonical form. Links keep only http(s) URLs, without fragments.
+//!
+//! ```
+//! use trawl_extractor::extract;
+//! use url::Url;
+//!
+//! let page_url = Url::parse("http://example.com/docs/").unwrap();
+//! let html = br#"<title> My  page </title><a href="intro.html#top">x</a><a href="mailto:a@b">m</a>"#;
+//! let page = extract(html, &page_url, None);
+//! assert_eq!(page.title.as_deref(), Some("My page"));
+//! assert_eq!(page.links[0].url.as_str(), "http://example.com/docs/intro.html");
+//! assert_eq!(page.links.len(), 1);
+//! ```
+
+mod charset;
+mod links;
+mod sniff;
+
+pub use charset::decode_html;
+pub use links::{Link, MetaRobots, Page, extract};
+pub use sniff::sniff_is_html;
