@@ -1,0 +1,282 @@
+//! The fixed set of failure kinds a fetch can end in, and the mapping from
+//! reqwest's errors onto it.
+
+use std::error::Error as StdError;
+use std::fmt;
+use std::io;
+
+use url::Url;
+
+/// What went wrong with a fetch, from a fixed set.
+///
+/// The snake_case names from [`ErrorKind::as_str`] are a wire format: they
+/// appear in every output record, so a name is never changed or reused. New
+/// kinds may be added (hence `#[non_exhaustive]`).
+///
+/// | kind | meaning |
+/// |---|---|
+/// | `timeout` | connect, idle-read or overall deadline passed |
+/// | `connect` | TCP connection could not be made (refused, unreachable) |
+/// | `dns` | host name did not resolve |
+/// | `tls` | TLS handshake or certificate failure |
+/// | `too_many_redirects` | more hops than allowed, or a redirect loop |
+/// | `body_too_large` | body exceeded the byte cap; the first cap bytes are kept |
+/// | `http` | final status was 400 or above; the body is still read |
+/// | `decode` | content-decoding failed, or the body stream broke (truncated, bad chunking) |
+/// | `invalid_url` | the URL or a redirect `Location` could not be used |
+/// | `url_too_long` | the URL is longer than the configured limit; nothing was sent |
+/// | `unsupported_scheme` | not http or https; nothing was sent |
+/// | `io` | the connection broke before a response arrived (reset, closed) |
+/// | `other` | anything not above |
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorKind {
+    Timeout,
+    Connect,
+    Dns,
+    Tls,
+    TooManyRedirects,
+    BodyTooLarge,
+    Http,
+    Decode,
+    InvalidUrl,
+    UrlTooLong,
+    UnsupportedScheme,
+    Io,
+    Other,
+}
+
+impl ErrorKind {
+    /// Every kind, in documentation order.
+    pub const ALL: &'static [ErrorKind] = &[
+        ErrorKind::Timeout,
+        ErrorKind::Connect,
+        ErrorKind::Dns,
+        ErrorKind::Tls,
+        ErrorKind::TooManyRedirects,
+        ErrorKind::BodyTooLarge,
+        ErrorKind::Http,
+        ErrorKind::Decode,
+        ErrorKind::InvalidUrl,
+        ErrorKind::UrlTooLong,
+        ErrorKind::UnsupportedScheme,
+        ErrorKind::Io,
+        ErrorKind::Other,
+    ];
+
+    /// The stable snake_case name used in output records.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            ErrorKind::Timeout => "timeout",
+            ErrorKind::Connect => "connect",
+            ErrorKind::Dns => "dns",
+            ErrorKind::Tls => "tls",
+            ErrorKind::TooManyRedirects => "too_many_redirects",
+            ErrorKind::BodyTooLarge => "body_too_large",
+            ErrorKind::Http => "http",
+            ErrorKind::Decode => "decode",
+            ErrorKind::InvalidUrl => "invalid_url",
+            ErrorKind::UrlTooLong => "url_too_long",
+            ErrorKind::UnsupportedScheme => "unsupported_scheme",
+            ErrorKind::Io => "io",
+            ErrorKind::Other => "other",
+        }
+    }
+}
+
+impl fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A failed fetch: a kind to branch on and a message for people.
+///
+/// The message names the URL and the whole cause chain, because the record
+/// is often the only trace of the failure.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{kind}: {message}")]
+pub struct FetchError {
+    pub kind: ErrorKind,
+    pub message: String,
+}
+
+impl FetchError {
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> FetchError {
+        FetchError {
+            kind,
+            message: message.into(),
+        }
+    }
+
+    /// Maps a reqwest error raised while requesting or reading `url`.
+    pub(crate) fn from_reqwest(url: &Url, err: reqwest::Error) -> FetchError {
+        let kind = kind_of(&err);
+        let err = err.without_url();
+        FetchError::new(kind, format!("{url}: {}", chain_message(&err)))
+    }
+}
+
+/// Failure to build the shared HTTP client (bad TLS setup, resolver config).
+#[derive(Debug, thiserror::Error)]
+#[error("building the HTTP client: {}", chain_message(.source))]
+pub struct BuildError {
+    source: reqwest::Error,
+}
+
+impl From<reqwest::Error> for BuildError {
+    fn from(source: reqwest::Error) -> BuildError {
+        BuildError { source }
+    }
+}
+
+/// Joins an error and its sources with ": ", skipping a cause whose text the
+/// previous message already contains (wrappers often repeat their inner error).
+pub(crate) fn chain_message(err: &(dyn StdError + 'static)) -> String {
+    let mut out = err.to_string();
+    let mut last = out.clone();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !text.is_empty() && !last.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        last = text;
+        source = cause.source();
+    }
+    out
+}
+
+/// Decides the kind of a reqwest error. Order matters: a timeout while
+/// connecting is a timeout, a TLS failure is also a "connect" error to
+/// reqwest, and DNS failures are connect errors too.
+fn kind_of(err: &reqwest::Error) -> ErrorKind {
+    if err.is_timeout() || chain_has_io_kind(err, &[io::ErrorKind::TimedOut]) {
+        return ErrorKind::Timeout;
+    }
+    if chain_has_tls(err) {
+        return ErrorKind::Tls;
+    }
+    if err.is_dns() || chain_text_has(err, &["dns error", "failed to lookup address"]) {
+        return ErrorKind::Dns;
+    }
+    if err.is_connect() {
+        return ErrorKind::Connect;
+    }
+    if err.is_body() || err.is_decode() {
+        return ErrorKind::Decode;
+    }
+    if err.is_builder() {
+        return ErrorKind::InvalidUrl;
+    }
+    if chain_has_io_kind(err, BROKEN_CONNECTION)
+        || chain_text_has(err, &["connection closed before message completed"])
+    {
+        return ErrorKind::Io;
+    }
+    ErrorKind::Other
+}
+
+const BROKEN_CONNECTION: &[io::ErrorKind] = &[
+    io::ErrorKind::ConnectionReset,
+    io::ErrorKind::ConnectionAborted,
+    io::ErrorKind::BrokenPipe,
+    io::ErrorKind::UnexpectedEof,
+    io::ErrorKind::NotConnected,
+];
+
+/// Every error in the chain, including the payload of each `io::Error`:
+/// `io::Error::source` skips its own payload, which is exactly where
+/// hyper-rustls puts the `rustls::Error`.
+fn for_each_cause(
+    err: &(dyn StdError + 'static),
+    mut visit: impl FnMut(&(dyn StdError + 'static)) -> bool,
+) -> bool {
+    let mut current = Some(err);
+    while let Some(cause) = current {
+        if visit(cause) {
+            return true;
+        }
+        if let Some(inner) = cause
+            .downcast_ref::<io::Error>()
+            .and_then(|io| io.get_ref())
+        {
+            if visit(inner) {
+                return true;
+            }
+        }
+        current = cause.source();
+    }
+    false
+}
+
+fn chain_has_tls(err: &reqwest::Error) -> bool {
+    for_each_cause(err, |cause| cause.is::<rustls::Error>())
+}
+
+fn chain_has_io_kind(err: &reqwest::Error, kinds: &[io::ErrorKind]) -> bool {
+    for_each_cause(err, |cause| {
+        cause
+            .downcast_ref::<io::Error>()
+            .is_some_and(|io| kinds.contains(&io.kind()))
+    })
+}
+
+fn chain_text_has(err: &reqwest::Error, needles: &[&str]) -> bool {
+    for_each_cause(err, |cause| {
+        let text = cause.to_string().to_ascii_lowercase();
+        needles.iter().any(|needle| text.contains(needle))
+    })
+}
+
+pub(crate) fn classify_reqwest(err: &reqwest::Error) -> ErrorKind {
+    kind_of(err)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_unique_snake_case() {
+        let mut seen = std::collections::HashSet::new();
+        for kind in ErrorKind::ALL {
+            let name = kind.as_str();
+            assert!(seen.insert(name), "duplicate name {name}");
+            assert!(
+                name.chars().all(|c| c.is_ascii_lowercase() || c == '_'),
+                "{name} is not snake_case"
+            );
+            assert_eq!(kind.to_string(), name);
+        }
+        assert_eq!(seen.len(), 13);
+    }
+
+    #[derive(Debug)]
+    struct Wrapper(&'static str, Option<Box<dyn StdError + 'static>>);
+    impl fmt::Display for Wrapper {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str(self.0)
+        }
+    }
+    impl StdError for Wrapper {
+        fn source(&self) -> Option<&(dyn StdError + 'static)> {
+            self.1.as_deref()
+        }
+    }
+
+    #[test]
+    fn chain_message_walks_sources_and_skips_repeats() {
+        let inner = Wrapper("connection refused", None);
+        let middle = Wrapper(
+            "tcp connect error: connection refused",
+            Some(Box::new(inner)),
+        );
+        let outer = Wrapper("error sending request", Some(Box::new(middle)));
+        assert_eq!(
+            chain_message(&outer),
+            "error sending request: tcp connect error: connection refused"
+        );
+    }
+}
