@@ -1,0 +1,89 @@
+//! Serves the synthetic site on 127.0.0.1 until killed: for manual crawls
+//! and benchmarks.
+//!
+//! `trawl-testsite [--pages N] [--links L] [--page-bytes B] [--seed S] [--port P] [--robots FILE]`
+
+use std::process::ExitCode;
+
+use trawl_testsite::{SiteConfig, TestSite};
+
+const USAGE: &str = "usage: trawl-testsite [--pages N] [--links L] [--page-bytes B] [--seed S] [--port P] [--robots FILE]";
+
+fn parse_args() -> Result<(SiteConfig, u16), String> {
+    let mut config = SiteConfig {
+        pages: 2000,
+        ..SiteConfig::default()
+    };
+    let mut port = 8080;
+    let mut args = std::env::args().skip(1);
+    while let Some(flag) = args.next() {
+        if flag == "-h" || flag == "--help" {
+            return Err(USAGE.to_owned());
+        }
+        let value = args
+            .next()
+            .ok_or_else(|| format!("{flag} needs a value\n{USAGE}"))?;
+        let number = || {
+            value
+                .parse::<u64>()
+                .map_err(|_| format!("{flag}: `{value}` is not a number"))
+        };
+        match flag.as_str() {
+            "--pages" => config.pages = number()? as usize,
+            "--links" => config.links_per_page = number()? as usize,
+            "--page-bytes" => config.page_bytes = number()? as usize,
+            "--seed" => config.seed = number()?,
+            "--port" => {
+                port = u16::try_from(number()?)
+                    .map_err(|_| format!("--port: `{value}` is not a port"))?
+            }
+            "--robots" => {
+                config.robots_txt = Some(
+                    std::fs::read_to_string(&value)
+                        .map_err(|e| format!("--robots {value}: {e}"))?,
+                )
+            }
+            _ => return Err(format!("unknown flag {flag}\n{USAGE}")),
+        }
+    }
+    Ok((config, port))
+}
+
+// The listening address on stdout is this program's whole interface.
+#[allow(clippy::print_stdout)]
+fn main() -> ExitCode {
+    let (config, port) = match parse_args() {
+        Ok(parsed) => parsed,
+        Err(message) => {
+            eprintln!("{message}");
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("trawl-testsite: cannot start runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(async {
+        let site = match TestSite::start_on(config, port).await {
+            Ok(site) => site,
+            Err(error) => {
+                eprintln!("trawl-testsite: cannot listen on 127.0.0.1:{port}: {error}");
+                return ExitCode::FAILURE;
+            }
+        };
+        println!(
+            "listening on {} ({} reachable pages)",
+            site.base_url(),
+            site.reachable().len()
+        );
+        let _ = tokio::signal::ctrl_c().await;
+        site.shutdown().await;
+        ExitCode::SUCCESS
+    })
+}

@@ -1,0 +1,260 @@
+//! Fault endpoints: servers that misbehave the ways real ones do.
+
+use std::io::Write;
+use std::time::Duration;
+
+use bytes::Bytes;
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpStream;
+
+use crate::Shared;
+use crate::http::{Request, Response, head_bytes};
+
+/// What the connection loop should do after a fault handler ran.
+#[derive(Debug)]
+pub(crate) enum Handled {
+    /// A normal response to write; the connection may be kept alive.
+    Respond(Response),
+    /// The handler wrote (or refused to write) by itself; close the connection.
+    Close,
+}
+
+fn small_page(title: &str, body: &str) -> String {
+    format!("<!DOCTYPE html><html><head><title>{title}</title></head><body>{body}</body></html>")
+}
+
+pub(crate) async fn handle(
+    shared: &Shared,
+    request: &Request,
+    stream: &mut TcpStream,
+) -> std::io::Result<Handled> {
+    let path = request.path();
+    let rest = path.strip_prefix("/fault/").unwrap_or("");
+    let (name, tail) = rest.split_once('/').unwrap_or((rest, ""));
+    let response = match name {
+        "slow-headers" => {
+            tokio::time::sleep(Duration::from_millis(request.query_u64("ms", 1000))).await;
+            Response::html(200, small_page("Slow headers", "late"))
+        }
+        "drip" => {
+            let bytes = request.query_u64("bytes", 100);
+            let pause = Duration::from_millis(request.query_u64("ms", 100));
+            let head = head_bytes(
+                200,
+                &[("Content-Type".into(), "text/html".into())],
+                Some(bytes),
+            );
+            stream.write_all(&head).await?;
+            for _ in 0..bytes {
+                tokio::time::sleep(pause).await;
+                stream.write_all(b"x").await?;
+            }
+            return Ok(Handled::Close);
+        }
+        "redirect-loop" => Response::html(302, "").header("Location", "/fault/redirect-loop"),
+        "redirect-chain" => {
+            let hops: u64 = tail.parse().unwrap_or(0);
+            if hops == 0 {
+                Response::html(
+                    200,
+                    small_page("Chain end", "<a href=\"/fault/leaf/chain\">leaf</a>"),
+                )
+            } else {
+                Response::html(302, "")
+                    .header("Location", format!("/fault/redirect-chain/{}", hops - 1))
+            }
+        }
+        "redirect-to" => {
+            let target = request.query("url").unwrap_or("/");
+            Response::html(301, "").header("Location", target)
+        }
+        "huge" => {
+            let bytes = request.query_u64("bytes", 20 << 20);
+            let head = head_bytes(
+                200,
+                &[("Content-Type".into(), "text/html".into())],
+                Some(bytes),
+            );
+            stream.write_all(&head).await?;
+            let chunk = vec![b'a'; 64 * 1024];
+            let mut left = bytes;
+            while left > 0 {
+                let take = left.min(chunk.len() as u64) as usize;
+                stream.write_all(&chunk[..take]).await?;
+                left -= take as u64;
+            }
+            return Ok(Handled::Close);
+        }
+        "gzip-bomb" => {
+            let bytes = request.query_u64("bytes", 100 << 20);
+            let body = shared.gzip_zeros(bytes);
+            Response::html(200, body).header("Content-Encoding", "gzip")
+        }
+        "status" => {
+            let status: u16 = tail.parse().unwrap_or(500);
+            Response::html(status, small_page(&format!("Status {status}"), "status"))
+        }
+        "flaky" => {
+            let fail = request.query_u64("fail", 1);
+            let seen = shared.count_key(&format!("flaky/{tail}"));
+            if seen <= fail {
+                Response::html(503, small_page("Unavailable", "try again"))
+            } else {
+                Response::html(200, small_page("Flaky recovered", "ok"))
+            }
+        }
+        "retry-after" => {
+            let seconds = request.query_u64("secs", 1);
+            if shared.count_key(&format!("retry-after/{tail}")) == 1 {
+                Response::html(429, small_page("Slow down", "429"))
+                    .header("Retry-After", seconds.to_string())
+            } else {
+                Response::html(200, small_page("Retry-After recovered", "ok"))
+            }
+        }
+        "latin1" => encoded_page(
+            request,
+            encoding_rs::WINDOWS_1252,
+            "iso-8859-1",
+            "Café Ñandú",
+            "Crème brûlée, déjà vu, naïve façade, señor año, garçon.",
+        ),
+        "sjis" => encoded_page(
+            request,
+            encoding_rs::SHIFT_JIS,
+            "shift_jis",
+            "日本語のページ",
+            "これは日本語で書かれたページです。東京、大阪、京都、そして北海道。",
+        ),
+        "binary-as-html" => {
+            let mut body = vec![0u8; 4096];
+            let mut rng = crate::site::SplitMix64::new(7);
+            for byte in body.iter_mut().skip(16) {
+                *byte = rng.next_u64() as u8;
+            }
+            Response::html(200, body)
+        }
+        "no-content-type" => Response::html(
+            200,
+            small_page("No type", "<a href=\"/fault/leaf/untyped\">leaf</a>"),
+        )
+        .without_content_type(),
+        "trap" => {
+            let body = small_page(
+                "Trap",
+                "<a href=\"next/\">next</a> <a href=\"a/b/a/b/\">loop</a>",
+            );
+            Response::html(200, body)
+        }
+        "links" => {
+            let count = request.query_u64("n", 100);
+            let mut body = String::with_capacity(count as usize * 40);
+            for k in 0..count {
+                body.push_str(&format!("<a href=\"/fault/leaf/{k}\">{k}</a>\n"));
+            }
+            Response::html(200, small_page("Many links", &body))
+        }
+        "leaf" => Response::html(200, small_page(&format!("Leaf {tail}"), "no links here")),
+        "meta-nofollow" => Response::html(
+            200,
+            "<html><head><meta name=\"robots\" content=\"nofollow\"><title>Meta nofollow</title></head><body><a href=\"/fault/leaf/nofollowed\">x</a></body></html>",
+        ),
+        "x-robots-nofollow" => Response::html(
+            200,
+            small_page(
+                "Header nofollow",
+                "<a href=\"/fault/leaf/xnofollowed\">x</a>",
+            ),
+        )
+        .header("X-Robots-Tag", "nofollow"),
+        "base-href" => Response::html(
+            200,
+            "<html><head><base href=\"/fault/based/\"><title>Base</title></head><body><a href=\"page\">p</a></body></html>",
+        ),
+        "based" => Response::html(200, small_page("Based", "based")),
+        "reset" => return Ok(Handled::Close),
+        "truncated" => {
+            let head = head_bytes(
+                200,
+                &[("Content-Type".into(), "text/html".into())],
+                Some(1000),
+            );
+            stream.write_all(&head).await?;
+            stream.write_all(&[b'a'; 100]).await?;
+            return Ok(Handled::Close);
+        }
+        "bad-chunked" => {
+            let head = head_bytes(
+                200,
+                &[
+                    ("Content-Type".into(), "text/html".into()),
+                    ("Transfer-Encoding".into(), "chunked".into()),
+                ],
+                None,
+            );
+            stream.write_all(&head).await?;
+            stream
+                .write_all(b"5\r\nhello\r\nZZZ-not-hex\r\nmore\r\n")
+                .await?;
+            return Ok(Handled::Close);
+        }
+        "huge-headers" => {
+            let mut headers = vec![("Content-Type".to_owned(), "text/html".to_owned())];
+            let filler = "v".repeat(8000);
+            for index in 0..128 {
+                headers.push((format!("X-Filler-{index}"), filler.clone()));
+            }
+            let body = small_page("Huge headers", "");
+            let head = head_bytes(200, &headers, Some(body.len() as u64));
+            stream.write_all(&head).await?;
+            stream.write_all(body.as_bytes()).await?;
+            return Ok(Handled::Close);
+        }
+        _ => Response::html(404, small_page("Not found", "no such fault")),
+    };
+    Ok(Handled::Respond(response))
+}
+
+fn encoded_page(
+    request: &Request,
+    encoding: &'static encoding_rs::Encoding,
+    label: &str,
+    title: &str,
+    text: &str,
+) -> Response {
+    let declared = request.query("declared").unwrap_or("header");
+    let meta = if declared == "meta" {
+        format!("<meta charset=\"{label}\">")
+    } else {
+        String::new()
+    };
+    let html = format!(
+        "<!DOCTYPE html><html><head>{meta}<title>{title}</title></head><body><p>{text}</p><a href=\"/p/1\">one</a></body></html>"
+    );
+    let (bytes, _, _) = encoding.encode(&html);
+    let content_type = if declared == "header" {
+        format!("text/html; charset={label}")
+    } else {
+        "text/html".to_owned()
+    };
+    Response {
+        status: 200,
+        headers: vec![("Content-Type".into(), content_type)],
+        body: Bytes::from(bytes.into_owned()),
+    }
+}
+
+/// `bytes` zero bytes, gzip-compressed: a few hundred KB that inflate to
+/// as much as asked.
+pub(crate) fn gzip_zeros(bytes: u64) -> Bytes {
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    let zeros = vec![0u8; 1 << 20];
+    let mut left = bytes;
+    while left > 0 {
+        let take = left.min(zeros.len() as u64) as usize;
+        // Writing into a Vec cannot fail.
+        let _ = encoder.write_all(&zeros[..take]);
+        left -= take as u64;
+    }
+    Bytes::from(encoder.finish().unwrap_or_default())
+}

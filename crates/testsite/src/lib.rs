@@ -1,0 +1,322 @@
+//! trawl-testsite: a deterministic synthetic website on 127.0.0.1, with
+//! fault endpoints, for trawl's tests and benchmarks.
+//!
+//! [`TestSite::start`] binds `127.0.0.1:0` and serves a site generated from a
+//! [`SiteConfig`]: page 0 is `/`, page *i* is `/p/i`; each page links to the
+//! next page and to `links_per_page` pseudo-random others, in five spellings
+//! that all canonicalise to the same URL (absolute, root-relative, relative,
+//! with a fragment, with a dot segment), plus links that must never be
+//! fetched (`mailto:`, `javascript:`, `tel:`, an out-of-scope host). Pages
+//! whose index is a multiple of 97 are never linked. The site knows its
+//! ground truth ([`TestSite::reachable`]: every reachable URL and its
+//! breadth-first depth) and logs every request ([`TestSite::requests`]), so
+//! tests compare what the crawler wrote with what the server saw.
+//!
+//! Fault endpoints (not linked from the pages):
+//!
+//! | path | behaviour |
+//! |---|---|
+//! | `/fault/slow-headers?ms=N` | waits N ms before the headers |
+//! | `/fault/drip?bytes=N&ms=M` | one body byte every M ms |
+//! | `/fault/redirect-loop` | 302 to itself |
+//! | `/fault/redirect-chain/N` | 302 to `/fault/redirect-chain/N-1`; 0 is a page |
+//! | `/fault/redirect-to?url=U` | 301 to U |
+//! | `/fault/huge?bytes=N` | an N-byte HTML body, streamed |
+//! | `/fault/gzip-bomb?bytes=N` | gzip body inflating to N zero bytes |
+//! | `/fault/status/CODE` | that status |
+//! | `/fault/flaky/KEY?fail=N` | 503 for the first N requests of KEY, then 200 |
+//! | `/fault/retry-after/KEY?secs=S` | 429 with `Retry-After: S` once per KEY, then 200 |
+//! | `/fault/latin1?declared=header\|meta\|none` | windows-1252 page "Café Ñandú" |
+//! | `/fault/sjis?declared=header\|meta\|none` | Shift_JIS page "日本語のページ" |
+//! | `/fault/binary-as-html` | binary bytes labelled text/html |
+//! | `/fault/no-content-type` | HTML without a Content-Type |
+//! | `/fault/trap/...` | an infinite relative-link trap |
+//! | `/fault/links?n=N` | N links to `/fault/leaf/K` |
+//! | `/fault/meta-nofollow`, `/fault/x-robots-nofollow` | nofollow pages |
+//! | `/fault/base-href` | a `<base href>` page |
+//! | `/fault/reset` | closes the connection without answering |
+//! | `/fault/truncated` | Content-Length 1000, 100 bytes sent |
+//! | `/fault/bad-chunked` | invalid chunked encoding |
+//! | `/fault/huge-headers` | 1 MiB of response headers |
+//!
+//! It does **not** implement HTTP beyond what crawlers send (GET/HEAD,
+//! keep-alive, no request bodies, no TLS), and it never listens on anything
+//! but loopback. It is a test tool: request logs grow without bound.
+
+mod faults;
+mod http;
+mod site;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::task::JoinHandle;
+
+use crate::http::{Response, read_request, write_response};
+use crate::site::{Graph, page_path, render};
+
+/// The shape of the synthetic site.
+#[derive(Debug, Clone)]
+pub struct SiteConfig {
+    /// Number of pages; page 0 is `/`, page i is `/p/i`.
+    pub pages: usize,
+    /// Pseudo-random outlinks per page (plus one to the next page).
+    pub links_per_page: usize,
+    /// Seed of the link graph.
+    pub seed: u64,
+    /// Approximate HTML size of each page.
+    pub page_bytes: usize,
+    /// Served at `/robots.txt` when set; 404 otherwise.
+    pub robots_txt: Option<String>,
+    /// Delay before answering `/` and `/p/...`.
+    pub latency: Duration,
+}
+
+impl Default for SiteConfig {
+    fn default() -> Self {
+        SiteConfig {
+            pages: 100,
+            links_per_page: 10,
+            seed: 1,
+            page_bytes: 2048,
+            robots_txt: None,
+            latency: Duration::ZERO,
+        }
+    }
+}
+
+/// One request as the server saw it.
+#[derive(Debug, Clone)]
+pub struct RequestRecord {
+    /// Path and query.
+    pub path: String,
+    pub host: Option<String>,
+    pub user_agent: Option<String>,
+    pub at: Instant,
+}
+
+/// State shared by the connection tasks.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    config: SiteConfig,
+    pages: Vec<Bytes>,
+    log: Mutex<Vec<RequestRecord>>,
+    counters: Mutex<HashMap<String, u64>>,
+    gzip_cache: Mutex<HashMap<u64, Bytes>>,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl Shared {
+    /// Counts requests per key (for flaky endpoints); returns the new count.
+    pub(crate) fn count_key(&self, key: &str) -> u64 {
+        let mut counters = lock(&self.counters);
+        let count = counters.entry(key.to_owned()).or_default();
+        *count += 1;
+        *count
+    }
+
+    pub(crate) fn gzip_zeros(&self, bytes: u64) -> Bytes {
+        if let Some(body) = lock(&self.gzip_cache).get(&bytes) {
+            return body.clone();
+        }
+        let body = faults::gzip_zeros(bytes);
+        lock(&self.gzip_cache).insert(bytes, body.clone());
+        body
+    }
+}
+
+/// A running test site.
+#[derive(Debug)]
+pub struct TestSite {
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+    reachable: BTreeMap<String, u32>,
+    accept: JoinHandle<()>,
+}
+
+impl TestSite {
+    /// Generates the site and serves it on `127.0.0.1:0` from the current
+    /// tokio runtime.
+    pub async fn start(config: SiteConfig) -> std::io::Result<TestSite> {
+        TestSite::start_on(config, 0).await
+    }
+
+    /// Like [`TestSite::start`] on a chosen port (0 = any free port).
+    pub async fn start_on(config: SiteConfig, port: u16) -> std::io::Result<TestSite> {
+        let listener = TcpListener::bind(("127.0.0.1", port)).await?;
+        let addr = listener.local_addr()?;
+        let base = format!("http://{addr}");
+        let graph = Graph::generate(config.pages, config.links_per_page, config.seed);
+        let pages = (0..graph.links.len())
+            .map(|page| render(&graph, page, &base, config.page_bytes))
+            .collect();
+        let reachable = graph
+            .depths()
+            .into_iter()
+            .map(|(page, depth)| (format!("{base}{}", page_path(page)), depth))
+            .collect();
+        let shared = Arc::new(Shared {
+            config,
+            pages,
+            log: Mutex::new(Vec::new()),
+            counters: Mutex::new(HashMap::new()),
+            gzip_cache: Mutex::new(HashMap::new()),
+        });
+        let accept = tokio::spawn(accept_loop(listener, Arc::clone(&shared)));
+        Ok(TestSite {
+            addr,
+            shared,
+            reachable,
+            accept,
+        })
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://127.0.0.1:PORT`
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base_url())
+    }
+
+    /// Every reachable page URL (as canonicalised) and its BFS depth from `/`.
+    pub fn reachable(&self) -> BTreeMap<String, u32> {
+        self.reachable.clone()
+    }
+
+    /// Reachable pages at most `max_depth` links from `/`.
+    pub fn reachable_within(&self, max_depth: u32) -> BTreeSet<String> {
+        self.reachable
+            .iter()
+            .filter(|&(_, &depth)| depth <= max_depth)
+            .map(|(url, _)| url.clone())
+            .collect()
+    }
+
+    /// Every request received, in arrival order.
+    pub fn requests(&self) -> Vec<RequestRecord> {
+        lock(&self.shared.log).clone()
+    }
+
+    /// Requests for exactly `path` (with query).
+    pub fn hits(&self, path: &str) -> usize {
+        lock(&self.shared.log)
+            .iter()
+            .filter(|r| r.path == path)
+            .count()
+    }
+
+    /// Stops accepting and closes every connection.
+    pub async fn shutdown(mut self) {
+        self.accept.abort();
+        let _ = (&mut self.accept).await;
+    }
+}
+
+impl Drop for TestSite {
+    fn drop(&mut self) {
+        self.accept.abort();
+    }
+}
+
+async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
+    // Connection tasks live in this set, so aborting the accept loop (on
+    // shutdown or drop) ends them too.
+    let mut connections = tokio::task::JoinSet::new();
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => {
+                    let _ = stream.set_nodelay(true);
+                    connections.spawn(serve_connection(stream, Arc::clone(&shared)));
+                }
+                Err(_) => tokio::time::sleep(Duration::from_millis(10)).await,
+            },
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+        }
+    }
+}
+
+async fn serve_connection(mut stream: TcpStream, shared: Arc<Shared>) {
+    let mut buffer = Vec::with_capacity(4096);
+    // Bounded: a connection serves at most this many requests.
+    for _ in 0..1_000_000 {
+        let request = match read_request(&mut stream, &mut buffer).await {
+            Ok(Some(request)) => request,
+            _ => return,
+        };
+        lock(&shared.log).push(RequestRecord {
+            path: request.target.clone(),
+            host: request.host.clone(),
+            user_agent: request.user_agent.clone(),
+            at: Instant::now(),
+        });
+        let head_only = request.method == "HEAD";
+        let response = match route(&shared, &request, &mut stream).await {
+            Ok(faults::Handled::Respond(response)) => response,
+            Ok(faults::Handled::Close) | Err(_) => return,
+        };
+        if write_response(&mut stream, &response, head_only)
+            .await
+            .is_err()
+            || request.close
+        {
+            return;
+        }
+    }
+}
+
+async fn route(
+    shared: &Shared,
+    request: &http::Request,
+    stream: &mut TcpStream,
+) -> std::io::Result<faults::Handled> {
+    let path = request.path();
+    if path == "/robots.txt" {
+        let response = match &shared.config.robots_txt {
+            Some(text) => Response {
+                status: 200,
+                headers: vec![("Content-Type".into(), "text/plain".into())],
+                body: Bytes::from(text.clone()),
+            },
+            None => Response::html(404, "<title>Not found</title>"),
+        };
+        return Ok(faults::Handled::Respond(response));
+    }
+    if path.starts_with("/fault/") {
+        return faults::handle(shared, request, stream).await;
+    }
+    let page = if path == "/" {
+        Some(0)
+    } else {
+        path.strip_prefix("/p/")
+            .and_then(|n| n.parse::<usize>().ok())
+    };
+    let response = match page.and_then(|page| shared.pages.get(page)) {
+        Some(body) => {
+            if !shared.config.latency.is_zero() {
+                tokio::time::sleep(shared.config.latency).await;
+            }
+            Response::html(200, body.clone())
+        }
+        None => Response::html(
+            404,
+            "<!DOCTYPE html><title>Not found</title><p>no such page</p>",
+        ),
+    };
+    Ok(faults::Handled::Respond(response))
+}
