@@ -1,0 +1,105 @@
+//! Command-line interface: what the user can type, with polite defaults.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// trawl: a fast, polite, concurrent web crawler.
+///
+/// Reads seed URLs from a file, crawls every reachable page in scope and
+/// writes one JSON line per fetched URL.
+#[derive(Debug, Parser)]
+#[command(name = "trawl", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Crawl from the seed URLs in SEEDS and write JSON lines to --output.
+    Crawl(CrawlArgs),
+}
+
+/// How far the crawl may wander from its seeds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ScopeArg {
+    /// Stay on each seed's host name.
+    Host,
+    /// Stay on each seed's domain and its subdomains (a leading `www.` is ignored).
+    Domain,
+    /// Follow links to any host.
+    Any,
+}
+
+#[derive(Debug, Args)]
+pub struct CrawlArgs {
+    /// File with one seed URL per line (`#` comments and blank lines ignored).
+    #[arg(default_value = "seeds.txt")]
+    pub seeds: PathBuf,
+
+    /// Where to write the JSON lines; `-` writes to standard output.
+    #[arg(short, long, default_value = "output/crawl.jsonl")]
+    pub output: PathBuf,
+
+    /// Requests in flight at once, over all hosts.
+    #[arg(short, long, default_value_t = 32, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub concurrency: u32,
+
+    /// Requests in flight at once to one host (scheme, host and port).
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub per_host_concurrency: u32,
+
+    /// Requests per second to one host; `0` means unlimited.
+    #[arg(long, default_value_t = 2.0, value_name = "R")]
+    pub per_host_rate: f64,
+
+    /// Follow links at most this many hops from a seed (seeds are depth 0).
+    #[arg(long, value_name = "N")]
+    pub max_depth: Option<u32>,
+
+    /// Stop after this many URLs have been fetched (one record each).
+    #[arg(long, value_name = "N")]
+    pub max_pages: Option<u64>,
+
+    /// Which hosts links may lead to.
+    #[arg(long, value_enum, default_value_t = ScopeArg::Host)]
+    pub scope: ScopeArg,
+
+    /// Only queue links whose canonical URL matches this regex (repeatable; any may match).
+    #[arg(long, value_name = "REGEX")]
+    pub include: Vec<String>,
+
+    /// Never queue links whose canonical URL matches this regex (repeatable).
+    #[arg(long, value_name = "REGEX")]
+    pub exclude: Vec<String>,
+
+    /// The User-Agent header sent with every request.
+    #[arg(long, default_value = concat!("trawl/", env!("CARGO_PKG_VERSION")))]
+    pub user_agent: String,
+
+    /// Overall deadline for one request, headers and body, in seconds.
+    #[arg(long, default_value_t = 30.0, value_name = "SECS")]
+    pub timeout: f64,
+
+    /// Deadline for opening a connection, in seconds.
+    #[arg(long, default_value_t = 10.0, value_name = "SECS")]
+    pub connect_timeout: f64,
+
+    /// Largest body read per page (decompressed); larger bodies are cut
+    /// there and recorded as `body_too_large`. Suffixes: K, M, G (binary).
+    #[arg(long, default_value = "10M", value_name = "BYTES")]
+    pub max_body: String,
+
+    /// Redirect hops followed per URL.
+    #[arg(long, default_value_t = 10, value_name = "N")]
+    pub max_redirects: usize,
+
+    /// Send requests for HOST:PORT to ADDR instead of resolving HOST (like curl's --resolve; repeatable).
+    #[arg(long, value_name = "HOST:PORT:ADDR")]
+    pub resolve: Vec<String>,
+
+    /// No progress bar and no summary.
+    #[arg(short, long)]
+    pub quiet: bool,
+}

@@ -1,0 +1,219 @@
+//! Validated settings: CLI arguments checked and turned into the library
+//! crates' configurations before any request is made.
+
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::time::Duration;
+
+use regex::Regex;
+use trawl_fetcher::FetcherConfig;
+use trawl_frontier::{Limits, ScopeMode};
+use url::Url;
+
+use crate::cli::{CrawlArgs, ScopeArg};
+use crate::sink::Destination;
+
+/// Everything a crawl needs, validated.
+#[derive(Debug)]
+pub struct CrawlConfig {
+    pub seeds: Vec<Url>,
+    pub destination: Destination,
+    pub concurrency: usize,
+    pub per_host_rate: f64,
+    pub limits: Limits,
+    pub scope: ScopeMode,
+    pub include: Vec<Regex>,
+    pub exclude: Vec<Regex>,
+    pub fetcher: FetcherConfig,
+    pub quiet: bool,
+    /// How long in-flight requests may run after the first Ctrl-C.
+    pub grace: Duration,
+}
+
+/// A usage or configuration error (exit code 2).
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error(transparent)]
+    Seeds(#[from] crate::seeds::SeedError),
+    #[error("invalid --{flag} pattern `{pattern}`: {source}")]
+    Pattern {
+        flag: &'static str,
+        pattern: String,
+        source: regex::Error,
+    },
+    #[error("invalid --{flag} value `{value}`: {reason}")]
+    Value {
+        flag: &'static str,
+        value: String,
+        reason: String,
+    },
+}
+
+impl CrawlConfig {
+    /// Checks every argument and reads the seed file.
+    pub fn from_args(args: &CrawlArgs) -> Result<CrawlConfig, ConfigError> {
+        let include = compile("include", &args.include)?;
+        let exclude = compile("exclude", &args.exclude)?;
+        let per_host_rate = args.per_host_rate;
+        if !per_host_rate.is_finite() || per_host_rate < 0.0 {
+            return Err(value_error(
+                "per-host-rate",
+                per_host_rate,
+                "must be 0 (unlimited) or a positive number",
+            ));
+        }
+        let timeout = seconds("timeout", args.timeout)?;
+        let connect_timeout = seconds("connect-timeout", args.connect_timeout)?;
+        let max_body_bytes = parse_bytes(&args.max_body).map_err(|reason| ConfigError::Value {
+            flag: "max-body",
+            value: args.max_body.clone(),
+            reason,
+        })?;
+        let resolve = args
+            .resolve
+            .iter()
+            .map(|entry| parse_resolve(entry))
+            .collect::<Result<Vec<_>, _>>()?;
+        let seeds = crate::seeds::load(&args.seeds)?;
+        let fetcher = FetcherConfig {
+            user_agent: args.user_agent.clone(),
+            connect_timeout,
+            read_timeout: timeout,
+            request_timeout: timeout,
+            max_body_bytes,
+            max_redirects: args.max_redirects,
+            resolve,
+            ..FetcherConfig::default()
+        };
+        Ok(CrawlConfig {
+            seeds,
+            destination: Destination::from_arg(&args.output),
+            concurrency: args.concurrency as usize,
+            per_host_rate,
+            limits: Limits {
+                max_depth: args.max_depth.unwrap_or(u32::MAX),
+                max_pages: args.max_pages.unwrap_or(u64::MAX),
+                per_host_concurrency: args.per_host_concurrency,
+            },
+            scope: match args.scope {
+                ScopeArg::Host => ScopeMode::Host,
+                ScopeArg::Domain => ScopeMode::Domain,
+                ScopeArg::Any => ScopeMode::Any,
+            },
+            include,
+            exclude,
+            fetcher,
+            quiet: args.quiet,
+            grace: Duration::from_secs(5),
+        })
+    }
+}
+
+fn value_error(flag: &'static str, value: impl ToString, reason: &str) -> ConfigError {
+    ConfigError::Value {
+        flag,
+        value: value.to_string(),
+        reason: reason.to_owned(),
+    }
+}
+
+fn compile(flag: &'static str, patterns: &[String]) -> Result<Vec<Regex>, ConfigError> {
+    patterns
+        .iter()
+        .map(|pattern| {
+            Regex::new(pattern).map_err(|source| ConfigError::Pattern {
+                flag,
+                pattern: pattern.clone(),
+                source,
+            })
+        })
+        .collect()
+}
+
+fn seconds(flag: &'static str, value: f64) -> Result<Duration, ConfigError> {
+    if value.is_finite() && value > 0.0 && value <= 86_400.0 {
+        Ok(Duration::from_secs_f64(value))
+    } else {
+        Err(value_error(
+            flag,
+            value,
+            "must be a number of seconds above 0 and at most 86400",
+        ))
+    }
+}
+
+/// `10M`, `512K`, `1G`, `1048576`: binary units.
+fn parse_bytes(text: &str) -> Result<u64, String> {
+    let trimmed = text.trim();
+    let upper = trimmed.to_ascii_uppercase();
+    let without_b = upper
+        .strip_suffix("IB")
+        .or_else(|| upper.strip_suffix('B'))
+        .unwrap_or(&upper);
+    let (digits, multiplier) = match without_b.chars().last() {
+        Some('K') => (&without_b[..without_b.len() - 1], 1u64 << 10),
+        Some('M') => (&without_b[..without_b.len() - 1], 1 << 20),
+        Some('G') => (&without_b[..without_b.len() - 1], 1 << 30),
+        _ => (without_b, 1),
+    };
+    let number: u64 = digits
+        .trim()
+        .parse()
+        .map_err(|_| "expected a byte count such as 10M, 512K or 1048576".to_owned())?;
+    match number.checked_mul(multiplier) {
+        Some(0) | None => Err("must be between 1 byte and 16 EiB".to_owned()),
+        Some(bytes) => Ok(bytes),
+    }
+}
+
+/// `HOST:PORT:ADDR` as curl takes it; ADDR may be `[::1]`.
+fn parse_resolve(entry: &str) -> Result<(String, SocketAddr), ConfigError> {
+    let error = |reason: &str| value_error("resolve", entry, reason);
+    let mut parts = entry.splitn(3, ':');
+    let (Some(host), Some(port), Some(addr)) = (parts.next(), parts.next(), parts.next()) else {
+        return Err(error(
+            "expected HOST:PORT:ADDR, e.g. example.com:443:127.0.0.1",
+        ));
+    };
+    let port: u16 = port
+        .parse()
+        .map_err(|_| error("PORT is not a port number"))?;
+    if host.is_empty() {
+        return Err(error("HOST is empty"));
+    }
+    let addr = addr.trim_start_matches('[').trim_end_matches(']');
+    let ip: std::net::IpAddr = addr
+        .parse()
+        .map_err(|_| error("ADDR is not an IP address"))?;
+    let socket = (ip, port)
+        .to_socket_addrs()
+        .ok()
+        .and_then(|mut addrs| addrs.next())
+        .ok_or_else(|| error("ADDR is not usable"))?;
+    Ok((host.to_ascii_lowercase(), socket))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn byte_sizes_parse_with_binary_suffixes() {
+        assert_eq!(parse_bytes("10M"), Ok(10 << 20));
+        assert_eq!(parse_bytes("512k"), Ok(512 << 10));
+        assert_eq!(parse_bytes("1GiB"), Ok(1 << 30));
+        assert_eq!(parse_bytes("1234"), Ok(1234));
+        assert!(parse_bytes("0").is_err());
+        assert!(parse_bytes("lots").is_err());
+    }
+
+    #[test]
+    fn resolve_entries_parse_like_curl() {
+        let (host, addr) = parse_resolve("Example.com:443:127.0.0.1").unwrap();
+        assert_eq!(host, "example.com");
+        assert_eq!(addr, "127.0.0.1:443".parse().unwrap());
+        let (_, addr) = parse_resolve("a.example:80:[::1]").unwrap();
+        assert_eq!(addr, "[::1]:80".parse().unwrap());
+        assert!(parse_resolve("a.example:80").is_err());
+        assert!(parse_resolve("a.example:x:127.0.0.1").is_err());
+    }
+}

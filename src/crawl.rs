@@ -1,0 +1,478 @@
+//! Pipeline wiring: the dispatcher hands URLs from the frontier to fetch
+//! tasks, fetch tasks parse HTML on the blocking pool, feed new links back
+//! to the frontier and send one record each to the sink.
+//!
+//! Structured concurrency: every fetch task lives in one `JoinSet`, is
+//! spawned only after it holds a global concurrency permit, and gives its
+//! frontier lease back when dropped, even if it panics or is aborted, so the
+//! crawl always terminates. Links go back into the frontier under a short
+//! mutex, never through a channel the frontier itself feeds, so the
+//! frontier → fetch → extract → frontier cycle cannot deadlock.
+
+use std::collections::HashMap;
+use std::collections::HashSet;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, SystemTime};
+
+use bytes::Bytes;
+use tokio::sync::{Notify, Semaphore, mpsc};
+use tokio::task::{Id, JoinSet};
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+use trawl_extractor::Page;
+use trawl_fetcher::{Fetched, Fetcher, HostRateLimiter, RedirectVerdict, StopReason};
+use trawl_frontier::{Entry, Frontier, Lease, Pop, Scope, canonicalize};
+use url::Url;
+
+use crate::config::CrawlConfig;
+use crate::progress::Stats;
+use crate::record::{CrawlRecord, RecordError};
+
+/// Records in the channel between fetch tasks and the sink. A full channel
+/// makes fetch tasks wait, which holds their concurrency permits, which
+/// slows the dispatcher: backpressure instead of memory growth.
+const RECORD_CHANNEL: usize = 1024;
+
+/// How a crawl is stopped from outside.
+#[derive(Debug, Clone, Default)]
+pub struct Shutdown {
+    /// Stop handing out URLs; let in-flight requests finish.
+    pub graceful: CancellationToken,
+    /// Abort in-flight requests now.
+    pub immediate: CancellationToken,
+}
+
+/// How the crawl ended.
+#[derive(Debug)]
+pub struct Outcome {
+    pub report: crate::sink::SinkReport,
+    pub output: Result<(), crate::sink::OutputError>,
+    pub interrupted: bool,
+}
+
+/// State shared by the dispatcher and every fetch task.
+#[derive(Debug)]
+struct Shared {
+    frontier: Mutex<Frontier>,
+    fetcher: Fetcher,
+    limiter: Option<HostRateLimiter>,
+    /// Signalled whenever a lease comes back or links are queued, so an idle
+    /// dispatcher looks again.
+    wake: Notify,
+    records: mpsc::Sender<CrawlRecord>,
+    /// Bounds concurrent HTML parses to the number of cores, so the blocking
+    /// pool never runs more parsers than there are CPUs to run them.
+    parse_slots: Semaphore,
+    stats: Arc<Stats>,
+}
+
+impl Shared {
+    fn frontier(&self) -> MutexGuard<'_, Frontier> {
+        // A panic while holding the lock leaves the frontier consistent
+        // (every method finishes its bookkeeping before anything can panic),
+        // so a poisoned lock is still usable.
+        self.frontier
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn publish_counts(&self, frontier: &Frontier) {
+        let counts = frontier.counts();
+        self.stats.queued.store(counts.queued, Ordering::Relaxed);
+        self.stats
+            .in_flight
+            .store(counts.in_flight, Ordering::Relaxed);
+    }
+}
+
+/// Gives the lease back to the frontier when dropped: on success, on error,
+/// on panic and on abort alike.
+struct LeaseGuard {
+    shared: Arc<Shared>,
+    lease: Option<Lease>,
+}
+
+impl Drop for LeaseGuard {
+    fn drop(&mut self) {
+        if let Some(lease) = self.lease.take() {
+            let mut frontier = self.shared.frontier();
+            frontier.complete(lease);
+            self.shared.publish_counts(&frontier);
+            drop(frontier);
+            self.shared.wake.notify_one();
+        }
+    }
+}
+
+/// Runs a whole crawl and returns when every record is written.
+pub async fn run(
+    config: CrawlConfig,
+    output: crate::sink::Output,
+    stats: Arc<Stats>,
+    shutdown: Shutdown,
+) -> anyhow::Result<Outcome> {
+    let fetcher = Fetcher::new(config.fetcher.clone())?;
+    let mut scope = Scope::new(config.scope, config.include.clone(), config.exclude.clone());
+    for seed in &config.seeds {
+        scope.add_seed(seed);
+    }
+    let mut frontier = Frontier::new(scope, config.limits.clone());
+    for seed in &config.seeds {
+        frontier.add_seed(seed);
+    }
+    let (records_tx, records_rx) = mpsc::channel(RECORD_CHANNEL);
+    let sink = tokio::spawn(crate::sink::run(records_rx, output, Arc::clone(&stats)));
+    let parsers = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let shared = Arc::new(Shared {
+        frontier: Mutex::new(frontier),
+        fetcher,
+        limiter: HostRateLimiter::new(config.per_host_rate),
+        wake: Notify::new(),
+        records: records_tx,
+        parse_slots: Semaphore::new(parsers),
+        stats,
+    });
+
+    let mut tasks = JoinSet::new();
+    let mut running: HashMap<Id, Entry> = HashMap::new();
+    let interrupted = dispatch(&shared, &config, &shutdown, &mut tasks, &mut running).await;
+    if interrupted {
+        shared.frontier().clear_queue();
+        let grace = tokio::time::sleep(config.grace);
+        tokio::pin!(grace);
+        loop {
+            tokio::select! {
+                joined = tasks.join_next_with_id() => match joined {
+                    Some(joined) => reap(&shared, &mut running, joined).await,
+                    None => break,
+                },
+                _ = &mut grace => break,
+                _ = shutdown.immediate.cancelled() => break,
+            }
+        }
+        tasks.abort_all();
+    }
+    while let Some(joined) = tasks.join_next_with_id().await {
+        reap(&shared, &mut running, joined).await;
+    }
+    drop(shared);
+    let (report, output) = sink.await?;
+    Ok(Outcome {
+        report,
+        output,
+        interrupted,
+    })
+}
+
+/// Hands out URLs until the frontier is finished (returns false) or the
+/// crawl is interrupted (returns true).
+async fn dispatch(
+    shared: &Arc<Shared>,
+    config: &CrawlConfig,
+    shutdown: &Shutdown,
+    tasks: &mut JoinSet<()>,
+    running: &mut HashMap<Id, Entry>,
+) -> bool {
+    let permits = Arc::new(Semaphore::new(config.concurrency));
+    loop {
+        let permit = tokio::select! {
+            biased;
+            _ = shutdown.graceful.cancelled() => return true,
+            permit = Arc::clone(&permits).acquire_owned() => match permit {
+                Ok(permit) => permit,
+                Err(_) => return true,
+            },
+        };
+        while let Some(joined) = tasks.try_join_next_with_id() {
+            reap(shared, running, joined).await;
+        }
+        let now = Instant::now();
+        let next = {
+            let mut frontier = shared.frontier();
+            let next = frontier.pop(now.into_std(), &mut |host| match &shared.limiter {
+                Some(limiter) => limiter.check(host).map_err(|wait| (now + wait).into_std()),
+                None => Ok(()),
+            });
+            shared.publish_counts(&frontier);
+            next
+        };
+        match next {
+            Pop::Ready(lease) => {
+                let entry = lease.entry.clone();
+                let guard = LeaseGuard {
+                    shared: Arc::clone(shared),
+                    lease: Some(lease),
+                };
+                let task = process(guard, permit);
+                let handle = tasks.spawn(task);
+                running.insert(handle.id(), entry);
+            }
+            Pop::WaitUntil(at) => {
+                drop(permit);
+                tokio::select! {
+                    _ = tokio::time::sleep_until(Instant::from_std(at)) => {}
+                    _ = shared.wake.notified() => {}
+                    _ = shutdown.graceful.cancelled() => return true,
+                }
+            }
+            Pop::Busy => {
+                drop(permit);
+                tokio::select! {
+                    _ = shared.wake.notified() => {}
+                    _ = shutdown.graceful.cancelled() => return true,
+                }
+            }
+            Pop::Finished => return false,
+        }
+    }
+}
+
+/// Accounts for a finished task. A task that panicked still gets a record,
+/// so a bug costs one URL's data, not the crawl.
+async fn reap(
+    shared: &Arc<Shared>,
+    running: &mut HashMap<Id, Entry>,
+    joined: Result<(Id, ()), tokio::task::JoinError>,
+) {
+    match joined {
+        Ok((id, ())) => {
+            running.remove(&id);
+        }
+        Err(error) => {
+            let entry = running.remove(&error.id());
+            if error.is_panic()
+                && let Some(entry) = entry
+            {
+                tracing::error!(url = %entry.url, "internal error while crawling: {error}");
+                let record = failure_record(
+                    &entry,
+                    "internal",
+                    format!("internal error while crawling {}: {error}", entry.url),
+                );
+                // The sink is gone only when output failed; nothing to add then.
+                let _ = shared.records.send(record).await;
+            }
+        }
+    }
+}
+
+/// Fetches one URL, extracts its links, queues them and emits its record.
+async fn process(guard: LeaseGuard, _permit: tokio::sync::OwnedSemaphorePermit) {
+    let shared = Arc::clone(&guard.shared);
+    let Some(lease) = guard.lease.as_ref() else {
+        return;
+    };
+    let entry = lease.entry.clone();
+    let fetched = shared
+        .fetcher
+        .fetch(&entry.url, &mut |target: &Url| {
+            redirect_verdict(&shared, target)
+        })
+        .await;
+    let page = extract_if_html(&shared, &fetched).await;
+    let follow =
+        page.as_ref().is_some_and(|page| !page.meta_robots.nofollow) && !header_nofollow(&fetched);
+    let links = canonical_links(page.as_ref());
+    if follow && !links.is_empty() {
+        let parent: Arc<str> = entry.url.as_str().into();
+        let mut frontier = shared.frontier();
+        for link in &links {
+            frontier.add_link(link, entry.depth.saturating_add(1), &parent);
+        }
+        shared.publish_counts(&frontier);
+        drop(frontier);
+        shared.wake.notify_one();
+    }
+    let record = build_record(&entry, fetched, page, links, follow);
+    // A closed channel means the output failed and the crawl is stopping.
+    let _ = shared.records.send(record).await;
+    drop(guard);
+}
+
+fn redirect_verdict(shared: &Shared, target: &Url) -> RedirectVerdict {
+    let Ok(canonical) = canonicalize(target) else {
+        return RedirectVerdict::Stop(StopReason::OutOfScope);
+    };
+    let mut frontier = shared.frontier();
+    if !frontier.scope().host_allowed(&canonical) {
+        RedirectVerdict::Stop(StopReason::OutOfScope)
+    } else if !frontier.mark_seen(&canonical) {
+        RedirectVerdict::Stop(StopReason::AlreadySeen)
+    } else {
+        RedirectVerdict::Follow
+    }
+}
+
+fn is_html_type(content_type: Option<&str>) -> Option<bool> {
+    content_type.map(|media| matches!(media, "text/html" | "application/xhtml+xml"))
+}
+
+/// Parses the body on the blocking pool when it is HTML: declared so (and
+/// not binary), or undeclared and sniffed as HTML.
+async fn extract_if_html(shared: &Shared, fetched: &Fetched) -> Option<Page> {
+    if fetched.error.is_some() || fetched.body.is_empty() {
+        return None;
+    }
+    let body: Bytes = fetched.body.clone();
+    let html = match is_html_type(fetched.content_type.as_deref()) {
+        Some(declared) => declared && !looks_binary(&body),
+        None => trawl_extractor::sniff_is_html(&body),
+    };
+    if !html {
+        return None;
+    }
+    let _slot = shared.parse_slots.acquire().await.ok()?;
+    let url = fetched.final_url.clone();
+    let charset = fetched.charset.clone();
+    let parsed = tokio::task::spawn_blocking(move || {
+        trawl_extractor::extract(&body, &url, charset.as_deref())
+    })
+    .await;
+    match parsed {
+        Ok(page) => Some(page),
+        Err(error) => {
+            tracing::error!(url = %fetched.final_url, "HTML extraction failed: {error}");
+            None
+        }
+    }
+}
+
+/// Binary control bytes early in a body mean it is not really HTML,
+/// whatever the header claims.
+fn looks_binary(body: &[u8]) -> bool {
+    body.iter()
+        .take(1024)
+        .any(|&byte| matches!(byte, 0x00..=0x08 | 0x0E..=0x1A | 0x1C..=0x1F))
+}
+
+fn header_nofollow(fetched: &Fetched) -> bool {
+    robots_tag_has(fetched, "nofollow")
+}
+
+fn header_noindex(fetched: &Fetched) -> bool {
+    robots_tag_has(fetched, "noindex")
+}
+
+fn robots_tag_has(fetched: &Fetched, directive: &str) -> bool {
+    fetched
+        .headers
+        .x_robots_tag
+        .as_deref()
+        .is_some_and(|value| {
+            value.split([',', ' ']).any(|token| {
+                token.trim().eq_ignore_ascii_case(directive)
+                    || token.trim().eq_ignore_ascii_case("none")
+            })
+        })
+}
+
+fn canonical_links(page: Option<&Page>) -> Vec<Url> {
+    let Some(page) = page else {
+        return Vec::new();
+    };
+    let mut seen = HashSet::with_capacity(page.links.len());
+    page.links
+        .iter()
+        .filter_map(|link| canonicalize(&link.url).ok())
+        .filter(|url| seen.insert(url.as_str().to_owned()))
+        .collect()
+}
+
+fn build_record(
+    entry: &Entry,
+    fetched: Fetched,
+    page: Option<Page>,
+    links: Vec<Url>,
+    followed: bool,
+) -> CrawlRecord {
+    let nofollow =
+        page.as_ref().is_some_and(|page| page.meta_robots.nofollow) || header_nofollow(&fetched);
+    let noindex =
+        page.as_ref().is_some_and(|page| page.meta_robots.noindex) || header_noindex(&fetched);
+    debug_assert!(!(followed && nofollow));
+    let (title, charset, canonical) = match page {
+        Some(page) => (
+            page.title,
+            Some(page.charset),
+            page.canonical
+                .and_then(|url| canonicalize(&url).ok())
+                .map(String::from),
+        ),
+        None => (None, None, None),
+    };
+    CrawlRecord {
+        url: entry.url.to_string(),
+        final_url: fetched.final_url.to_string(),
+        depth: entry.depth,
+        parent: entry.parent.clone(),
+        status: fetched.status,
+        content_type: fetched.content_type,
+        bytes: fetched.body.len() as u64,
+        elapsed_ms: u64::try_from(fetched.elapsed.as_millis()).unwrap_or(u64::MAX),
+        fetched_at: now_rfc3339(),
+        title,
+        links: links.into_iter().map(String::from).collect(),
+        redirects: fetched.redirects.into_iter().map(String::from).collect(),
+        error: fetched.error.map(|error| RecordError {
+            kind: error.kind.as_str(),
+            message: error.message,
+        }),
+        charset,
+        canonical,
+        noindex,
+        nofollow,
+        location: fetched
+            .stopped_redirect
+            .map(|(target, _)| target.to_string()),
+    }
+}
+
+fn failure_record(entry: &Entry, kind: &'static str, message: String) -> CrawlRecord {
+    CrawlRecord {
+        url: entry.url.to_string(),
+        final_url: entry.url.to_string(),
+        depth: entry.depth,
+        parent: entry.parent.clone(),
+        status: None,
+        content_type: None,
+        bytes: 0,
+        elapsed_ms: 0,
+        fetched_at: now_rfc3339(),
+        title: None,
+        links: Vec::new(),
+        redirects: Vec::new(),
+        error: Some(RecordError { kind, message }),
+        charset: None,
+        canonical: None,
+        noindex: false,
+        nofollow: false,
+        location: None,
+    }
+}
+
+fn now_rfc3339() -> String {
+    humantime::format_rfc3339_millis(SystemTime::now()).to_string()
+}
+
+/// How long the progress bar waits between refreshes.
+pub const PROGRESS_TICK: Duration = Duration::from_millis(125);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn binary_bodies_are_not_html() {
+        assert!(looks_binary(b"\x89PNG\r\n\x1a\n\0\0\0"));
+        assert!(!looks_binary(b"<!doctype html>\n<title>x</title>\t\r\n"));
+    }
+
+    #[test]
+    fn html_media_types() {
+        assert_eq!(is_html_type(Some("text/html")), Some(true));
+        assert_eq!(is_html_type(Some("application/xhtml+xml")), Some(true));
+        assert_eq!(is_html_type(Some("application/octet-stream")), Some(false));
+        assert_eq!(is_html_type(None), None);
+    }
+}

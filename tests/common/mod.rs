@@ -1,0 +1,168 @@
+//! Shared harness for the end-to-end tests: start the test site on
+//! 127.0.0.1, run the real `trawl` binary against it, read its JSONL.
+
+#![allow(dead_code)]
+
+use std::collections::HashSet;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use serde_json::Value;
+use trawl_testsite::{SiteConfig, TestSite};
+
+/// No single crawl in the suite may run longer than this; a hang fails the
+/// test instead of stalling CI.
+pub const RUN_LIMIT: Duration = Duration::from_secs(180);
+
+/// The test site with the runtime that serves it.
+pub struct Site {
+    pub site: TestSite,
+    runtime: tokio::runtime::Runtime,
+}
+
+impl Site {
+    pub fn start(config: SiteConfig) -> Site {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("test runtime");
+        let site = runtime
+            .block_on(TestSite::start(config))
+            .expect("start test site");
+        Site { site, runtime }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        self.site.url(path)
+    }
+}
+
+/// A scratch folder for seeds and output.
+pub fn workdir() -> tempfile::TempDir {
+    tempfile::tempdir().expect("temp dir")
+}
+
+pub fn write_seeds(dir: &Path, lines: &[&str]) -> PathBuf {
+    let path = dir.join("seeds.txt");
+    std::fs::write(&path, lines.join("\n") + "\n").expect("write seeds");
+    path
+}
+
+/// What one run of the binary left behind.
+pub struct Run {
+    pub status: ExitStatus,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+pub fn trawl_command(dir: &Path, args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_trawl"));
+    command
+        .current_dir(dir)
+        .args(args)
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    command
+}
+
+/// Runs `trawl ARGS` in `dir` and waits (bounded by [`RUN_LIMIT`]).
+pub fn trawl(dir: &Path, args: &[&str]) -> Run {
+    let child = trawl_command(dir, args).spawn().expect("spawn trawl");
+    wait_bounded(child, RUN_LIMIT)
+}
+
+/// Waits for `child`, killing it if it outlives `limit`.
+pub fn wait_bounded(mut child: Child, limit: Duration) -> Run {
+    let mut stdout = child.stdout.take().expect("stdout piped");
+    let mut stderr = child.stderr.take().expect("stderr piped");
+    let stdout_reader = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = stdout.read_to_string(&mut text);
+        text
+    });
+    let stderr_reader = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = stderr.read_to_string(&mut text);
+        text
+    });
+    let pid = child.id();
+    let (done_tx, done_rx) = mpsc::channel::<()>();
+    let watchdog = std::thread::spawn(move || {
+        if done_rx.recv_timeout(limit).is_err() {
+            let _ = Command::new("kill")
+                .args(["-KILL", &pid.to_string()])
+                .status();
+            return true;
+        }
+        false
+    });
+    let status = child.wait().expect("wait for trawl");
+    let _ = done_tx.send(());
+    let killed = watchdog.join().unwrap_or(false);
+    let run = Run {
+        status,
+        stdout: stdout_reader.join().unwrap_or_default(),
+        stderr: stderr_reader.join().unwrap_or_default(),
+    };
+    assert!(
+        !killed,
+        "trawl ran longer than {limit:?} and was killed; stderr:\n{}",
+        run.stderr
+    );
+    run
+}
+
+/// Every line of a JSONL text, parsed; a line that does not parse fails the
+/// test naming it.
+pub fn parse_lines(text: &str) -> Vec<Value> {
+    text.lines()
+        .enumerate()
+        .map(|(index, line)| {
+            serde_json::from_str(line)
+                .unwrap_or_else(|error| panic!("line {} is not JSON ({error}): {line}", index + 1))
+        })
+        .collect()
+}
+
+pub fn read_records(path: &Path) -> Vec<Value> {
+    let text = std::fs::read_to_string(path)
+        .unwrap_or_else(|error| panic!("read {}: {error}", path.display()));
+    assert!(
+        text.is_empty() || text.ends_with('\n'),
+        "output must end with a whole line"
+    );
+    parse_lines(&text)
+}
+
+pub fn urls(records: &[Value]) -> Vec<String> {
+    records
+        .iter()
+        .map(|record| record["url"].as_str().expect("url is a string").to_owned())
+        .collect()
+}
+
+/// The URLs as a set, asserting none appears twice.
+pub fn unique_urls(records: &[Value]) -> HashSet<String> {
+    let mut set = HashSet::new();
+    for url in urls(records) {
+        assert!(set.insert(url.clone()), "URL recorded twice: {url}");
+    }
+    set
+}
+
+/// Flags that lift politeness limits so tests run fast against the local site.
+pub const FAST: &[&str] = &[
+    "--quiet",
+    "--per-host-rate",
+    "0",
+    "--per-host-concurrency",
+    "8",
+    "-c",
+    "16",
+];

@@ -1,0 +1,448 @@
+//! End-to-end tests of `trawl crawl` against the test site.
+
+mod common;
+
+use std::collections::{BTreeSet, HashSet};
+use std::time::Duration;
+
+use common::{FAST, Site, parse_lines, read_records, trawl, unique_urls, workdir, write_seeds};
+use trawl_testsite::SiteConfig;
+
+fn site(pages: usize, links_per_page: usize) -> Site {
+    Site::start(SiteConfig {
+        pages,
+        links_per_page,
+        seed: 7,
+        ..SiteConfig::default()
+    })
+}
+
+fn args<'a>(seeds: &'a str, output: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec!["crawl", seeds, "-o", output];
+    args.extend_from_slice(FAST);
+    args.extend_from_slice(extra);
+    args
+}
+
+#[test]
+fn crawls_every_reachable_page_of_a_2000_page_site_exactly_once() {
+    let site = site(2000, 10);
+    let dir = workdir();
+    write_seeds(dir.path(), &[&site.url("/")]);
+    let run = trawl(dir.path(), &args("seeds.txt", "out/crawl.jsonl", &[]));
+    assert!(
+        run.status.success(),
+        "exit {:?}\n{}",
+        run.status,
+        run.stderr
+    );
+    let records = read_records(&dir.path().join("out/crawl.jsonl"));
+    let crawled = unique_urls(&records);
+    let truth = site.site.reachable();
+    let expected: HashSet<String> = truth.keys().cloned().collect();
+    assert_eq!(
+        crawled.len(),
+        expected.len(),
+        "missing: {:?}",
+        expected.difference(&crawled).take(5).collect::<Vec<_>>()
+    );
+    assert_eq!(crawled, expected);
+    for record in &records {
+        let url = record["url"].as_str().unwrap();
+        assert_eq!(record["status"], 200, "{record}");
+        assert_eq!(record["error"], serde_json::Value::Null, "{record}");
+        assert_eq!(
+            record["depth"].as_u64(),
+            truth.get(url).map(|d| u64::from(*d)),
+            "depth of {url} must be its shortest link distance"
+        );
+        assert_eq!(record["content_type"], "text/html");
+        assert!(
+            record["title"].as_str().unwrap().starts_with("Page "),
+            "{record}"
+        );
+    }
+    // Every page was requested once: the server agrees with the JSONL.
+    for url in &expected {
+        let path = url.trim_start_matches(&site.site.base_url());
+        assert_eq!(site.site.hits(path), 1, "{path} requested more than once");
+    }
+    assert!(
+        !records
+            .iter()
+            .any(|r| r["url"].as_str().unwrap().contains("outside.invalid"))
+    );
+    assert!(run.stderr.contains("crawled") || run.stderr.is_empty());
+}
+
+#[test]
+fn records_validate_against_the_json_schema() {
+    let site = site(60, 5);
+    let dir = workdir();
+    write_seeds(
+        dir.path(),
+        &[
+            &site.url("/"),
+            &site.url("/fault/status/404"),
+            &site.url("/fault/redirect-chain/3"),
+            &site.url("/fault/no-content-type"),
+        ],
+    );
+    let run = trawl(dir.path(), &args("seeds.txt", "crawl.jsonl", &[]));
+    assert!(run.status.success(), "{}", run.stderr);
+    let schema_text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/schema/record.schema.json"
+    ))
+    .unwrap();
+    let schema: serde_json::Value = serde_json::from_str(&schema_text).unwrap();
+    let validator = jsonschema::validator_for(&schema).expect("schema compiles");
+    let records = read_records(&dir.path().join("crawl.jsonl"));
+    assert!(records.len() > 60);
+    for record in &records {
+        let errors: Vec<String> = validator
+            .iter_errors(record)
+            .map(|e| e.to_string())
+            .collect();
+        assert!(
+            errors.is_empty(),
+            "{record} violates the schema: {errors:?}"
+        );
+    }
+    let not_found = records
+        .iter()
+        .find(|r| r["url"].as_str().unwrap().ends_with("/fault/status/404"))
+        .unwrap();
+    assert_eq!(not_found["status"], 404);
+    assert_eq!(not_found["error"]["kind"], "http");
+    let redirected = records
+        .iter()
+        .find(|r| {
+            r["url"]
+                .as_str()
+                .unwrap()
+                .ends_with("/fault/redirect-chain/3")
+        })
+        .unwrap();
+    assert_eq!(
+        redirected["redirects"].as_array().unwrap().len(),
+        3,
+        "{redirected}"
+    );
+    assert!(
+        redirected["final_url"]
+            .as_str()
+            .unwrap()
+            .ends_with("/fault/redirect-chain/0")
+    );
+    assert_eq!(redirected["status"], 200);
+    let sniffed = records
+        .iter()
+        .find(|r| {
+            r["url"]
+                .as_str()
+                .unwrap()
+                .ends_with("/fault/no-content-type")
+        })
+        .unwrap();
+    assert!(
+        sniffed["title"].is_string(),
+        "HTML without Content-Type is sniffed and parsed: {sniffed}"
+    );
+}
+
+#[test]
+fn max_depth_is_honoured_exactly() {
+    let site = site(2000, 4);
+    let dir = workdir();
+    write_seeds(dir.path(), &[&site.url("/")]);
+    let run = trawl(
+        dir.path(),
+        &args("seeds.txt", "crawl.jsonl", &["--max-depth", "2"]),
+    );
+    assert!(run.status.success(), "{}", run.stderr);
+    let crawled = unique_urls(&read_records(&dir.path().join("crawl.jsonl")));
+    let expected: HashSet<String> = site.site.reachable_within(2).into_iter().collect();
+    assert!(
+        expected.len() > 5 && expected.len() < 1000,
+        "a meaningful cut: {}",
+        expected.len()
+    );
+    assert_eq!(crawled, expected);
+}
+
+#[test]
+fn max_pages_is_honoured_exactly() {
+    let site = site(500, 10);
+    let dir = workdir();
+    write_seeds(dir.path(), &[&site.url("/")]);
+    let run = trawl(
+        dir.path(),
+        &args("seeds.txt", "crawl.jsonl", &["--max-pages", "37"]),
+    );
+    assert!(run.status.success(), "{}", run.stderr);
+    let records = read_records(&dir.path().join("crawl.jsonl"));
+    let crawled = unique_urls(&records);
+    assert_eq!(records.len(), 37);
+    let truth = site.site.reachable();
+    assert!(crawled.iter().all(|url| truth.contains_key(url)));
+    let page_requests = site
+        .site
+        .requests()
+        .iter()
+        .filter(|r| r.path.starts_with("/p/") || r.path == "/")
+        .count();
+    assert_eq!(
+        page_requests, 37,
+        "the server saw exactly as many page requests as records"
+    );
+}
+
+#[test]
+fn host_scope_and_patterns_limit_what_is_fetched() {
+    let site = site(300, 6);
+    let dir = workdir();
+    write_seeds(dir.path(), &[&site.url("/")]);
+    let run = trawl(
+        dir.path(),
+        &args("seeds.txt", "crawl.jsonl", &["--exclude", r"/p/\d*7$"]),
+    );
+    assert!(run.status.success(), "{}", run.stderr);
+    let records = read_records(&dir.path().join("crawl.jsonl"));
+    let crawled = unique_urls(&records);
+    assert!(
+        crawled
+            .iter()
+            .all(|url| url.starts_with(&site.site.base_url())),
+        "host scope: only the seed's host"
+    );
+    assert!(
+        !crawled.iter().any(|url| url.ends_with('7')),
+        "excluded URLs were fetched"
+    );
+    let all_links: HashSet<&str> = records
+        .iter()
+        .flat_map(|r| r["links"].as_array().unwrap())
+        .filter_map(|l| l.as_str())
+        .collect();
+    assert!(
+        all_links
+            .iter()
+            .any(|link| link.contains("outside.invalid")),
+        "out-of-scope links are still reported as links"
+    );
+    assert!(site.site.requests().iter().all(|r| !r.path.ends_with('7')));
+}
+
+#[test]
+fn a_bad_seed_line_stops_before_any_request() {
+    let site = site(10, 2);
+    let dir = workdir();
+    write_seeds(
+        dir.path(),
+        &["# seeds", &site.url("/"), "", "ftp://127.0.0.1/file"],
+    );
+    let run = trawl(dir.path(), &["crawl", "seeds.txt", "--quiet"]);
+    assert_eq!(run.status.code(), Some(2), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("seeds.txt:4"),
+        "error names file and line: {}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("ftp://127.0.0.1/file"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        site.site.requests().is_empty(),
+        "no request before the seeds are valid"
+    );
+
+    write_seeds(dir.path(), &["http://127.0.0.1:1/ok", "not a url at all"]);
+    let run = trawl(dir.path(), &["crawl", "seeds.txt"]);
+    assert_eq!(run.status.code(), Some(2));
+    assert!(run.stderr.contains("seeds.txt:2"), "{}", run.stderr);
+
+    let run = trawl(dir.path(), &["crawl", "missing.txt"]);
+    assert_eq!(run.status.code(), Some(2));
+    assert!(run.stderr.contains("missing.txt"), "{}", run.stderr);
+
+    write_seeds(dir.path(), &["# only comments", "   "]);
+    let run = trawl(dir.path(), &["crawl", "seeds.txt"]);
+    assert_eq!(run.status.code(), Some(2));
+    assert!(run.stderr.contains("no URLs"), "{}", run.stderr);
+}
+
+#[test]
+fn usage_errors_exit_2_and_version_works() {
+    let dir = workdir();
+    let run = trawl(dir.path(), &["--version"]);
+    assert!(run.status.success());
+    assert!(run.stdout.starts_with("trawl "), "{}", run.stdout);
+    let run = trawl(dir.path(), &["crawl", "--concurrency", "0"]);
+    assert_eq!(run.status.code(), Some(2));
+    write_seeds(dir.path(), &["http://127.0.0.1:1/"]);
+    let run = trawl(dir.path(), &["crawl", "--include", "(unclosed"]);
+    assert_eq!(run.status.code(), Some(2));
+    assert!(run.stderr.contains("--include"), "{}", run.stderr);
+}
+
+#[test]
+fn writes_to_stdout_with_dash() {
+    let site = site(40, 3);
+    let dir = workdir();
+    write_seeds(dir.path(), &[&site.url("/")]);
+    let run = trawl(dir.path(), &args("seeds.txt", "-", &[]));
+    assert!(run.status.success(), "{}", run.stderr);
+    let records = parse_lines(&run.stdout);
+    let crawled = unique_urls(&records);
+    let expected: HashSet<String> = site.site.reachable().keys().cloned().collect();
+    assert_eq!(crawled, expected);
+    assert!(
+        !dir.path().join("output").exists(),
+        "nothing written to the default file"
+    );
+}
+
+#[test]
+fn an_unreachable_server_is_a_record_not_a_crash() {
+    let port = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    let dir = workdir();
+    let seed = format!("http://127.0.0.1:{port}/");
+    write_seeds(dir.path(), &[&seed]);
+    let run = trawl(dir.path(), &["crawl", "--connect-timeout", "5"]);
+    assert_eq!(run.status.code(), Some(0), "{}", run.stderr);
+    let records = read_records(&dir.path().join("output/crawl.jsonl"));
+    assert_eq!(records.len(), 1);
+    assert_eq!(records[0]["url"], seed);
+    assert_eq!(records[0]["error"]["kind"], "connect");
+    assert_eq!(records[0]["status"], serde_json::Value::Null);
+    assert!(
+        run.stderr.contains("connect ×1"),
+        "summary lists the error: {}",
+        run.stderr
+    );
+}
+
+#[test]
+fn an_unwritable_output_fails_before_any_request() {
+    let site = site(10, 2);
+    let dir = workdir();
+    write_seeds(dir.path(), &[&site.url("/")]);
+    std::fs::write(dir.path().join("blocker"), "a file, not a folder").unwrap();
+    let run = trawl(
+        dir.path(),
+        &["crawl", "-o", "blocker/crawl.jsonl", "--quiet"],
+    );
+    assert_eq!(run.status.code(), Some(1), "{}", run.stderr);
+    assert!(run.stderr.contains("blocker/crawl.jsonl"), "{}", run.stderr);
+    assert!(site.site.requests().is_empty());
+}
+
+#[test]
+fn pages_linking_to_hundreds_of_new_pages_do_not_deadlock_at_concurrency_1() {
+    let site = site(1500, 250);
+    let dir = workdir();
+    write_seeds(dir.path(), &[&site.url("/")]);
+    let run = trawl(
+        dir.path(),
+        &[
+            "crawl",
+            "seeds.txt",
+            "-o",
+            "crawl.jsonl",
+            "--quiet",
+            "--per-host-rate",
+            "0",
+            "-c",
+            "1",
+            "--per-host-concurrency",
+            "1",
+        ],
+    );
+    assert!(run.status.success(), "{}", run.stderr);
+    let crawled = unique_urls(&read_records(&dir.path().join("crawl.jsonl")));
+    let expected: HashSet<String> = site.site.reachable().keys().cloned().collect();
+    assert_eq!(crawled, expected);
+}
+
+#[test]
+fn per_host_rate_spaces_requests_on_the_server() {
+    let site = site(200, 5);
+    let dir = workdir();
+    write_seeds(dir.path(), &[&site.url("/")]);
+    let rate = 10.0;
+    let run = trawl(
+        dir.path(),
+        &[
+            "crawl",
+            "seeds.txt",
+            "-o",
+            "crawl.jsonl",
+            "--quiet",
+            "--per-host-rate",
+            "10",
+            "--per-host-concurrency",
+            "4",
+            "--max-pages",
+            "25",
+        ],
+    );
+    assert!(run.status.success(), "{}", run.stderr);
+    let times: Vec<_> = site.site.requests().iter().map(|r| r.at).collect();
+    assert_eq!(times.len(), 25);
+    // However slow the machine, a limiter of R per second never lets more
+    // than R + 1 requests arrive within one second (burst of one).
+    let window = rate as usize + 1;
+    for i in 0..times.len() - window {
+        let span = times[i + window].duration_since(times[i]);
+        assert!(
+            span >= Duration::from_millis(950),
+            "{} requests within {span:?}",
+            window + 1
+        );
+    }
+}
+
+#[test]
+fn redirect_targets_are_fetched_once() {
+    let site = site(10, 2);
+    let dir = workdir();
+    // The chain ends at /fault/redirect-chain/0; seeding it too must not
+    // fetch it a second time.
+    write_seeds(
+        dir.path(),
+        &[
+            &site.url("/fault/redirect-chain/2"),
+            &site.url("/fault/redirect-chain/0"),
+        ],
+    );
+    let run = trawl(
+        dir.path(),
+        &[
+            "crawl",
+            "seeds.txt",
+            "-o",
+            "crawl.jsonl",
+            "--quiet",
+            "--per-host-rate",
+            "0",
+            "-c",
+            "1",
+            "--per-host-concurrency",
+            "1",
+        ],
+    );
+    assert!(run.status.success(), "{}", run.stderr);
+    let records = read_records(&dir.path().join("crawl.jsonl"));
+    assert_eq!(site.site.hits("/fault/redirect-chain/0"), 1, "{records:?}");
+    let seen: BTreeSet<&str> = records
+        .iter()
+        .map(|r| r["final_url"].as_str().unwrap())
+        .collect();
+    assert!(seen.iter().any(|u| u.ends_with("/fault/redirect-chain/0")));
+}

@@ -1,0 +1,130 @@
+//! Ctrl-C: the first stops taking URLs and lets requests in flight finish;
+//! the second stops at once. Either way every line written is whole.
+
+mod common;
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use common::{
+    RUN_LIMIT, Site, read_records, trawl_command, unique_urls, wait_bounded, workdir, write_seeds,
+};
+use trawl_testsite::SiteConfig;
+
+fn line_count(path: &Path) -> usize {
+    std::fs::read_to_string(path)
+        .map(|text| text.lines().count())
+        .unwrap_or(0)
+}
+
+/// Polls (bounded) until the crawl has written at least `lines` lines.
+#[allow(clippy::disallowed_methods)] // a plain test thread, not an async runtime
+fn wait_for_lines(path: &Path, lines: usize) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while line_count(path) < lines {
+        assert!(
+            Instant::now() < deadline,
+            "crawl wrote fewer than {lines} lines in 60 s"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[allow(clippy::disallowed_methods)] // a plain test thread, not an async runtime
+fn pause(duration: Duration) {
+    std::thread::sleep(duration);
+}
+
+fn interrupt(pid: u32) {
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &pid.to_string()])
+        .status()
+        .expect("run kill");
+    assert!(status.success());
+}
+
+#[test]
+fn first_ctrl_c_finishes_in_flight_requests_and_prints_the_summary() {
+    let site = Site::start(SiteConfig {
+        pages: 3000,
+        links_per_page: 8,
+        latency: Duration::from_millis(40),
+        ..SiteConfig::default()
+    });
+    let dir = workdir();
+    write_seeds(dir.path(), &[&site.url("/")]);
+    let output = dir.path().join("crawl.jsonl");
+    let child = trawl_command(
+        dir.path(),
+        &[
+            "crawl",
+            "-o",
+            "crawl.jsonl",
+            "--per-host-rate",
+            "0",
+            "--per-host-concurrency",
+            "4",
+            "-c",
+            "4",
+        ],
+    )
+    .spawn()
+    .expect("spawn trawl");
+    wait_for_lines(&output, 20);
+    interrupt(child.id());
+    let run = wait_bounded(child, RUN_LIMIT);
+    assert_eq!(run.status.code(), Some(130), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("interrupted after"),
+        "summary printed: {}",
+        run.stderr
+    );
+    let records = read_records(&output);
+    let crawled = unique_urls(&records);
+    assert!(
+        crawled.len() >= 20 && crawled.len() < site.site.reachable().len(),
+        "{}",
+        crawled.len()
+    );
+    // Requests in flight at the interrupt were allowed to finish: every
+    // request the server answered has its record.
+    assert_eq!(site.site.requests().len(), records.len());
+}
+
+#[test]
+fn second_ctrl_c_stops_at_once_without_half_lines() {
+    let site = Site::start(SiteConfig {
+        pages: 3000,
+        links_per_page: 8,
+        latency: Duration::from_millis(400),
+        ..SiteConfig::default()
+    });
+    let dir = workdir();
+    write_seeds(dir.path(), &[&site.url("/")]);
+    let output = dir.path().join("crawl.jsonl");
+    let child = trawl_command(
+        dir.path(),
+        &[
+            "crawl",
+            "-o",
+            "crawl.jsonl",
+            "--per-host-rate",
+            "0",
+            "--per-host-concurrency",
+            "8",
+            "-c",
+            "8",
+        ],
+    )
+    .spawn()
+    .expect("spawn trawl");
+    wait_for_lines(&output, 3);
+    interrupt(child.id());
+    pause(Duration::from_millis(200));
+    interrupt(child.id());
+    let run = wait_bounded(child, RUN_LIMIT);
+    assert_eq!(run.status.code(), Some(130), "{}", run.stderr);
+    let records = read_records(&output);
+    unique_urls(&records);
+    assert!(records.len() >= 3);
+}
