@@ -1,17 +1,18 @@
 //! The shared client and the fetch of one URL: redirects followed hop by
-//! hop with the caller's approval, body streamed up to a cap.
+//! hop with the caller's approval, then the body read up to a cap.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use bytes::{Bytes, BytesMut};
-use reqwest::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderMap, LOCATION, RETRY_AFTER};
+use bytes::Bytes;
+use reqwest::header::{ACCEPT, HeaderMap, HeaderValue, LOCATION};
 use tokio::time::Instant;
 use url::Url;
 
-use crate::error::{BuildError, ErrorKind, FetchError, chain_message, classify_reqwest};
-use crate::retry::parse_retry_after;
+use crate::body::{ResponseFacts, content_type, read_capped};
+use crate::error::{BuildError, ErrorKind, FetchError};
+use crate::retry::{Retry, classify};
 
 /// How the shared client behaves.
 #[derive(Debug, Clone)]
@@ -20,26 +21,26 @@ pub struct FetcherConfig {
     pub user_agent: String,
     /// Deadline for opening a connection (TCP and TLS).
     pub connect_timeout: Duration,
-    /// Longest wait between two reads of a response.
+    /// Longest wait for the next bytes from the server (headers or body).
     pub read_timeout: Duration,
-    /// Deadline for one request, headers and body.
+    /// Deadline for a whole fetch, all redirect hops and the body included.
     pub request_timeout: Duration,
     /// Body bytes kept per response, counted after decompression.
     pub max_body_bytes: u64,
-    /// Redirect hops followed per URL.
+    /// Redirect hops followed per fetch.
     pub max_redirects: usize,
-    /// Longer URLs are not requested.
+    /// Longer URLs (in bytes) are not requested.
     pub max_url_len: usize,
     /// Idle keep-alive connections kept per host.
     pub pool_idle_per_host: usize,
-    /// `HOST -> ADDR` overrides, like curl's `--resolve`.
+    /// `(host, address)` overrides, like curl's `--resolve`.
     pub resolve: Vec<(String, SocketAddr)>,
 }
 
 impl Default for FetcherConfig {
     fn default() -> Self {
         FetcherConfig {
-            user_agent: concat!("trawl/", env!("CARGO_PKG_VERSION")).to_owned(),
+            user_agent: format!("trawl/{}", env!("CARGO_PKG_VERSION")),
             connect_timeout: Duration::from_secs(10),
             read_timeout: Duration::from_secs(30),
             request_timeout: Duration::from_secs(30),
@@ -52,7 +53,7 @@ impl Default for FetcherConfig {
     }
 }
 
-/// What the caller says about a redirect target.
+/// The caller's answer about one redirect target.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RedirectVerdict {
     Follow,
@@ -60,45 +61,77 @@ pub enum RedirectVerdict {
 }
 
 /// Why a redirect was not followed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum StopReason {
     /// The target leaves the crawl's scope.
     OutOfScope,
-    /// The target was already crawled or queued.
+    /// The target was already crawled or queued; it is fetched (or was)
+    /// under its own name.
     AlreadySeen,
     /// robots.txt forbids the target.
     Disallowed,
 }
 
-/// Response headers the crawler acts on.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ResponseFacts {
-    pub x_robots_tag: Option<String>,
-    pub retry_after: Option<Duration>,
-    pub content_length: Option<u64>,
+impl StopReason {
+    /// Stable snake_case name for output records.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            StopReason::OutOfScope => "out_of_scope",
+            StopReason::AlreadySeen => "already_seen",
+            StopReason::Disallowed => "disallowed",
+        }
+    }
 }
 
-/// The outcome of fetching one URL: always a value, errors included.
-#[derive(Debug)]
+/// The outcome of fetching one URL. Always a value: failures are in
+/// [`Fetched::error`], next to whatever was learnt before them.
+#[derive(Debug, Clone)]
 pub struct Fetched {
-    /// The last URL requested.
+    /// The last URL requested (the fetched URL when there was no redirect).
     pub final_url: Url,
-    /// Every URL requested before `final_url`, in order.
+    /// Every URL requested before `final_url`, in order: `redirects[0]` is
+    /// the fetched URL when there was a redirect; empty when none.
     pub redirects: Vec<Url>,
-    /// Status of the last response, if there was one.
+    /// Status of the last response; `None` when no response arrived.
     pub status: Option<u16>,
-    /// Lower-case media type without parameters.
+    /// Lower-case media type, without parameters.
     pub content_type: Option<String>,
-    /// `charset` parameter of the Content-Type.
+    /// `charset` parameter of the Content-Type, lower-case.
     pub charset: Option<String>,
-    /// The body (decompressed), at most the cap.
+    /// The body of the last response (decompressed), at most the cap. Empty
+    /// for a stopped redirect.
     pub body: Bytes,
-    /// From the first request's start to the last body byte.
+    /// From the first request's start to the end of the body, all hops.
     pub elapsed: Duration,
+    /// Headers of the last response that the crawler acts on.
     pub headers: ResponseFacts,
-    /// A redirect target that was not followed, and why.
+    /// Set when the redirect callback said Stop: the target not followed.
+    /// `status` is then the 3xx and `error` is `None`.
     pub stopped_redirect: Option<(Url, StopReason)>,
     pub error: Option<FetchError>,
+}
+
+impl Fetched {
+    fn new(url: &Url) -> Fetched {
+        Fetched {
+            final_url: url.clone(),
+            redirects: Vec::new(),
+            status: None,
+            content_type: None,
+            charset: None,
+            body: Bytes::new(),
+            elapsed: Duration::ZERO,
+            headers: ResponseFacts::default(),
+            stopped_redirect: None,
+            error: None,
+        }
+    }
+
+    /// The retry policy applied to this outcome; `None` when it succeeded.
+    pub fn retry(&self) -> Option<Retry> {
+        let error = self.error.as_ref()?;
+        Some(classify(error.kind, self.status, self.headers.retry_after))
+    }
 }
 
 /// One HTTP client for the whole crawl; cheap to clone.
@@ -115,10 +148,18 @@ struct Inner {
 
 impl Fetcher {
     /// Builds the client: keep-alive pool, gzip/brotli/zstd/deflate, the
-    /// timeouts, no automatic redirects (trawl follows them itself).
+    /// timeouts, and no automatic redirects (trawl follows them itself so
+    /// that each hop passes the caller's scope and dedup checks).
     pub fn new(config: FetcherConfig) -> Result<Fetcher, BuildError> {
-        // Installing twice (a second Fetcher) is harmless; the first wins.
-        let _ = rustls::crypto::ring::default_provider().install_default();
+        // reqwest is built without a default crypto provider. Installing
+        // fails only when one is already installed (a second Fetcher, or the
+        // application chose one), and then that one is used: nothing to do.
+        let _already_installed = rustls::crypto::ring::default_provider().install_default();
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            ACCEPT,
+            HeaderValue::from_static("text/html,application/xhtml+xml;q=0.9,*/*;q=0.8"),
+        );
         let mut builder = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .gzip(true)
@@ -129,8 +170,8 @@ impl Fetcher {
             .read_timeout(config.read_timeout)
             .timeout(config.request_timeout)
             .pool_max_idle_per_host(config.pool_idle_per_host)
-            .pool_idle_timeout(Duration::from_secs(60))
             .tcp_nodelay(true)
+            .default_headers(headers)
             .user_agent(config.user_agent.clone());
         for (host, addr) in &config.resolve {
             builder = builder.resolve(host, *addr);
@@ -146,290 +187,291 @@ impl Fetcher {
         &self.inner.config
     }
 
-    /// Fetches `url`, following redirects that `on_redirect` approves.
-    /// Never fails: every failure is in [`Fetched::error`].
+    /// Fetches `url` with GET, following redirects that `on_redirect`
+    /// approves, and reads the final body up to the cap.
+    ///
+    /// Never fails and never panics: every failure is in [`Fetched::error`].
+    /// `on_redirect` is called once per hop with the resolved target
+    /// (fragment dropped), after the loop and hop-count checks.
     pub async fn fetch(
         &self,
         url: &Url,
         on_redirect: &mut (dyn FnMut(&Url) -> RedirectVerdict + Send),
     ) -> Fetched {
         let started = Instant::now();
+        let mut fetched = Fetched::new(url);
+        fetched.error = self.run(url, on_redirect, &mut fetched, started).await;
+        fetched.elapsed = started.elapsed();
+        fetched
+    }
+
+    /// The redirect loop. Fills `fetched` as facts arrive, so that on error
+    /// everything learnt so far is kept; returns the error that ended it.
+    async fn run(
+        &self,
+        url: &Url,
+        on_redirect: &mut (dyn FnMut(&Url) -> RedirectVerdict + Send),
+        fetched: &mut Fetched,
+        started: Instant,
+    ) -> Option<FetchError> {
         let config = &self.inner.config;
-        let mut fetched = Fetched {
-            final_url: url.clone(),
-            redirects: Vec::new(),
-            status: None,
-            content_type: None,
-            charset: None,
-            body: Bytes::new(),
-            elapsed: Duration::ZERO,
-            headers: ResponseFacts::default(),
-            stopped_redirect: None,
-            error: None,
-        };
+        if let Err(error) = check_requestable(url, config.max_url_len) {
+            return Some(error);
+        }
+        let deadline = started + config.request_timeout;
         let mut current = url.clone();
         loop {
-            if current.as_str().len() > config.max_url_len {
-                fetched.error = Some(FetchError::new(
-                    ErrorKind::UrlTooLong,
+            // The client's own timeout restarts for every hop; the deadline
+            // keeps a chain of slow redirects within one request_timeout.
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            if remaining.is_zero() {
+                return Some(FetchError::new(
+                    ErrorKind::Timeout,
                     format!(
-                        "URL of {} bytes is longer than the limit of {} bytes",
-                        current.as_str().len(),
-                        config.max_url_len
+                        "{current}: deadline of {:?} passed during redirects",
+                        config.request_timeout
                     ),
                 ));
-                break;
             }
-            let response = match self.inner.client.get(current.as_str()).send().await {
+            let request = self.inner.client.get(current.clone()).timeout(remaining);
+            let response = match request.send().await {
                 Ok(response) => response,
-                Err(error) => {
-                    fetched.error = Some(FetchError::from_reqwest(&current, error));
-                    break;
-                }
+                Err(error) => return Some(FetchError::from_reqwest(&current, error)),
             };
             let status = response.status();
             fetched.status = Some(status.as_u16());
-            fetched.headers = facts(response.headers());
-            let (media, charset) = content_type(response.headers());
-            fetched.content_type = media;
-            fetched.charset = charset;
+            fetched.headers = ResponseFacts::from_headers(response.headers(), SystemTime::now());
+            (fetched.content_type, fetched.charset) = content_type(response.headers());
 
-            if status.is_redirection() && matches!(status.as_u16(), 301 | 302 | 303 | 307 | 308) {
-                match next_hop(
-                    &current,
-                    response.headers(),
-                    &fetched.redirects,
-                    config.max_redirects,
-                ) {
-                    Ok(target) => match on_redirect(&target) {
+            if is_followable_redirect(status.as_u16()) {
+                if let Some(location) = response.headers().get(LOCATION) {
+                    let target = match next_hop(&current, location, &fetched.redirects, config) {
+                        Ok(target) => target,
+                        Err(error) => return Some(error),
+                    };
+                    fetched.headers.location = Some(target.clone());
+                    match on_redirect(&target) {
                         RedirectVerdict::Follow => {
-                            fetched
-                                .redirects
-                                .push(std::mem::replace(&mut current, target.clone()));
-                            fetched.final_url = target;
-                            // The redirect body is not read: dropping the
-                            // response returns the connection or closes it.
+                            // The redirect's body is not read: dropping the
+                            // response returns the connection to the pool if
+                            // the body was already in, or closes it.
+                            drop(response);
+                            let previous = std::mem::replace(&mut current, target);
+                            fetched.redirects.push(previous);
+                            fetched.final_url = current.clone();
                             continue;
                         }
                         RedirectVerdict::Stop(reason) => {
                             fetched.stopped_redirect = Some((target, reason));
-                            break;
+                            return None;
                         }
-                    },
-                    Err(error) => {
-                        fetched.error = Some(error);
-                        break;
                     }
                 }
+                // A redirect status without Location is a final response,
+                // as browsers treat it.
             }
 
-            let (body, body_error) = read_body(response, config.max_body_bytes, &current).await;
+            let (body, body_error) = read_capped(response, config.max_body_bytes, &current).await;
             fetched.body = body;
             if status.as_u16() >= 400 {
-                fetched.error = Some(FetchError::new(
+                let reason = status.canonical_reason().unwrap_or("(unknown status)");
+                return Some(FetchError::new(
                     ErrorKind::Http,
-                    format!(
-                        "HTTP {} {} for {current}",
-                        status.as_u16(),
-                        status.canonical_reason().unwrap_or("")
-                    )
-                    .trim_end()
-                    .to_owned(),
+                    format!("HTTP {} {reason} for {current}", status.as_u16()),
                 ));
-            } else if let Some(error) = body_error {
-                fetched.error = Some(error);
             }
-            break;
+            return body_error;
         }
-        fetched.elapsed = started.elapsed();
-        fetched
     }
 }
 
-/// Resolves the `Location` of a redirect and checks the hop limits.
+fn is_followable_redirect(status: u16) -> bool {
+    matches!(status, 301 | 302 | 303 | 307 | 308)
+}
+
+/// The checks made before any request: only http(s), and not too long.
+fn check_requestable(url: &Url, max_url_len: usize) -> Result<(), FetchError> {
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(FetchError::new(
+            ErrorKind::UnsupportedScheme,
+            format!("{url}: scheme {:?} is not http or https", url.scheme()),
+        ));
+    }
+    let len = url.as_str().len();
+    if len > max_url_len {
+        // The URL itself may be megabytes: name only its start.
+        let head: String = url.as_str().chars().take(200).collect();
+        return Err(FetchError::new(
+            ErrorKind::UrlTooLong,
+            format!(
+                "{head}...: URL of {len} bytes is longer than the limit of {max_url_len} bytes"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Resolves a `Location` against the current URL and applies the hop
+/// rules: valid, http(s), not too long, no loop, not too many hops.
 fn next_hop(
     current: &Url,
-    headers: &HeaderMap,
+    location: &HeaderValue,
     earlier: &[Url],
-    max_redirects: usize,
+    config: &FetcherConfig,
 ) -> Result<Url, FetchError> {
-    let Some(location) = headers.get(LOCATION).and_then(|value| value.to_str().ok()) else {
-        return Err(FetchError::new(
-            ErrorKind::InvalidUrl,
-            format!("redirect from {current} without a usable Location header"),
-        ));
-    };
-    let mut target = current.join(location.trim()).map_err(|error| {
+    // Location is meant to be ASCII, but servers send raw UTF-8; url's
+    // parser percent-encodes it, so decode leniently rather than give up.
+    let location = String::from_utf8_lossy(location.as_bytes());
+    let location = location.trim();
+    let mut target = current.join(location).map_err(|error| {
         FetchError::new(
             ErrorKind::InvalidUrl,
-            format!("redirect from {current} to invalid Location `{location}`: {error}"),
+            format!("{current}: redirect to invalid Location {location:?}: {error}"),
         )
     })?;
     target.set_fragment(None);
-    if !matches!(target.scheme(), "http" | "https") {
-        return Err(FetchError::new(
-            ErrorKind::UnsupportedScheme,
-            format!("redirect from {current} to unsupported URL {target}"),
-        ));
-    }
+    check_requestable(&target, config.max_url_len).map_err(|error| {
+        FetchError::new(
+            error.kind,
+            format!("redirect from {current} to {}", error.message),
+        )
+    })?;
     if target == *current || earlier.contains(&target) {
         return Err(FetchError::new(
             ErrorKind::TooManyRedirects,
             format!("redirect loop: {current} redirects back to {target}"),
         ));
     }
-    if earlier.len() + 1 > max_redirects {
+    if earlier.len() >= config.max_redirects {
         return Err(FetchError::new(
             ErrorKind::TooManyRedirects,
-            format!("more than {max_redirects} redirects, last from {current} to {target}"),
+            format!(
+                "more than {} redirects, the last from {current} to {target}",
+                config.max_redirects
+            ),
         ));
     }
     Ok(target)
-}
-
-/// Streams the body into memory, keeping at most `cap` bytes.
-async fn read_body(
-    mut response: reqwest::Response,
-    cap: u64,
-    url: &Url,
-) -> (Bytes, Option<FetchError>) {
-    let cap_usize = usize::try_from(cap).unwrap_or(usize::MAX);
-    let expected = response.content_length().unwrap_or(0).min(cap);
-    let mut body = BytesMut::with_capacity(usize::try_from(expected).unwrap_or(0).min(1 << 20));
-    loop {
-        match response.chunk().await {
-            Ok(Some(chunk)) => {
-                let room = cap_usize - body.len();
-                if chunk.len() > room {
-                    body.extend_from_slice(&chunk[..room]);
-                    return (
-                        body.freeze(),
-                        Some(FetchError::new(
-                            ErrorKind::BodyTooLarge,
-                            format!(
-                                "body of {url} is larger than the cap of {cap} bytes; the first {cap} bytes were kept"
-                            ),
-                        )),
-                    );
-                }
-                body.extend_from_slice(&chunk);
-            }
-            Ok(None) => return (body.freeze(), None),
-            Err(error) => {
-                let kind = match classify_reqwest(&error) {
-                    ErrorKind::Timeout => ErrorKind::Timeout,
-                    _ => ErrorKind::Decode,
-                };
-                return (
-                    body.freeze(),
-                    Some(FetchError::new(
-                        kind,
-                        format!("reading the body of {url}: {}", chain_message(&error)),
-                    )),
-                );
-            }
-        }
-    }
-}
-
-fn facts(headers: &HeaderMap) -> ResponseFacts {
-    ResponseFacts {
-        x_robots_tag: headers
-            .get_all("x-robots-tag")
-            .iter()
-            .filter_map(|value| value.to_str().ok())
-            .reduce(|first, _| first)
-            .map(str::to_owned),
-        retry_after: headers
-            .get(RETRY_AFTER)
-            .and_then(|value| value.to_str().ok())
-            .and_then(|value| parse_retry_after(value, SystemTime::now())),
-        content_length: headers
-            .get(CONTENT_LENGTH)
-            .and_then(|value| value.to_str().ok())
-            .and_then(|value| value.trim().parse().ok()),
-    }
-}
-
-/// Splits `Content-Type` into its lower-case media type and charset.
-fn content_type(headers: &HeaderMap) -> (Option<String>, Option<String>) {
-    let Some(value) = headers
-        .get(CONTENT_TYPE)
-        .and_then(|value| value.to_str().ok())
-    else {
-        return (None, None);
-    };
-    parse_content_type(value)
-}
-
-pub(crate) fn parse_content_type(value: &str) -> (Option<String>, Option<String>) {
-    let mut parts = value.split(';');
-    let media = parts
-        .next()
-        .map(|media| media.trim().to_ascii_lowercase())
-        .filter(|media| !media.is_empty());
-    let charset = parts.find_map(|parameter| {
-        let (name, value) = parameter.split_once('=')?;
-        name.trim()
-            .eq_ignore_ascii_case("charset")
-            .then(|| value.trim().trim_matches('"').to_owned())
-            .filter(|charset| !charset.is_empty())
-    });
-    (media, charset)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn content_type_is_split_into_media_type_and_charset() {
-        assert_eq!(
-            parse_content_type("text/html; charset=UTF-8"),
-            (Some("text/html".into()), Some("UTF-8".into()))
-        );
-        assert_eq!(
-            parse_content_type("Text/HTML"),
-            (Some("text/html".into()), None)
-        );
-        assert_eq!(
-            parse_content_type("text/html;charset=\"shift_jis\"; q=1"),
-            (Some("text/html".into()), Some("shift_jis".into()))
-        );
-        assert_eq!(parse_content_type(""), (None, None));
+    fn url(s: &str) -> Url {
+        Url::parse(s).expect("test URL")
+    }
+
+    fn hop(current: &str, location: &str, earlier: &[Url]) -> Result<Url, FetchError> {
+        let config = FetcherConfig {
+            max_url_len: 100,
+            max_redirects: 3,
+            ..FetcherConfig::default()
+        };
+        let location = HeaderValue::from_str(location).expect("header value");
+        next_hop(&url(current), &location, earlier, &config)
     }
 
     #[test]
-    fn redirect_hops_resolve_and_stop_on_loops_and_limits() {
-        let current = Url::parse("http://a.example/x/y").unwrap();
-        let mut headers = HeaderMap::new();
-        headers.insert(LOCATION, "../z#frag".parse().unwrap());
+    fn location_is_resolved_against_the_current_url_without_fragment() {
+        let target = hop("http://a.example/x/y", "../z?q=1#frag", &[]).expect("valid");
+        assert_eq!(target.as_str(), "http://a.example/z?q=1");
+        let target = hop("http://a.example/x", "//b.example/p", &[]).expect("valid");
+        assert_eq!(target.as_str(), "http://b.example/p");
+        let target = hop("https://a.example/x", "HTTP://B.example:80/", &[]).expect("valid");
+        assert_eq!(target.as_str(), "http://b.example/");
+    }
+
+    #[test]
+    fn hop_rules() {
+        let kind = |result: Result<Url, FetchError>| result.map_err(|error| error.kind);
         assert_eq!(
-            next_hop(&current, &headers, &[], 10).unwrap().as_str(),
-            "http://a.example/z"
+            kind(hop("http://a.example/x", "/x", &[])),
+            Err(ErrorKind::TooManyRedirects)
         );
-        headers.insert(LOCATION, "/x/y".parse().unwrap());
+        let earlier = [url("http://a.example/0")];
         assert_eq!(
-            next_hop(&current, &headers, &[], 10).unwrap_err().kind,
-            ErrorKind::TooManyRedirects
+            kind(hop("http://a.example/x", "/0", &earlier)),
+            Err(ErrorKind::TooManyRedirects)
         );
-        headers.insert(LOCATION, "/next".parse().unwrap());
-        let earlier: Vec<Url> = (0..10)
-            .map(|i| Url::parse(&format!("http://a.example/{i}")).unwrap())
+        let three: Vec<Url> = (0..3)
+            .map(|i| url(&format!("http://a.example/{i}")))
             .collect();
         assert_eq!(
-            next_hop(&current, &headers, &earlier, 10).unwrap_err().kind,
-            ErrorKind::TooManyRedirects
+            kind(hop("http://a.example/x", "/next", &three)),
+            Err(ErrorKind::TooManyRedirects)
         );
-        headers.insert(LOCATION, "ftp://a.example/".parse().unwrap());
+        assert!(kind(hop("http://a.example/x", "/next", &three[..2])).is_ok());
         assert_eq!(
-            next_hop(&current, &headers, &[], 10).unwrap_err().kind,
-            ErrorKind::UnsupportedScheme
+            kind(hop("http://a.example/x", "ftp://a.example/", &[])),
+            Err(ErrorKind::UnsupportedScheme)
         );
-        headers.insert(LOCATION, "http://[::1".parse().unwrap());
         assert_eq!(
-            next_hop(&current, &headers, &[], 10).unwrap_err().kind,
-            ErrorKind::InvalidUrl
+            kind(hop("http://a.example/x", "mailto:someone@a.example", &[])),
+            Err(ErrorKind::UnsupportedScheme)
         );
+        assert_eq!(
+            kind(hop("http://a.example/x", "http://[::1", &[])),
+            Err(ErrorKind::InvalidUrl)
+        );
+        let long = format!("/{}", "a".repeat(200));
+        assert_eq!(
+            kind(hop("http://a.example/x", &long, &[])),
+            Err(ErrorKind::UrlTooLong)
+        );
+    }
+
+    #[test]
+    fn loop_message_says_loop() {
+        let error = hop("http://a.example/x", "/x", &[]).expect_err("loop");
+        assert!(error.message.contains("redirect loop"), "{}", error.message);
+    }
+
+    #[test]
+    fn only_http_and_https_are_requestable() {
+        assert!(check_requestable(&url("http://a.example/"), 100).is_ok());
+        assert!(check_requestable(&url("https://a.example/"), 100).is_ok());
+        for bad in [
+            "ftp://a.example/",
+            "file:///etc/passwd",
+            "data:text/plain,hi",
+        ] {
+            let error = check_requestable(&url(bad), 100).expect_err(bad);
+            assert_eq!(error.kind, ErrorKind::UnsupportedScheme);
+        }
+        let long = url(&format!("http://a.example/{}", "b".repeat(5000)));
+        let error = check_requestable(&long, 2048).expect_err("too long");
+        assert_eq!(error.kind, ErrorKind::UrlTooLong);
+        assert!(error.message.len() < 400, "message stays short");
+    }
+
+    #[test]
+    fn stop_reasons_have_stable_names() {
+        assert_eq!(StopReason::OutOfScope.as_str(), "out_of_scope");
+        assert_eq!(StopReason::AlreadySeen.as_str(), "already_seen");
+        assert_eq!(StopReason::Disallowed.as_str(), "disallowed");
+    }
+
+    #[test]
+    fn default_config_is_polite_and_names_the_version() {
+        let config = FetcherConfig::default();
+        assert_eq!(
+            config.user_agent,
+            format!("trawl/{}", env!("CARGO_PKG_VERSION"))
+        );
+        assert_eq!(config.max_body_bytes, 10 * 1024 * 1024);
+        assert_eq!(config.max_redirects, 10);
+        assert_eq!(config.max_url_len, 2048);
+    }
+
+    #[test]
+    fn retry_advice_follows_the_outcome() {
+        let mut fetched = Fetched::new(&url("http://a.example/"));
+        assert_eq!(fetched.retry(), None);
+        fetched.status = Some(503);
+        fetched.error = Some(FetchError::new(ErrorKind::Http, "HTTP 503"));
+        assert_eq!(fetched.retry(), Some(Retry::Backoff));
+        fetched.status = Some(404);
+        assert_eq!(fetched.retry(), Some(Retry::GiveUp));
     }
 }

@@ -118,15 +118,19 @@ impl FetchError {
 }
 
 /// Failure to build the shared HTTP client (bad TLS setup, resolver config).
+///
+/// The message already holds the whole cause chain, so the reqwest error is
+/// deliberately not exposed as `source()`: printers that walk sources would
+/// repeat it.
 #[derive(Debug, thiserror::Error)]
-#[error("building the HTTP client: {}", chain_message(.source))]
+#[error("building the HTTP client: {}", chain_message(.error))]
 pub struct BuildError {
-    source: reqwest::Error,
+    error: reqwest::Error,
 }
 
 impl From<reqwest::Error> for BuildError {
-    fn from(source: reqwest::Error) -> BuildError {
-        BuildError { source }
+    fn from(error: reqwest::Error) -> BuildError {
+        BuildError { error }
     }
 }
 
@@ -186,9 +190,12 @@ const BROKEN_CONNECTION: &[io::ErrorKind] = &[
     io::ErrorKind::NotConnected,
 ];
 
-/// Every error in the chain, including the payload of each `io::Error`:
-/// `io::Error::source` skips its own payload, which is exactly where
-/// hyper-rustls puts the `rustls::Error`.
+/// Calls `visit` on every error in the chain until it returns true.
+///
+/// `io::Error::source` skips its own payload and goes straight to the
+/// payload's source, yet the payload is exactly where hyper-rustls puts the
+/// `rustls::Error` (inside one or two `io::Error`s), so the walk steps into
+/// payloads instead.
 fn for_each_cause(
     err: &(dyn StdError + 'static),
     mut visit: impl FnMut(&(dyn StdError + 'static)) -> bool,
@@ -198,15 +205,13 @@ fn for_each_cause(
         if visit(cause) {
             return true;
         }
-        if let Some(inner) = cause
+        current = match cause
             .downcast_ref::<io::Error>()
-            .and_then(|io| io.get_ref())
+            .and_then(io::Error::get_ref)
         {
-            if visit(inner) {
-                return true;
-            }
-        }
-        current = cause.source();
+            Some(payload) => Some(payload as &(dyn StdError + 'static)),
+            None => cause.source(),
+        };
     }
     false
 }
@@ -230,10 +235,6 @@ fn chain_text_has(err: &reqwest::Error, needles: &[&str]) -> bool {
     })
 }
 
-pub(crate) fn classify_reqwest(err: &reqwest::Error) -> ErrorKind {
-    kind_of(err)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -254,7 +255,10 @@ mod tests {
     }
 
     #[derive(Debug)]
-    struct Wrapper(&'static str, Option<Box<dyn StdError + 'static>>);
+    struct Wrapper(
+        &'static str,
+        Option<Box<dyn StdError + Send + Sync + 'static>>,
+    );
     impl fmt::Display for Wrapper {
         fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
             f.write_str(self.0)
@@ -262,7 +266,7 @@ mod tests {
     }
     impl StdError for Wrapper {
         fn source(&self) -> Option<&(dyn StdError + 'static)> {
-            self.1.as_deref()
+            self.1.as_deref().map(|e| e as &(dyn StdError + 'static))
         }
     }
 
@@ -278,5 +282,18 @@ mod tests {
             chain_message(&outer),
             "error sending request: tcp connect error: connection refused"
         );
+    }
+
+    #[test]
+    fn nested_io_payloads_are_visited() {
+        let inner = io::Error::new(io::ErrorKind::InvalidData, Wrapper("payload", None));
+        let io = io::Error::other(inner);
+        let outer = Wrapper("outer", Some(Box::new(io)));
+        let mut seen = Vec::new();
+        for_each_cause(&outer, |cause| {
+            seen.push(cause.to_string());
+            false
+        });
+        assert!(seen.iter().any(|s| s == "payload"), "{seen:?}");
     }
 }

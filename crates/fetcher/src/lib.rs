@@ -1,25 +1,58 @@
 //! trawl-fetcher: getting bytes from the web, politely and safely.
 //!
-//! - [`Fetcher`]: one shared, pooled `reqwest::Client` (keep-alive, gzip,
-//!   brotli, zstd, deflate, connect/read/overall timeouts) and
-//!   [`Fetcher::fetch`], which follows redirects itself, asking the caller
-//!   about each hop (scope, dedup), and streams the body into memory up to a
-//!   cap counted on decompressed bytes, so a gzip bomb stops at the cap.
-//! - [`ErrorKind`]: the fixed, documented set of failure kinds. A fetch never
-//!   returns `Err`: failures are data in [`Fetched::error`].
-//! - [`classify`] and [`backoff_delay`]: the pure retry policy.
-//! - [`HostRateLimiter`]: per-host rate limits (governor), asked without
-//!   waiting so a resting host never blocks the others.
+//! What it does:
 //!
-//! It does **not** decide scope or dedup (the caller's redirect callback
-//! does), parse HTML, schedule URLs, retry by itself or write output.
+//! - [`Fetcher`] holds the one shared, pooled `reqwest::Client` of a crawl
+//!   (keep-alive, gzip/brotli/zstd/deflate, connect, idle-read and overall
+//!   timeouts, rustls with the ring provider).
+//! - [`Fetcher::fetch`] GETs one URL. It follows redirects itself, asking
+//!   the caller's callback about every hop ([`RedirectVerdict`]), and
+//!   streams the final body into memory up to a cap counted on
+//!   *decompressed* bytes, so a gzip bomb stops at the cap. It never
+//!   returns `Err` and never panics: the outcome, failures included, is a
+//!   [`Fetched`] value.
+//! - [`ErrorKind`] is the fixed, documented set of failure kinds that end up
+//!   in output records ([`ErrorKind::as_str`]).
+//! - [`classify`] and [`backoff_delay`] are the retry policy, as pure
+//!   functions; [`RetryAfter`] parses the server's hint.
+//! - [`HostRateLimiter`] is a per-host rate limit (governor), asked without
+//!   waiting, so a resting host never blocks the others.
+//!
+//! What it does not do: decide scope or dedup (the redirect callback does),
+//! fetch or match robots.txt, parse HTML, schedule URLs, retry by itself
+//! (the caller loops with [`classify`]), or write output.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! use trawl_fetcher::{Fetcher, FetcherConfig, RedirectVerdict};
+//!
+//! let fetcher = Fetcher::new(FetcherConfig::default())?;
+//! let url = url::Url::parse("http://127.0.0.1:8080/")?;
+//! let fetched = fetcher.fetch(&url, &mut |_target| RedirectVerdict::Follow).await;
+//! match &fetched.error {
+//!     None => println!("{} bytes from {}", fetched.body.len(), fetched.final_url),
+//!     Some(error) => println!("{}: {}", error.kind.as_str(), error.message),
+//! }
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # Layout
+//!
+//! - `client.rs`: [`FetcherConfig`], [`Fetcher`], the redirect loop, [`Fetched`].
+//! - `body.rs`: the capped body read and the parsed headers ([`ResponseFacts`]).
+//! - `error.rs`: [`ErrorKind`], [`FetchError`], mapping reqwest's errors to kinds.
+//! - `retry.rs`: [`classify`], [`backoff_delay`], [`RetryAfter`].
+//! - `limiter.rs`: [`HostRateLimiter`] and the tokio clock it runs on.
 
+mod body;
 mod client;
 mod error;
 mod limiter;
 mod retry;
 
-pub use client::{Fetched, Fetcher, FetcherConfig, RedirectVerdict, ResponseFacts, StopReason};
+pub use body::{ResponseFacts, parse_content_type};
+pub use client::{Fetched, Fetcher, FetcherConfig, RedirectVerdict, StopReason};
 pub use error::{BuildError, ErrorKind, FetchError};
-pub use limiter::HostRateLimiter;
-pub use retry::{Retry, backoff_delay, classify, parse_retry_after};
+pub use limiter::{HostRateLimiter, TokioClock};
+pub use retry::{Retry, RetryAfter, backoff_delay, classify};
