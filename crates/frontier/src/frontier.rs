@@ -21,6 +21,12 @@ pub struct Limits {
     pub max_pages: u64,
     /// At most this many requests in flight to one host key at a time.
     pub per_host_concurrency: u32,
+    /// At most this many URLs queued over the crawl per host key (a trap
+    /// guard: one host cannot eat the whole crawl).
+    pub max_pages_per_host: u64,
+    /// Links whose path repeats one segment more often than this
+    /// (`/a/b/a/b/a/b/a`, `next/next/next/...`) are dropped as traps.
+    pub max_repeated_segments: usize,
 }
 
 impl Default for Limits {
@@ -29,6 +35,8 @@ impl Default for Limits {
             max_depth: u32::MAX,
             max_pages: u64::MAX,
             per_host_concurrency: 2,
+            max_pages_per_host: u64::MAX,
+            max_repeated_segments: 3,
         }
     }
 }
@@ -82,8 +90,10 @@ pub enum Admission {
     OutOfScope,
     /// It is deeper than `max_depth`.
     TooDeep,
-    /// The page limit leaves no room for it.
+    /// The page limit, or its host's page budget, leaves no room for it.
     LimitReached,
+    /// Its path repeats a segment too often: a crawler trap.
+    Trap,
     /// It is not an http(s) URL with a host.
     Invalid,
 }
@@ -110,6 +120,8 @@ struct HostState {
     /// when slow pages deliver shallow links late.
     queue: BTreeMap<u32, VecDeque<Entry>>,
     queued: usize,
+    /// URLs ever queued for this host (the per-host budget counts these).
+    admitted: u64,
     in_flight: u32,
     /// Depths of this host's leases in flight (depth → count). A URL of
     /// depth d+1 waits until no shallower URL of its host is in flight, so
@@ -206,6 +218,9 @@ impl Frontier {
         if !self.scope.allows(&canonical) {
             return Admission::OutOfScope;
         }
+        if repeats_a_segment(canonical.path(), self.limits.max_repeated_segments) {
+            return Admission::Trap;
+        }
         self.enqueue(canonical, depth, Some(Arc::clone(parent)))
     }
 
@@ -229,11 +244,17 @@ impl Frontier {
         if self.handed_out + self.queued >= self.limits.max_pages {
             return Admission::LimitReached;
         }
-        if !self.seen.insert(fingerprint(&canonical)) {
+        let fingerprint = fingerprint(&canonical);
+        if self.seen.contains(&fingerprint) {
             return Admission::Seen;
         }
         let index = self.host_for(&canonical);
+        if self.hosts[index].admitted >= self.limits.max_pages_per_host {
+            return Admission::LimitReached;
+        }
+        self.seen.insert(fingerprint);
         let host = &mut self.hosts[index];
+        host.admitted += 1;
         host.queue.entry(depth).or_default().push_back(Entry {
             url: canonical,
             depth,
@@ -256,6 +277,7 @@ impl Frontier {
             key: Arc::clone(&key),
             queue: BTreeMap::new(),
             queued: 0,
+            admitted: 0,
             in_flight: 0,
             in_flight_depths: BTreeMap::new(),
             not_before: None,
@@ -411,6 +433,23 @@ impl Frontier {
             hosts: self.hosts.len() as u64,
         }
     }
+}
+
+/// True when one path segment occurs more than `limit` times.
+fn repeats_a_segment(path: &str, limit: usize) -> bool {
+    let segments: Vec<&str> = path
+        .split('/')
+        .filter(|segment| !segment.is_empty())
+        .collect();
+    if segments.len() <= limit {
+        return false;
+    }
+    let mut counts: HashMap<&str, usize> = HashMap::with_capacity(segments.len());
+    segments.iter().any(|segment| {
+        let count = counts.entry(segment).or_default();
+        *count += 1;
+        *count > limit
+    })
 }
 
 fn pop_shallowest(queue: &mut BTreeMap<u32, VecDeque<Entry>>) -> Option<Entry> {
@@ -651,6 +690,41 @@ mod tests {
         frontier.complete(child);
         frontier.complete(b_seed);
         assert!(matches!(frontier.pop(now, &mut open), Pop::Finished));
+    }
+
+    #[test]
+    fn trap_guards_drop_repeating_paths_and_enforce_host_budgets() {
+        let limits = Limits {
+            max_pages_per_host: 3,
+            max_repeated_segments: 2,
+            ..Limits::default()
+        };
+        let mut frontier = frontier(&["http://a.example/"], limits);
+        let parent: Arc<str> = "http://a.example/".into();
+        assert_eq!(
+            frontier.add_link(&url("http://a.example/a/b/a/b/"), 1, &parent),
+            Admission::Queued
+        );
+        assert_eq!(
+            frontier.add_link(&url("http://a.example/a/b/a/b/a/"), 1, &parent),
+            Admission::Trap
+        );
+        assert_eq!(
+            frontier.add_link(&url("http://a.example/next/next/next/"), 1, &parent),
+            Admission::Trap
+        );
+        assert_eq!(
+            frontier.add_link(&url("http://a.example/x"), 1, &parent),
+            Admission::Queued
+        );
+        assert_eq!(
+            frontier.add_link(&url("http://a.example/y"), 1, &parent),
+            Admission::LimitReached
+        );
+        assert!(
+            !frontier.is_seen(&url("http://a.example/y")),
+            "a refused URL is not marked seen"
+        );
     }
 
     #[test]
