@@ -72,6 +72,9 @@ pub struct SiteConfig {
     pub page_bytes: usize,
     /// Served at `/robots.txt` when set; 404 otherwise.
     pub robots_txt: Option<String>,
+    /// Status `/robots.txt` is served with when `robots_txt` is set
+    /// (e.g. 503 to simulate an unavailable robots.txt).
+    pub robots_status: u16,
     /// Delay before answering `/` and `/p/...`.
     pub latency: Duration,
 }
@@ -84,6 +87,7 @@ impl Default for SiteConfig {
             seed: 1,
             page_bytes: 2048,
             robots_txt: None,
+            robots_status: 200,
             latency: Duration::ZERO,
         }
     }
@@ -289,7 +293,7 @@ async fn route(
     if path == "/robots.txt" {
         let response = match &shared.config.robots_txt {
             Some(text) => Response {
-                status: 200,
+                status: shared.config.robots_status,
                 headers: vec![("Content-Type".into(), "text/plain".into())],
                 body: Bytes::from(text.clone()),
             },
