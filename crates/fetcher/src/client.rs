@@ -187,6 +187,20 @@ impl Fetcher {
         &self.inner.config
     }
 
+    /// The same client (and connection pool) with other body and redirect
+    /// limits, e.g. for robots.txt (500 KiB, 5 hops).
+    pub fn with_limits(&self, max_body_bytes: u64, max_redirects: usize) -> Fetcher {
+        let mut config = self.inner.config.clone();
+        config.max_body_bytes = max_body_bytes;
+        config.max_redirects = max_redirects;
+        Fetcher {
+            inner: Arc::new(Inner {
+                client: self.inner.client.clone(),
+                config,
+            }),
+        }
+    }
+
     /// Fetches `url` with GET, following redirects that `on_redirect`
     /// approves, and reads the final body up to the cap.
     ///

@@ -18,8 +18,13 @@
 //! - [`HostRateLimiter`] is a per-host rate limit (governor), asked without
 //!   waiting, so a resting host never blocks the others.
 //!
+//! - [`RobotsCache`]: robots.txt fetched once per host before any other
+//!   request to it (others wait for it, other hosts don't), parsed with
+//!   texting_robots, refreshed daily; [`RobotsRules`] answers allow/deny
+//!   and Crawl-delay.
+//!
 //! What it does not do: decide scope or dedup (the redirect callback does),
-//! fetch or match robots.txt, parse HTML, schedule URLs, retry by itself
+//! parse HTML, schedule URLs, retry by itself
 //! (the caller loops with [`classify`]), or write output.
 //!
 //! ```no_run
@@ -44,15 +49,18 @@
 //! - `error.rs`: [`ErrorKind`], [`FetchError`], mapping reqwest's errors to kinds.
 //! - `retry.rs`: [`classify`], [`backoff_delay`], [`RetryAfter`].
 //! - `limiter.rs`: [`HostRateLimiter`] and the tokio clock it runs on.
+//! - `robots.rs`: [`RobotsCache`] and [`RobotsRules`].
 
 mod body;
 mod client;
 mod error;
 mod limiter;
 mod retry;
+mod robots;
 
 pub use body::{ResponseFacts, parse_content_type};
 pub use client::{Fetched, Fetcher, FetcherConfig, RedirectVerdict, StopReason};
 pub use error::{BuildError, ErrorKind, FetchError};
 pub use limiter::{HostRateLimiter, TokioClock};
 pub use retry::{Retry, RetryAfter, backoff_delay, classify};
+pub use robots::{ROBOTS_MAX_BYTES, RobotsCache, RobotsRules};

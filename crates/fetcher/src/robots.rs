@@ -1,0 +1,259 @@
+//! robots.txt (RFC 9309): fetched once per host key before any other
+//! request to it, cached for the crawl, refreshed after a day.
+//!
+//! Concurrent requests for one host wait on a single fetch (a `OnceCell`
+//! per host); other hosts are never held up.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use dashmap::DashMap;
+use tokio::sync::OnceCell;
+use tokio::time::Instant;
+use url::Url;
+
+use crate::client::{Fetcher, RedirectVerdict};
+use crate::error::ErrorKind;
+
+/// RFC 9309 asks crawlers to parse at least 500 KiB.
+pub const ROBOTS_MAX_BYTES: u64 = 500 * 1024;
+/// RFC 9309: follow at least five consecutive redirects.
+pub const ROBOTS_MAX_REDIRECTS: usize = 5;
+/// Cached rules are fetched again after this long.
+pub const ROBOTS_REFRESH: Duration = Duration::from_secs(24 * 60 * 60);
+/// After robots.txt was unreachable (5xx, network), the "disallow all"
+/// verdict is kept this long before trying again.
+pub const ROBOTS_UNAVAILABLE_RETRY: Duration = Duration::from_secs(10 * 60);
+/// Attempts at an unreachable robots.txt before settling on "disallow all".
+const ROBOTS_ATTEMPTS: u32 = 3;
+
+/// What one host's robots.txt allows.
+#[derive(Debug)]
+pub enum RobotsRules {
+    /// No robots.txt (4xx) or an unparsable one: everything is allowed.
+    AllowAll,
+    /// robots.txt could not be fetched (5xx, network): nothing is allowed
+    /// for now. `kind` is the network failure when there was no response
+    /// (the host is down, so its URLs would fail the same way); `reason`
+    /// names what happened.
+    Unavailable {
+        kind: Option<ErrorKind>,
+        reason: String,
+    },
+    /// Parsed rules for our user agent.
+    Parsed(Box<texting_robots::Robot>),
+}
+
+impl RobotsRules {
+    /// Parses a robots.txt body for the product token `agent`.
+    pub fn parse(agent: &str, body: &[u8]) -> RobotsRules {
+        match texting_robots::Robot::new(agent, body) {
+            Ok(robot) => RobotsRules::Parsed(Box::new(robot)),
+            Err(_) => RobotsRules::AllowAll,
+        }
+    }
+
+    /// May `url` be fetched?
+    pub fn allowed(&self, url: &Url) -> bool {
+        match self {
+            RobotsRules::AllowAll => true,
+            RobotsRules::Unavailable { .. } => false,
+            RobotsRules::Parsed(robot) => {
+                // /robots.txt itself is always allowed (RFC 9309 2.2.2).
+                url.path() == "/robots.txt" || robot.allowed(url.as_str())
+            }
+        }
+    }
+
+    /// The `Crawl-delay` for our group, if any.
+    pub fn crawl_delay(&self) -> Option<Duration> {
+        match self {
+            RobotsRules::Parsed(robot) => robot
+                .delay
+                .filter(|delay| delay.is_finite() && *delay > 0.0)
+                .map(|delay| Duration::from_secs_f32(delay.min(86_400.0))),
+            _ => None,
+        }
+    }
+
+    /// `Sitemap:` URLs listed in the file.
+    pub fn sitemaps(&self) -> &[String] {
+        match self {
+            RobotsRules::Parsed(robot) => &robot.sitemaps,
+            _ => &[],
+        }
+    }
+
+    /// The record's error kind for a URL that is not allowed.
+    pub fn refusal_kind(&self) -> &'static str {
+        match self {
+            RobotsRules::Unavailable {
+                kind: Some(kind), ..
+            } => kind.as_str(),
+            _ => "robots_disallowed",
+        }
+    }
+
+    /// Why a URL is not allowed, for the record.
+    pub fn refusal(&self, url: &Url) -> String {
+        match self {
+            RobotsRules::Unavailable { reason, .. } => format!(
+                "robots.txt for {url} is unavailable ({reason}); nothing is fetched from this host for now"
+            ),
+            _ => format!("robots.txt disallows {url}"),
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+struct Slot {
+    rules: OnceCell<(Arc<RobotsRules>, Instant)>,
+}
+
+/// The crawl's robots.txt cache, keyed by host key (scheme, host, port).
+#[derive(Debug)]
+pub struct RobotsCache {
+    fetcher: Fetcher,
+    agent: String,
+    slots: DashMap<String, Arc<Slot>>,
+}
+
+impl RobotsCache {
+    /// `agent` is the product token matched against `User-agent:` lines
+    /// (e.g. `trawl`); requests use the fetcher's own User-Agent header.
+    pub fn new(fetcher: &Fetcher, agent: &str) -> RobotsCache {
+        RobotsCache {
+            fetcher: fetcher.with_limits(ROBOTS_MAX_BYTES, ROBOTS_MAX_REDIRECTS),
+            agent: agent.to_owned(),
+            slots: DashMap::new(),
+        }
+    }
+
+    /// The rules for `url`'s host, fetching robots.txt first if needed.
+    /// Waits only when this host's robots.txt is not known yet.
+    pub async fn rules_for(&self, host_key: &str, url: &Url) -> Arc<RobotsRules> {
+        loop {
+            let slot = Arc::clone(self.slots.entry(host_key.to_owned()).or_default().value());
+            let (rules, fetched_at) = slot
+                .rules
+                .get_or_init(|| async { (Arc::new(self.fetch_rules(url).await), Instant::now()) })
+                .await;
+            let max_age = match **rules {
+                RobotsRules::Unavailable { .. } => ROBOTS_UNAVAILABLE_RETRY,
+                _ => ROBOTS_REFRESH,
+            };
+            if fetched_at.elapsed() < max_age {
+                return Arc::clone(rules);
+            }
+            // Stale: the first caller to notice swaps in an empty slot; the
+            // loop then fetches again (once, whoever gets there first).
+            self.slots
+                .remove_if(host_key, |_, current| Arc::ptr_eq(current, &slot));
+        }
+    }
+
+    async fn fetch_rules(&self, url: &Url) -> RobotsRules {
+        let mut robots_url = url.clone();
+        robots_url.set_path("/robots.txt");
+        robots_url.set_query(None);
+        robots_url.set_fragment(None);
+        let mut last_problem = String::new();
+        let mut last_kind = None;
+        for attempt in 0..ROBOTS_ATTEMPTS {
+            if attempt > 0 {
+                tokio::time::sleep(Duration::from_millis(500) * 2u32.pow(attempt - 1)).await;
+            }
+            let fetched = self
+                .fetcher
+                .fetch(&robots_url, &mut |_| RedirectVerdict::Follow)
+                .await;
+            match (fetched.status, &fetched.error) {
+                (Some(status), None) if (200..300).contains(&status) => {
+                    return RobotsRules::parse(&self.agent, &fetched.body);
+                }
+                // A body over 500 KiB: parse what was kept, as RFC 9309 allows.
+                (Some(status), Some(error))
+                    if (200..300).contains(&status) && error.kind == ErrorKind::BodyTooLarge =>
+                {
+                    return RobotsRules::parse(&self.agent, &fetched.body);
+                }
+                (Some(status), _) if (400..500).contains(&status) && status != 429 => {
+                    return RobotsRules::AllowAll;
+                }
+                // Redirect chains that end elsewhere or too long: no usable file.
+                (Some(status), _) if (300..400).contains(&status) => return RobotsRules::AllowAll,
+                (Some(status), _) => {
+                    last_problem = format!("HTTP {status}");
+                    last_kind = None;
+                }
+                (None, Some(error)) => {
+                    last_problem = format!("{}: {}", error.kind.as_str(), error.message);
+                    last_kind = Some(error.kind);
+                }
+                (None, None) => last_problem = "no response".to_owned(),
+            }
+        }
+        RobotsRules::Unavailable {
+            kind: last_kind,
+            reason: last_problem,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rules(text: &str) -> RobotsRules {
+        RobotsRules::parse("trawl", text.as_bytes())
+    }
+
+    fn allowed(rules: &RobotsRules, path: &str) -> bool {
+        rules.allowed(&Url::parse(&format!("http://h.example{path}")).unwrap())
+    }
+
+    #[test]
+    fn our_group_beats_the_wildcard_and_longest_match_wins() {
+        let rules = rules(
+            "User-agent: *\nDisallow: /\n\nUser-agent: trawl\nDisallow: /private\nAllow: /private/open\nCrawl-delay: 2.5\n",
+        );
+        assert!(allowed(&rules, "/public"));
+        assert!(!allowed(&rules, "/private/x"));
+        assert!(allowed(&rules, "/private/open/x"));
+        assert!(allowed(&rules, "/robots.txt"));
+        assert_eq!(rules.crawl_delay(), Some(Duration::from_millis(2500)));
+    }
+
+    #[test]
+    fn wildcards_anchors_bom_and_crlf() {
+        let rules = rules(
+            "\u{feff}User-agent: *\r\nDisallow: /*.pdf$\r\nDisallow: /tmp/\r\nSitemap: http://h.example/sitemap.xml\r\n",
+        );
+        assert!(!allowed(&rules, "/a/b.pdf"));
+        assert!(allowed(&rules, "/a/b.pdf?x=1"));
+        assert!(!allowed(&rules, "/tmp/x"));
+        assert!(allowed(&rules, "/tmpfile"));
+        assert_eq!(rules.sitemaps(), ["http://h.example/sitemap.xml"]);
+    }
+
+    #[test]
+    fn allow_wins_ties() {
+        let rules = rules("User-agent: *\nDisallow: /page\nAllow: /page\n");
+        assert!(allowed(&rules, "/page"));
+    }
+
+    #[test]
+    fn unavailable_disallows_everything_and_says_why() {
+        let rules = RobotsRules::Unavailable {
+            kind: None,
+            reason: "HTTP 503".into(),
+        };
+        assert!(!allowed(&rules, "/"));
+        assert!(
+            rules
+                .refusal(&Url::parse("http://h.example/").unwrap())
+                .contains("HTTP 503")
+        );
+        assert!(allowed(&RobotsRules::AllowAll, "/anything"));
+    }
+}
