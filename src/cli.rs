@@ -95,6 +95,42 @@ pub struct CrawlArgs {
     #[arg(long, default_value_t = 10, value_name = "N")]
     pub max_redirects: usize,
 
+    /// Attempts after the first for transient failures (connect, timeout,
+    /// 5xx, 429), with exponential back-off and jitter.
+    #[arg(long, default_value_t = 2, value_name = "N")]
+    pub retries: u32,
+
+    /// Longest pause a `Retry-After` header can impose on a host, in seconds.
+    #[arg(long, default_value_t = 120.0, value_name = "SECS")]
+    pub max_retry_after: f64,
+
+    /// Do not fetch or obey robots.txt. Impolite: only for sites you own.
+    #[arg(long)]
+    pub ignore_robots: bool,
+
+    /// Cap on a robots.txt `Crawl-delay`, in seconds.
+    #[arg(long, default_value_t = 30.0, value_name = "SECS")]
+    pub max_crawl_delay: f64,
+
+    /// Adaptive politeness: keep at least F × (the host's recent response
+    /// time) ÷ per-host concurrency between requests to a host, so a slowing
+    /// server gets fewer requests. `0` turns it off.
+    #[arg(long, default_value_t = 1.0, value_name = "F")]
+    pub delay_factor: f64,
+
+    /// Queue at most N URLs per host (a trap guard).
+    #[arg(long, value_name = "N")]
+    pub max_pages_per_host: Option<u64>,
+
+    /// Drop links whose path repeats one segment more than N times
+    /// (`/a/b/a/b/a/b/a`, calendar-style traps).
+    #[arg(long, default_value_t = 3, value_name = "N")]
+    pub max_repeated_segments: usize,
+
+    /// Longest URL fetched, in bytes; longer ones get `url_too_long`.
+    #[arg(long, default_value_t = 2048, value_name = "BYTES")]
+    pub max_url_length: usize,
+
     /// Send requests for HOST:PORT to ADDR instead of resolving HOST (like curl's --resolve; repeatable).
     #[arg(long, value_name = "HOST:PORT:ADDR")]
     pub resolve: Vec<String>,

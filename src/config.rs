@@ -25,6 +25,13 @@ pub struct CrawlConfig {
     pub exclude: Vec<Regex>,
     pub fetcher: FetcherConfig,
     pub quiet: bool,
+    pub retries: u32,
+    pub max_retry_after: Duration,
+    pub obey_robots: bool,
+    pub max_crawl_delay: Duration,
+    pub delay_factor: f64,
+    /// The `User-agent:` product token matched in robots.txt.
+    pub robots_agent: String,
     /// How long in-flight requests may run after the first Ctrl-C.
     pub grace: Duration,
 }
@@ -62,6 +69,29 @@ impl CrawlConfig {
             ));
         }
         let timeout = seconds("timeout", args.timeout)?;
+        let max_retry_after = seconds("max-retry-after", args.max_retry_after)?;
+        let max_crawl_delay = seconds("max-crawl-delay", args.max_crawl_delay)?;
+        if !args.delay_factor.is_finite() || args.delay_factor < 0.0 || args.delay_factor > 100.0 {
+            return Err(value_error(
+                "delay-factor",
+                args.delay_factor,
+                "must be between 0 (off) and 100",
+            ));
+        }
+        if args.max_url_length < 16 {
+            return Err(value_error(
+                "max-url-length",
+                args.max_url_length,
+                "must be at least 16 bytes",
+            ));
+        }
+        if args.max_repeated_segments == 0 {
+            return Err(value_error(
+                "max-repeated-segments",
+                0,
+                "must be at least 1",
+            ));
+        }
         let connect_timeout = seconds("connect-timeout", args.connect_timeout)?;
         let max_body_bytes = parse_bytes(&args.max_body).map_err(|reason| ConfigError::Value {
             flag: "max-body",
@@ -81,6 +111,7 @@ impl CrawlConfig {
             request_timeout: timeout,
             max_body_bytes,
             max_redirects: args.max_redirects,
+            max_url_len: args.max_url_length,
             resolve,
             ..FetcherConfig::default()
         };
@@ -93,6 +124,8 @@ impl CrawlConfig {
                 max_depth: args.max_depth.unwrap_or(u32::MAX),
                 max_pages: args.max_pages.unwrap_or(u64::MAX),
                 per_host_concurrency: args.per_host_concurrency,
+                max_pages_per_host: args.max_pages_per_host.unwrap_or(u64::MAX),
+                max_repeated_segments: args.max_repeated_segments,
             },
             scope: match args.scope {
                 ScopeArg::Host => ScopeMode::Host,
@@ -103,8 +136,31 @@ impl CrawlConfig {
             exclude,
             fetcher,
             quiet: args.quiet,
+            retries: args.retries.min(20),
+            max_retry_after,
+            obey_robots: !args.ignore_robots,
+            max_crawl_delay,
+            delay_factor: args.delay_factor,
+            robots_agent: robots_token(&args.user_agent),
             grace: Duration::from_secs(5),
         })
+    }
+}
+
+/// The product token of a User-Agent (`trawl/0.1 (+https://…)` → `trawl`),
+/// which is what robots.txt groups name.
+fn robots_token(user_agent: &str) -> String {
+    let token: String = user_agent
+        .split(['/', ' '])
+        .next()
+        .unwrap_or("")
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_'))
+        .collect();
+    if token.is_empty() {
+        "trawl".to_owned()
+    } else {
+        token
     }
 }
 
@@ -204,6 +260,16 @@ mod tests {
         assert_eq!(parse_bytes("1234"), Ok(1234));
         assert!(parse_bytes("0").is_err());
         assert!(parse_bytes("lots").is_err());
+    }
+
+    #[test]
+    fn robots_token_is_the_product_name() {
+        assert_eq!(robots_token("trawl/0.1.0"), "trawl");
+        assert_eq!(
+            robots_token("MyBot/2.0 (+https://example.com/bot)"),
+            "MyBot"
+        );
+        assert_eq!(robots_token("///"), "trawl");
     }
 
     #[test]

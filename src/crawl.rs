@@ -21,11 +21,15 @@ use tokio::task::{Id, JoinSet};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use trawl_extractor::Page;
-use trawl_fetcher::{Fetched, Fetcher, HostRateLimiter, RedirectVerdict, StopReason};
+use trawl_fetcher::{
+    Fetched, Fetcher, HostRateLimiter, RedirectVerdict, Retry, RobotsCache, RobotsRules,
+    StopReason, backoff_delay,
+};
 use trawl_frontier::{Entry, Frontier, Lease, Pop, Scope, canonicalize};
 use url::Url;
 
 use crate::config::CrawlConfig;
+use crate::pacing::Pacing;
 use crate::progress::Stats;
 use crate::record::{CrawlRecord, RecordError};
 
@@ -33,6 +37,9 @@ use crate::record::{CrawlRecord, RecordError};
 /// makes fetch tasks wait, which holds their concurrency permits, which
 /// slows the dispatcher: backpressure instead of memory growth.
 const RECORD_CHANNEL: usize = 1024;
+
+/// How often idle hosts' limiter and pacing state is dropped.
+const PRUNE_INTERVAL: Duration = Duration::from_secs(30);
 
 /// How a crawl is stopped from outside.
 #[derive(Debug, Clone, Default)]
@@ -65,6 +72,13 @@ struct Shared {
     /// pool never runs more parsers than there are CPUs to run them.
     parse_slots: Semaphore,
     stats: Arc<Stats>,
+    /// `None` with `--ignore-robots`.
+    robots: Option<RobotsCache>,
+    pacing: Pacing,
+    retries: u32,
+    max_retry_after: Duration,
+    /// Cancelled on the first Ctrl-C: back-off sleeps end early.
+    graceful: CancellationToken,
 }
 
 impl Shared {
@@ -124,6 +138,9 @@ pub async fn run(
     let (records_tx, records_rx) = mpsc::channel(RECORD_CHANNEL);
     let sink = tokio::spawn(crate::sink::run(records_rx, output, Arc::clone(&stats)));
     let parsers = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let robots = config
+        .obey_robots
+        .then(|| RobotsCache::new(&fetcher, &config.robots_agent));
     let shared = Arc::new(Shared {
         frontier: Mutex::new(frontier),
         fetcher,
@@ -132,6 +149,15 @@ pub async fn run(
         records: records_tx,
         parse_slots: Semaphore::new(parsers),
         stats,
+        robots,
+        pacing: Pacing::new(
+            config.delay_factor,
+            config.limits.per_host_concurrency,
+            config.max_crawl_delay,
+        ),
+        retries: config.retries,
+        max_retry_after: config.max_retry_after,
+        graceful: shutdown.graceful.clone(),
     });
 
     let mut tasks = JoinSet::new();
@@ -175,6 +201,7 @@ async fn dispatch(
     running: &mut HashMap<Id, Entry>,
 ) -> bool {
     let permits = Arc::new(Semaphore::new(config.concurrency));
+    let mut last_pruned = Instant::now();
     loop {
         let permit = tokio::select! {
             biased;
@@ -188,11 +215,27 @@ async fn dispatch(
             reap(shared, running, joined).await;
         }
         let now = Instant::now();
+        if now.duration_since(last_pruned) >= PRUNE_INTERVAL {
+            // Per-host politeness state of idle hosts would otherwise grow
+            // with every host the crawl ever touched.
+            last_pruned = now;
+            if let Some(limiter) = &shared.limiter {
+                limiter.retain_recent();
+            }
+            shared.pacing.prune(now.into_std());
+        }
         let next = {
             let mut frontier = shared.frontier();
-            let next = frontier.pop(now.into_std(), &mut |host| match &shared.limiter {
-                Some(limiter) => limiter.check(host).map_err(|wait| (now + wait).into_std()),
-                None => Ok(()),
+            let now_std = now.into_std();
+            let next = frontier.pop(now_std, &mut |host| {
+                shared.pacing.check(host, now_std)?;
+                if let Some(limiter) = &shared.limiter {
+                    limiter
+                        .check(host)
+                        .map_err(|wait| (now + wait).into_std())?;
+                }
+                shared.pacing.admitted(host, now_std);
+                Ok(())
             });
             shared.publish_counts(&frontier);
             next
@@ -257,19 +300,37 @@ async fn reap(
     }
 }
 
-/// Fetches one URL, extracts its links, queues them and emits its record.
+/// Fetches one URL (after its host's robots.txt, with retries), extracts
+/// its links, queues them and emits its record.
 async fn process(guard: LeaseGuard, _permit: tokio::sync::OwnedSemaphorePermit) {
     let shared = Arc::clone(&guard.shared);
     let Some(lease) = guard.lease.as_ref() else {
         return;
     };
     let entry = lease.entry.clone();
-    let fetched = shared
-        .fetcher
-        .fetch(&entry.url, &mut |target: &Url| {
-            redirect_verdict(&shared, target)
-        })
-        .await;
+    let host = Arc::clone(&lease.host);
+    let rules = match &shared.robots {
+        Some(robots) => {
+            let rules = robots.rules_for(&host, &entry.url).await;
+            if let Some(delay) = rules.crawl_delay() {
+                shared.pacing.set_crawl_delay(&host, delay);
+            }
+            if rules.allowed(&entry.url)
+                && let Some(start) = shared.pacing.claim(&host, Instant::now().into_std())
+            {
+                tokio::time::sleep_until(Instant::from_std(start)).await;
+            }
+            if !rules.allowed(&entry.url) {
+                let record =
+                    failure_record(&entry, rules.refusal_kind(), rules.refusal(&entry.url));
+                let _ = shared.records.send(record).await;
+                return;
+            }
+            Some(rules)
+        }
+        None => None,
+    };
+    let (fetched, attempts) = fetch_with_retries(&shared, &entry, &host, rules.as_deref()).await;
     let page = extract_if_html(&shared, &fetched).await;
     let follow =
         page.as_ref().is_some_and(|page| !page.meta_robots.nofollow) && !header_nofollow(&fetched);
@@ -284,22 +345,96 @@ async fn process(guard: LeaseGuard, _permit: tokio::sync::OwnedSemaphorePermit) 
         drop(frontier);
         shared.wake.notify_one();
     }
-    let record = build_record(&entry, fetched, page, links, follow);
+    let record = build_record(&entry, fetched, page, links, attempts);
     // A closed channel means the output failed and the crawl is stopping.
     let _ = shared.records.send(record).await;
     drop(guard);
 }
 
-fn redirect_verdict(shared: &Shared, target: &Url) -> RedirectVerdict {
+/// Fetches with up to `retries` more attempts for transient failures. A
+/// 429 or 503 (with or without `Retry-After`) rests the whole host, not
+/// only this URL.
+async fn fetch_with_retries(
+    shared: &Shared,
+    entry: &Entry,
+    host: &str,
+    rules: Option<&RobotsRules>,
+) -> (Fetched, u32) {
+    // Redirect targets this fetch marked seen stay followable on a retry.
+    let mut own_targets: HashSet<String> = HashSet::new();
+    let mut attempts = 0;
+    loop {
+        attempts += 1;
+        let fetched = shared
+            .fetcher
+            .fetch(&entry.url, &mut |target: &Url| {
+                redirect_verdict(shared, host, rules, &mut own_targets, target)
+            })
+            .await;
+        if fetched.status.is_some() {
+            shared.pacing.observe(host, fetched.elapsed);
+        }
+        let delay = match fetched.retry() {
+            Some(Retry::After(delay)) => delay.min(shared.max_retry_after),
+            Some(Retry::Backoff) => backoff_delay(
+                attempts - 1,
+                Duration::from_millis(500),
+                Duration::from_secs(30),
+                jitter(entry, attempts),
+            ),
+            _ => return (fetched, attempts),
+        };
+        if attempts > shared.retries || shared.graceful.is_cancelled() {
+            return (fetched, attempts);
+        }
+        if matches!(fetched.status, Some(429 | 503)) {
+            let until = (Instant::now() + delay).into_std();
+            shared.frontier().pause_host(host, until);
+        }
+        tracing::debug!(url = %entry.url, attempt = attempts, ?delay, "retrying");
+        tokio::select! {
+            _ = tokio::time::sleep(delay) => {}
+            _ = shared.graceful.cancelled() => return (fetched, attempts),
+        }
+    }
+}
+
+/// A number in [0, 1) that differs per URL and attempt, so retries of many
+/// URLs spread out instead of arriving together.
+fn jitter(entry: &Entry, attempt: u32) -> f64 {
+    use std::hash::{BuildHasher, Hash, Hasher};
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    entry.url.as_str().hash(&mut hasher);
+    attempt.hash(&mut hasher);
+    (hasher.finish() >> 11) as f64 / (1u64 << 53) as f64
+}
+
+fn redirect_verdict(
+    shared: &Shared,
+    host: &str,
+    rules: Option<&RobotsRules>,
+    own_targets: &mut HashSet<String>,
+    target: &Url,
+) -> RedirectVerdict {
     let Ok(canonical) = canonicalize(target) else {
         return RedirectVerdict::Stop(StopReason::OutOfScope);
     };
+    if let Some(rules) = rules
+        && trawl_frontier::host_key(&canonical) == host
+        && !rules.allowed(&canonical)
+    {
+        return RedirectVerdict::Stop(StopReason::Disallowed);
+    }
+    if own_targets.contains(canonical.as_str()) {
+        return RedirectVerdict::Follow;
+    }
     let mut frontier = shared.frontier();
     if !frontier.scope().host_allowed(&canonical) {
         RedirectVerdict::Stop(StopReason::OutOfScope)
     } else if !frontier.mark_seen(&canonical) {
         RedirectVerdict::Stop(StopReason::AlreadySeen)
     } else {
+        own_targets.insert(canonical.as_str().to_owned());
         RedirectVerdict::Follow
     }
 }
@@ -384,13 +519,12 @@ fn build_record(
     fetched: Fetched,
     page: Option<Page>,
     links: Vec<Url>,
-    followed: bool,
+    attempts: u32,
 ) -> CrawlRecord {
     let nofollow =
         page.as_ref().is_some_and(|page| page.meta_robots.nofollow) || header_nofollow(&fetched);
     let noindex =
         page.as_ref().is_some_and(|page| page.meta_robots.noindex) || header_noindex(&fetched);
-    debug_assert!(!(followed && nofollow));
     let (title, charset, canonical) = match page {
         Some(page) => (
             page.title,
@@ -425,6 +559,7 @@ fn build_record(
         location: fetched
             .stopped_redirect
             .map(|(target, _)| target.to_string()),
+        attempts,
     }
 }
 
@@ -448,6 +583,7 @@ fn failure_record(entry: &Entry, kind: &'static str, message: String) -> CrawlRe
         noindex: false,
         nofollow: false,
         location: None,
+        attempts: 0,
     }
 }
 

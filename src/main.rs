@@ -9,6 +9,7 @@
 mod cli;
 mod config;
 mod crawl;
+mod pacing;
 mod progress;
 mod record;
 mod seeds;
@@ -48,6 +49,12 @@ fn crawl_command(args: &CrawlArgs) -> ExitCode {
             return ExitCode::from(EXIT_USAGE);
         }
     };
+    if !config.obey_robots {
+        eprintln!(
+            "trawl: warning: --ignore-robots: robots.txt is neither fetched nor obeyed; \
+             crawl only sites whose owners agreed to it"
+        );
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -7,7 +7,7 @@
 //!  "parent":"http://127.0.0.1:8080/p/3","status":200,"content_type":"text/html","bytes":2048,
 //!  "elapsed_ms":3,"fetched_at":"2026-11-25T07:00:00.123Z","title":"Page 7",
 //!  "links":["http://127.0.0.1:8080/p/8"],"redirects":[],"error":null,"charset":"UTF-8",
-//!  "canonical":null,"noindex":false,"nofollow":false,"location":null}
+//!  "canonical":null,"noindex":false,"nofollow":false,"location":null,"attempts":1}
 //! ```
 
 use std::sync::Arc;
@@ -54,6 +54,9 @@ pub struct CrawlRecord {
     /// Target of a redirect that trawl did not follow because it leaves the
     /// crawl's scope or was already crawled; `status` is then the 3xx.
     pub location: Option<String>,
+    /// Requests made for this URL, retries included; 0 when none was
+    /// allowed (robots.txt) or possible.
+    pub attempts: u32,
 }
 
 /// The `error` object of a record.
