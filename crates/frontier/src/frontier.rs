@@ -224,6 +224,28 @@ impl Frontier {
         self.enqueue(canonical, depth, Some(Arc::clone(parent)))
     }
 
+    /// Rebuilds the frontier from a saved crawl: an entry that was already
+    /// recorded (`done`) is only marked seen; any other is queued again with
+    /// its original depth and parent, in the order given. Returns false
+    /// when the URL is not a crawlable URL or was restored before.
+    pub fn restore(&mut self, url: &Url, depth: u32, parent: Option<Arc<str>>, done: bool) -> bool {
+        let Ok(canonical) = canonicalize(url) else {
+            return false;
+        };
+        if done {
+            let index = self.host_for(&canonical);
+            self.hosts[index].admitted += 1;
+            return self.seen.insert(fingerprint(&canonical));
+        }
+        self.enqueue(canonical, depth, parent) == Admission::Queued
+    }
+
+    /// Counts `records` URLs as already handed out (by an earlier run of a
+    /// resumed crawl), so `max_pages` spans the whole crawl.
+    pub fn restore_handed_out(&mut self, records: u64) {
+        self.handed_out = self.handed_out.max(records);
+    }
+
     /// Records `url` as seen without queueing it (the target of a followed
     /// redirect). Returns false when it was seen before.
     pub fn mark_seen(&mut self, url: &Url) -> bool {
@@ -725,6 +747,46 @@ mod tests {
             !frontier.is_seen(&url("http://a.example/y")),
             "a refused URL is not marked seen"
         );
+    }
+
+    #[test]
+    fn restore_requeues_unfinished_work_only() {
+        let mut scope = Scope::new(ScopeMode::Host, Vec::new(), Vec::new());
+        scope.add_seed(&url("http://a.example/"));
+        let limits = Limits {
+            max_pages: 3,
+            ..Limits::default()
+        };
+        let mut frontier = Frontier::new(scope, limits);
+        assert!(frontier.restore(&url("http://a.example/"), 0, None, true));
+        let parent: Arc<str> = "http://a.example/".into();
+        assert!(frontier.restore(
+            &url("http://a.example/x"),
+            1,
+            Some(Arc::clone(&parent)),
+            false
+        ));
+        assert!(!frontier.restore(
+            &url("http://a.example/x"),
+            1,
+            Some(Arc::clone(&parent)),
+            false
+        ));
+        assert!(frontier.restore(&url("http://a.example/y"), 1, Some(parent), false));
+        frontier.restore_handed_out(1);
+        assert_eq!(
+            frontier.add_seed(&url("http://a.example/")),
+            Admission::LimitReached
+        );
+        let now = Instant::now();
+        let x = pop_ready(&mut frontier, now);
+        assert_eq!(x.entry.url.as_str(), "http://a.example/x");
+        assert_eq!(x.entry.parent.as_deref(), Some("http://a.example/"));
+        frontier.complete(x);
+        let y = pop_ready(&mut frontier, now);
+        frontier.complete(y);
+        assert!(matches!(frontier.pop(now, &mut open), Pop::Finished));
+        assert_eq!(frontier.counts().handed_out, 3);
     }
 
     #[test]
