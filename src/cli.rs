@@ -135,6 +135,21 @@ pub struct CrawlArgs {
     #[arg(long, value_name = "HOST:PORT:ADDR")]
     pub resolve: Vec<String>,
 
+    /// Folder for the crawl's resumable state [default: beside the output,
+    /// e.g. output/crawl.state; none when writing to standard output].
+    #[arg(long, value_name = "DIR")]
+    pub state: Option<PathBuf>,
+
+    /// Continue the crawl whose state is in --state (same seeds and output):
+    /// URLs already in the output are not fetched again, the output is
+    /// appended to.
+    #[arg(long, conflicts_with = "fresh")]
+    pub resume: bool,
+
+    /// Discard an existing crawl state (and the output) and start over.
+    #[arg(long)]
+    pub fresh: bool,
+
     /// No progress bar and no summary.
     #[arg(short, long)]
     pub quiet: bool,

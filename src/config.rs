@@ -25,6 +25,11 @@ pub struct CrawlConfig {
     pub exclude: Vec<Regex>,
     pub fetcher: FetcherConfig,
     pub quiet: bool,
+    /// The crawl's state folder; `None` when the output is stdout and no
+    /// --state was given.
+    pub state_dir: Option<std::path::PathBuf>,
+    pub resume: bool,
+    pub fresh: bool,
     pub retries: u32,
     pub max_retry_after: Duration,
     pub obey_robots: bool,
@@ -115,9 +120,15 @@ impl CrawlConfig {
             resolve,
             ..FetcherConfig::default()
         };
+        let destination = Destination::from_arg(&args.output);
+        let state_dir = match (&args.state, &destination) {
+            (Some(dir), _) => Some(dir.clone()),
+            (None, Destination::File(path)) => Some(crate::state::default_dir(path)),
+            (None, Destination::Stdout) => None,
+        };
         Ok(CrawlConfig {
             seeds,
-            destination: Destination::from_arg(&args.output),
+            destination,
             concurrency: args.concurrency as usize,
             per_host_rate,
             limits: Limits {
@@ -136,6 +147,9 @@ impl CrawlConfig {
             exclude,
             fetcher,
             quiet: args.quiet,
+            state_dir,
+            resume: args.resume,
+            fresh: args.fresh,
             retries: args.retries.min(20),
             max_retry_after,
             obey_robots: !args.ignore_robots,

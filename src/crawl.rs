@@ -32,6 +32,8 @@ use crate::config::CrawlConfig;
 use crate::pacing::Pacing;
 use crate::progress::Stats;
 use crate::record::{CrawlRecord, RecordError};
+use crate::sink::SinkItem;
+use crate::state::{QueuedUrl, Resumed};
 
 /// Records in the channel between fetch tasks and the sink. A full channel
 /// makes fetch tasks wait, which holds their concurrency permits, which
@@ -67,7 +69,9 @@ struct Shared {
     /// Signalled whenever a lease comes back or links are queued, so an idle
     /// dispatcher looks again.
     wake: Notify,
-    records: mpsc::Sender<CrawlRecord>,
+    records: mpsc::Sender<SinkItem>,
+    /// Journal newly queued URLs (the crawl has state).
+    journaling: bool,
     /// Bounds concurrent HTML parses to the number of cores, so the blocking
     /// pool never runs more parsers than there are CPUs to run them.
     parse_slots: Semaphore,
@@ -123,6 +127,8 @@ impl Drop for LeaseGuard {
 pub async fn run(
     config: CrawlConfig,
     output: crate::sink::Output,
+    journal: Option<crate::sink::Output>,
+    resumed: Option<Resumed>,
     stats: Arc<Stats>,
     shutdown: Shutdown,
 ) -> anyhow::Result<Outcome> {
@@ -132,11 +138,41 @@ pub async fn run(
         scope.add_seed(seed);
     }
     let mut frontier = Frontier::new(scope, config.limits.clone());
-    for seed in &config.seeds {
-        frontier.add_seed(seed);
+    if let Some(resumed) = &resumed {
+        for queued in &resumed.queued {
+            let done = resumed.done.contains(queued.url.as_str());
+            frontier.restore(&queued.url, queued.depth, queued.parent.clone(), done);
+        }
+        frontier.restore_handed_out(resumed.records);
     }
+    // Seeds not in the journal yet (all of them on a fresh crawl) are
+    // journaled before any request, like every other queued URL.
+    let mut queued_seeds = Vec::new();
+    for seed in &config.seeds {
+        if frontier.add_seed(seed) == trawl_frontier::Admission::Queued {
+            queued_seeds.push(QueuedUrl {
+                url: seed.clone(),
+                depth: 0,
+                parent: None,
+            });
+        }
+    }
+    let journaling = journal.is_some();
     let (records_tx, records_rx) = mpsc::channel(RECORD_CHANNEL);
-    let sink = tokio::spawn(crate::sink::run(records_rx, output, Arc::clone(&stats)));
+    let sink = tokio::spawn(crate::sink::run(
+        records_rx,
+        output,
+        journal,
+        Arc::clone(&stats),
+    ));
+    if journaling && !queued_seeds.is_empty() {
+        let _ = records_tx
+            .send(SinkItem {
+                record: None,
+                queued: queued_seeds,
+            })
+            .await;
+    }
     let parsers = std::thread::available_parallelism().map_or(2, |n| n.get());
     let robots = config
         .obey_robots
@@ -147,6 +183,7 @@ pub async fn run(
         limiter: HostRateLimiter::new(config.per_host_rate),
         wake: Notify::new(),
         records: records_tx,
+        journaling,
         parse_slots: Semaphore::new(parsers),
         stats,
         robots,
@@ -294,7 +331,7 @@ async fn reap(
                     format!("internal error while crawling {}: {error}", entry.url),
                 );
                 // The sink is gone only when output failed; nothing to add then.
-                let _ = shared.records.send(record).await;
+                let _ = shared.records.send(SinkItem::record(record)).await;
             }
         }
     }
@@ -323,7 +360,7 @@ async fn process(guard: LeaseGuard, _permit: tokio::sync::OwnedSemaphorePermit) 
             if !rules.allowed(&entry.url) {
                 let record =
                     failure_record(&entry, rules.refusal_kind(), rules.refusal(&entry.url));
-                let _ = shared.records.send(record).await;
+                let _ = shared.records.send(SinkItem::record(record)).await;
                 return;
             }
             Some(rules)
@@ -335,11 +372,20 @@ async fn process(guard: LeaseGuard, _permit: tokio::sync::OwnedSemaphorePermit) 
     let follow =
         page.as_ref().is_some_and(|page| !page.meta_robots.nofollow) && !header_nofollow(&fetched);
     let links = canonical_links(page.as_ref());
+    let mut queued = Vec::new();
     if follow && !links.is_empty() {
         let parent: Arc<str> = entry.url.as_str().into();
+        let depth = entry.depth.saturating_add(1);
         let mut frontier = shared.frontier();
         for link in &links {
-            frontier.add_link(link, entry.depth.saturating_add(1), &parent);
+            let admitted = frontier.add_link(link, depth, &parent);
+            if shared.journaling && admitted == trawl_frontier::Admission::Queued {
+                queued.push(QueuedUrl {
+                    url: link.clone(),
+                    depth,
+                    parent: Some(Arc::clone(&parent)),
+                });
+            }
         }
         shared.publish_counts(&frontier);
         drop(frontier);
@@ -347,7 +393,13 @@ async fn process(guard: LeaseGuard, _permit: tokio::sync::OwnedSemaphorePermit) 
     }
     let record = build_record(&entry, fetched, page, links, attempts);
     // A closed channel means the output failed and the crawl is stopping.
-    let _ = shared.records.send(record).await;
+    let _ = shared
+        .records
+        .send(SinkItem {
+            record: Some(record),
+            queued,
+        })
+        .await;
     drop(guard);
 }
 

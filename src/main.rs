@@ -14,6 +14,7 @@ mod progress;
 mod record;
 mod seeds;
 mod sink;
+mod state;
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -55,6 +56,42 @@ fn crawl_command(args: &CrawlArgs) -> ExitCode {
              crawl only sites whose owners agreed to it"
         );
     }
+    // The output is checked before the state folder beside it is made, so
+    // an unwritable output is reported as such, before any request.
+    if let sink::Destination::File(path) = &config.destination
+        && let Err(error) = check_writable(path)
+    {
+        eprintln!("trawl: error: cannot write {}: {error}", path.display());
+        return ExitCode::from(EXIT_FATAL);
+    }
+    let state = match prepare_state(&config) {
+        Ok(state) => state,
+        Err(error) => {
+            eprintln!("trawl: error: {error}");
+            let code = match error {
+                state::StateError::Io { .. } => EXIT_FATAL,
+                _ => EXIT_USAGE,
+            };
+            return ExitCode::from(code);
+        }
+    };
+    if let Some((_, Some(resumed))) = &state
+        && !config.quiet
+    {
+        eprintln!(
+            "trawl: resuming: {} URLs already recorded, {} queued in all{}",
+            resumed.records,
+            resumed.queued.len(),
+            if resumed.truncated_bytes > 0 {
+                format!(
+                    "; cut a half-written last line ({} bytes) from the output",
+                    resumed.truncated_bytes
+                )
+            } else {
+                String::new()
+            }
+        );
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -65,16 +102,70 @@ fn crawl_command(args: &CrawlArgs) -> ExitCode {
             return ExitCode::from(EXIT_FATAL);
         }
     };
-    runtime.block_on(run(config, bar))
+    runtime.block_on(run(config, state, bar))
 }
 
-async fn run(config: CrawlConfig, bar: indicatif::ProgressBar) -> ExitCode {
-    let output = match sink::Output::open(&config.destination).await {
+/// Creates the output's folder and opens the file for writing without
+/// truncating it (refusing a crawl must not cost the previous output).
+fn check_writable(path: &std::path::Path) -> std::io::Result<()> {
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)?;
+    }
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .map(drop)
+}
+
+/// Creates (or, with --resume, opens and reads) the crawl state. Runs
+/// before the runtime: it is plain blocking file I/O.
+fn prepare_state(
+    config: &CrawlConfig,
+) -> Result<Option<(state::StateDir, Option<state::Resumed>)>, state::StateError> {
+    let Some(dir) = &config.state_dir else {
+        return if config.resume {
+            Err(state::StateError::Stdout)
+        } else {
+            Ok(None)
+        };
+    };
+    if !config.resume {
+        return Ok(Some((state::StateDir::create(dir, config.fresh)?, None)));
+    }
+    let sink::Destination::File(output) = &config.destination else {
+        return Err(state::StateError::Stdout);
+    };
+    let state = state::StateDir::open(dir)?;
+    let resumed = state.load(output)?;
+    Ok(Some((state, Some(resumed))))
+}
+
+async fn run(
+    config: CrawlConfig,
+    state: Option<(state::StateDir, Option<state::Resumed>)>,
+    bar: indicatif::ProgressBar,
+) -> ExitCode {
+    let (state_dir, resumed) = match state {
+        Some((dir, resumed)) => (Some(dir), resumed),
+        None => (None, None),
+    };
+    let output = match sink::Output::open(&config.destination, resumed.is_some()).await {
         Ok(output) => output,
         Err(error) => {
             eprintln!("trawl: error: {error}");
             return ExitCode::from(EXIT_FATAL);
         }
+    };
+    let journal = match &state_dir {
+        Some(dir) => match sink::Output::journal(&dir.queue_file()).await {
+            Ok(journal) => Some(journal),
+            Err(error) => {
+                eprintln!("trawl: error: {error}");
+                return ExitCode::from(EXIT_FATAL);
+            }
+        },
+        None => None,
     };
     let output_name = config.destination.describe();
     let quiet = config.quiet;
@@ -84,7 +175,15 @@ async fn run(config: CrawlConfig, bar: indicatif::ProgressBar) -> ExitCode {
     let ticker = tokio::spawn(tick_progress(bar.clone(), Arc::clone(&stats)));
     let started = tokio::time::Instant::now();
 
-    let outcome = crawl::run(config, output, Arc::clone(&stats), shutdown).await;
+    let outcome = crawl::run(
+        config,
+        output,
+        journal,
+        resumed,
+        Arc::clone(&stats),
+        shutdown,
+    )
+    .await;
 
     ticker.abort();
     signals.abort();
@@ -115,10 +214,27 @@ async fn run(config: CrawlConfig, bar: indicatif::ProgressBar) -> ExitCode {
         return ExitCode::from(EXIT_FATAL);
     }
     if outcome.interrupted {
-        ExitCode::from(EXIT_INTERRUPTED)
-    } else {
-        ExitCode::SUCCESS
+        if let Some(dir) = &state_dir
+            && !quiet
+        {
+            eprintln!(
+                "trawl: state kept in {}; add --resume to continue",
+                dir.path.display()
+            );
+        }
+        return ExitCode::from(EXIT_INTERRUPTED);
     }
+    // A finished crawl has nothing to resume; its state would only make
+    // the next run refuse to start.
+    if let Some(dir) = &state_dir
+        && let Err(error) = tokio::fs::remove_dir_all(&dir.path).await
+    {
+        tracing::warn!(
+            "cannot remove finished crawl state {}: {error}",
+            dir.path.display()
+        );
+    }
+    ExitCode::SUCCESS
 }
 
 /// First Ctrl-C: stop handing out URLs and let in-flight requests finish.
