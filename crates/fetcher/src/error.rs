@@ -27,6 +27,7 @@ use url::Url;
 /// | `url_too_long` | the URL is longer than the configured limit; nothing was sent |
 /// | `unsupported_scheme` | not http or https; nothing was sent |
 /// | `io` | the connection broke before a response arrived (reset, closed) |
+/// | `headers_too_large` | the response head was larger than the client accepts |
 /// | `other` | anything not above |
 #[non_exhaustive]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -43,6 +44,7 @@ pub enum ErrorKind {
     UrlTooLong,
     UnsupportedScheme,
     Io,
+    HeadersTooLarge,
     Other,
 }
 
@@ -61,6 +63,7 @@ impl ErrorKind {
         ErrorKind::UrlTooLong,
         ErrorKind::UnsupportedScheme,
         ErrorKind::Io,
+        ErrorKind::HeadersTooLarge,
         ErrorKind::Other,
     ];
 
@@ -79,6 +82,7 @@ impl ErrorKind {
             ErrorKind::UrlTooLong => "url_too_long",
             ErrorKind::UnsupportedScheme => "unsupported_scheme",
             ErrorKind::Io => "io",
+            ErrorKind::HeadersTooLarge => "headers_too_large",
             ErrorKind::Other => "other",
         }
     }
@@ -174,6 +178,16 @@ fn kind_of(err: &reqwest::Error) -> ErrorKind {
     if err.is_builder() {
         return ErrorKind::InvalidUrl;
     }
+    if chain_text_has(
+        err,
+        &[
+            "message head is too large",
+            "header too large",
+            "headers too large",
+        ],
+    ) {
+        return ErrorKind::HeadersTooLarge;
+    }
     if chain_has_io_kind(err, BROKEN_CONNECTION)
         || chain_text_has(err, &["connection closed before message completed"])
     {
@@ -251,7 +265,7 @@ mod tests {
             );
             assert_eq!(kind.to_string(), name);
         }
-        assert_eq!(seen.len(), 13);
+        assert_eq!(seen.len(), 14);
     }
 
     #[derive(Debug)]

@@ -76,6 +76,7 @@ pub fn classify(kind: ErrorKind, status: Option<u16>, retry_after: Option<RetryA
         | ErrorKind::InvalidUrl
         | ErrorKind::UrlTooLong
         | ErrorKind::UnsupportedScheme
+        | ErrorKind::HeadersTooLarge
         | ErrorKind::Other => false,
     };
     match (transient, retry_after) {
@@ -139,6 +140,7 @@ mod tests {
             (ErrorKind::InvalidUrl, None, Retry::GiveUp),
             (ErrorKind::UnsupportedScheme, Some(301), Retry::GiveUp),
             (ErrorKind::Other, None, Retry::GiveUp),
+            (ErrorKind::HeadersTooLarge, None, Retry::GiveUp),
         ];
         for (kind, status, expected) in table {
             assert_eq!(classify(kind, status, None), expected, "{kind} {status:?}");

@@ -256,4 +256,27 @@ mod tests {
         );
         assert!(allowed(&RobotsRules::AllowAll, "/anything"));
     }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            #[test]
+            fn the_matcher_never_panics_and_always_allows_robots_txt(
+                lines in proptest::collection::vec(prop_oneof![
+                    Just("User-agent: *".to_owned()), Just("User-agent: trawl".to_owned()),
+                    "(Allow|Disallow|allow|DISALLOW): ?/[a-z*$%/.?=]{0,12}",
+                    "Crawl-delay: [0-9.a-z-]{0,6}", "Sitemap: [ -~]{0,20}", "[ -~]{0,30}",
+                ], 0..20),
+                path in "/[a-z*$%/.?=]{0,16}",
+            ) {
+                let rules = RobotsRules::parse("trawl", lines.join("\r\n").as_bytes());
+                let url = Url::parse(&format!("http://h.example{path}")).unwrap();
+                let _ = rules.allowed(&url);
+                let _ = rules.crawl_delay();
+                prop_assert!(rules.allowed(&Url::parse("http://h.example/robots.txt").unwrap()));
+            }
+        }
+    }
 }

@@ -411,6 +411,7 @@ async fn huge_headers_are_an_error_not_a_crash() {
     )
     .await;
     let error = fetched.error.as_ref().expect("headers too large");
+    assert_eq!(error.kind, ErrorKind::HeadersTooLarge, "{}", error.message);
     assert!(!error.message.is_empty());
     assert_eq!(fetched.status, None);
 }
