@@ -84,22 +84,22 @@ fn normalise_escapes(component: &str) -> String {
     let mut index = 0;
     while index < bytes.len() {
         let byte = bytes[index];
-        if byte == b'%' {
-            if let (Some(high), Some(low)) = (
+        if byte == b'%'
+            && let (Some(high), Some(low)) = (
                 bytes.get(index + 1).copied().and_then(hex_value),
                 bytes.get(index + 2).copied().and_then(hex_value),
-            ) {
-                let decoded = high * 16 + low;
-                if is_unreserved(decoded) {
-                    out.push(char::from(decoded));
-                } else {
-                    out.push('%');
-                    out.push(char::from(bytes[index + 1]).to_ascii_uppercase());
-                    out.push(char::from(bytes[index + 2]).to_ascii_uppercase());
-                }
-                index += 3;
-                continue;
+            )
+        {
+            let decoded = high * 16 + low;
+            if is_unreserved(decoded) {
+                out.push(char::from(decoded));
+            } else {
+                out.push('%');
+                out.push(char::from(bytes[index + 1]).to_ascii_uppercase());
+                out.push(char::from(bytes[index + 2]).to_ascii_uppercase());
             }
+            index += 3;
+            continue;
         }
         // Components of a parsed `Url` are ASCII, so byte-wise copying is
         // character-wise copying.

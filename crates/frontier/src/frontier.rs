@@ -173,6 +173,9 @@ pub struct Frontier {
     queued: u64,
     in_flight: u64,
     handed_out: u64,
+    /// Producers outside the fetch loop (sitemap discovery) that may still
+    /// add URLs: the crawl is not over while any holds.
+    holds: u32,
 }
 
 impl Frontier {
@@ -189,6 +192,7 @@ impl Frontier {
             queued: 0,
             in_flight: 0,
             handed_out: 0,
+            holds: 0,
         }
     }
 
@@ -400,8 +404,19 @@ impl Frontier {
         self.drained()
     }
 
+    /// Keeps the crawl open for a producer that will add URLs later; pair
+    /// with [`Frontier::release`].
+    pub fn hold(&mut self) {
+        self.holds += 1;
+    }
+
+    /// The producer of a [`Frontier::hold`] is done.
+    pub fn release(&mut self) {
+        self.holds = self.holds.saturating_sub(1);
+    }
+
     fn drained(&self) -> Pop {
-        if self.in_flight > 0 {
+        if self.in_flight > 0 || self.holds > 0 {
             Pop::Busy
         } else {
             Pop::Finished
@@ -787,6 +802,22 @@ mod tests {
         frontier.complete(y);
         assert!(matches!(frontier.pop(now, &mut open), Pop::Finished));
         assert_eq!(frontier.counts().handed_out, 3);
+    }
+
+    #[test]
+    fn a_hold_keeps_the_crawl_open() {
+        let mut frontier = frontier(&["http://a.example/"], Limits::default());
+        let now = Instant::now();
+        frontier.hold();
+        let seed = pop_ready(&mut frontier, now);
+        frontier.complete(seed);
+        assert!(matches!(frontier.pop(now, &mut open), Pop::Busy));
+        let parent: Arc<str> = "http://a.example/sitemap.xml".into();
+        frontier.add_link(&url("http://a.example/from-sitemap"), 0, &parent);
+        frontier.release();
+        let lease = pop_ready(&mut frontier, now);
+        frontier.complete(lease);
+        assert!(matches!(frontier.pop(now, &mut open), Pop::Finished));
     }
 
     #[test]
