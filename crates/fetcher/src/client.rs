@@ -257,33 +257,33 @@ impl Fetcher {
             fetched.headers = ResponseFacts::from_headers(response.headers(), SystemTime::now());
             (fetched.content_type, fetched.charset) = content_type(response.headers());
 
-            if is_followable_redirect(status.as_u16()) {
-                if let Some(location) = response.headers().get(LOCATION) {
-                    let target = match next_hop(&current, location, &fetched.redirects, config) {
-                        Ok(target) => target,
-                        Err(error) => return Some(error),
-                    };
-                    fetched.headers.location = Some(target.clone());
-                    match on_redirect(&target) {
-                        RedirectVerdict::Follow => {
-                            // The redirect's body is not read: dropping the
-                            // response returns the connection to the pool if
-                            // the body was already in, or closes it.
-                            drop(response);
-                            let previous = std::mem::replace(&mut current, target);
-                            fetched.redirects.push(previous);
-                            fetched.final_url = current.clone();
-                            continue;
-                        }
-                        RedirectVerdict::Stop(reason) => {
-                            fetched.stopped_redirect = Some((target, reason));
-                            return None;
-                        }
+            if is_followable_redirect(status.as_u16())
+                && let Some(location) = response.headers().get(LOCATION)
+            {
+                let target = match next_hop(&current, location, &fetched.redirects, config) {
+                    Ok(target) => target,
+                    Err(error) => return Some(error),
+                };
+                fetched.headers.location = Some(target.clone());
+                match on_redirect(&target) {
+                    RedirectVerdict::Follow => {
+                        // The redirect's body is not read: dropping the
+                        // response returns the connection to the pool if
+                        // the body was already in, or closes it.
+                        drop(response);
+                        let previous = std::mem::replace(&mut current, target);
+                        fetched.redirects.push(previous);
+                        fetched.final_url = current.clone();
+                        continue;
+                    }
+                    RedirectVerdict::Stop(reason) => {
+                        fetched.stopped_redirect = Some((target, reason));
+                        return None;
                     }
                 }
-                // A redirect status without Location is a final response,
-                // as browsers treat it.
             }
+            // A redirect status without Location is a final response,
+            // as browsers treat it.
 
             let (body, body_error) = read_capped(response, config.max_body_bytes, &current).await;
             fetched.body = body;

@@ -22,6 +22,8 @@
 //!   request to it (others wait for it, other hosts don't), parsed with
 //!   texting_robots, refreshed daily; [`RobotsRules`] answers allow/deny
 //!   and Crawl-delay.
+//! - [`discover_sitemaps`]: sitemap URL sets and indexes (plain or gzip,
+//!   size-capped, streamed through an XML event parser).
 //!
 //! What it does not do: decide scope or dedup (the redirect callback does),
 //! parse HTML, schedule URLs, retry by itself
@@ -50,6 +52,7 @@
 //! - `retry.rs`: [`classify`], [`backoff_delay`], [`RetryAfter`].
 //! - `limiter.rs`: [`HostRateLimiter`] and the tokio clock it runs on.
 //! - `robots.rs`: [`RobotsCache`] and [`RobotsRules`].
+//! - `sitemap.rs`: [`discover_sitemaps`], [`parse_sitemap`].
 
 mod body;
 mod client;
@@ -57,6 +60,7 @@ mod error;
 mod limiter;
 mod retry;
 mod robots;
+mod sitemap;
 
 pub use body::{ResponseFacts, parse_content_type};
 pub use client::{Fetched, Fetcher, FetcherConfig, RedirectVerdict, StopReason};
@@ -64,3 +68,4 @@ pub use error::{BuildError, ErrorKind, FetchError};
 pub use limiter::{HostRateLimiter, TokioClock};
 pub use retry::{Retry, RetryAfter, backoff_delay, classify};
 pub use robots::{ROBOTS_MAX_BYTES, RobotsCache, RobotsRules};
+pub use sitemap::{SITEMAP_MAX_BYTES, SitemapDoc, discover_sitemaps, gunzip_capped, parse_sitemap};
