@@ -38,6 +38,7 @@
 //! | `/fault/truncated` | Content-Length 1000, 100 bytes sent |
 //! | `/fault/bad-chunked` | invalid chunked encoding |
 //! | `/fault/huge-headers` | 1 MiB of response headers |
+//! | `/sitemap.xml` (with `sitemaps`) | a sitemap index → a gzip sitemap of the unlinked pages |
 //!
 //! It does **not** implement HTTP beyond what crawlers send (GET/HEAD,
 //! keep-alive, no request bodies, no TLS), and it never listens on anything
@@ -77,6 +78,9 @@ pub struct SiteConfig {
     pub robots_status: u16,
     /// Delay before answering `/` and `/p/...`.
     pub latency: Duration,
+    /// Serve `/sitemap.xml`: an index pointing to a gzip sitemap that lists
+    /// the pages no page links to (see [`TestSite::sitemap_only`]).
+    pub sitemaps: bool,
 }
 
 impl Default for SiteConfig {
@@ -89,6 +93,7 @@ impl Default for SiteConfig {
             robots_txt: None,
             robots_status: 200,
             latency: Duration::ZERO,
+            sitemaps: false,
         }
     }
 }
@@ -202,6 +207,15 @@ impl TestSite {
         self.reachable.clone()
     }
 
+    /// Page URLs found only through the sitemap (pages no page links to),
+    /// when `sitemaps` is on.
+    pub fn sitemap_only(&self) -> BTreeSet<String> {
+        (1..self.shared.pages.len())
+            .filter(|&page| site::is_unlinked(page))
+            .map(|page| self.url(&page_path(page)))
+            .collect()
+    }
+
     /// Reachable pages at most `max_depth` links from `/`.
     pub fn reachable_within(&self, max_depth: u32) -> BTreeSet<String> {
         self.reachable
@@ -284,6 +298,38 @@ async fn serve_connection(mut stream: TcpStream, shared: Arc<Shared>) {
     }
 }
 
+fn sitemap(shared: &Shared, request: &http::Request, path: &str) -> Response {
+    let base = format!("http://{}", request.host.as_deref().unwrap_or("127.0.0.1"));
+    if path == "/sitemap.xml" {
+        let body = format!(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<sitemapindex xmlns=\"http://www.sitemaps.org/schemas/sitemap/0.9\">\n<sitemap><loc>{base}/sitemaps/unlinked.xml.gz</loc></sitemap>\n</sitemapindex>\n"
+        );
+        return Response {
+            status: 200,
+            headers: vec![("Content-Type".into(), "application/xml".into())],
+            body: Bytes::from(body),
+        };
+    }
+    let mut xml = String::from(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<urlset xmlns=\"http://www.sitemaps.org/schemas/sitemap/0.9\">\n",
+    );
+    for page in (1..shared.pages.len()).filter(|&page| site::is_unlinked(page)) {
+        xml.push_str(&format!(
+            "<url><loc>{base}{}</loc></url>\n",
+            page_path(page)
+        ));
+    }
+    xml.push_str("<url><loc>http://outside.invalid/from-sitemap</loc></url>\n</urlset>\n");
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    // Writing into a Vec cannot fail.
+    let _ = std::io::Write::write_all(&mut encoder, xml.as_bytes());
+    Response {
+        status: 200,
+        headers: vec![("Content-Type".into(), "application/gzip".into())],
+        body: Bytes::from(encoder.finish().unwrap_or_default()),
+    }
+}
+
 async fn route(
     shared: &Shared,
     request: &http::Request,
@@ -300,6 +346,9 @@ async fn route(
             None => Response::html(404, "<title>Not found</title>"),
         };
         return Ok(faults::Handled::Respond(response));
+    }
+    if shared.config.sitemaps && (path == "/sitemap.xml" || path == "/sitemaps/unlinked.xml.gz") {
+        return Ok(faults::Handled::Respond(sitemap(shared, request, path)));
     }
     if path.starts_with("/fault/") {
         return faults::handle(shared, request, stream).await;

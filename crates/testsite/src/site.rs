@@ -31,7 +31,7 @@ impl SplitMix64 {
 pub(crate) const UNLINKED_EVERY: usize = 97;
 
 pub(crate) fn is_unlinked(page: usize) -> bool {
-    page > 0 && page % UNLINKED_EVERY == 0
+    page > 0 && page.is_multiple_of(UNLINKED_EVERY)
 }
 
 /// The link graph: `links[i]` are the pages page `i` links to.
@@ -99,7 +99,7 @@ pub(crate) fn page_path(page: usize) -> String {
 /// canonicalise to the same URL, so the crawler's dedup is exercised.
 fn spelling(from: usize, target: usize, base: &str) -> String {
     if target == 0 {
-        return if from % 2 == 0 {
+        return if from.is_multiple_of(2) {
             "/".to_owned()
         } else {
             format!("{base}/#home")
