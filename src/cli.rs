@@ -118,6 +118,11 @@ pub struct CrawlArgs {
     #[arg(long, default_value_t = 1.0, value_name = "F")]
     pub delay_factor: f64,
 
+    /// Also start from the seeds' sitemaps: the `Sitemap:` lines of their
+    /// robots.txt and /sitemap.xml (indexes and gzip followed, size-capped).
+    #[arg(long)]
+    pub sitemaps: bool,
+
     /// Queue at most N URLs per host (a trap guard).
     #[arg(long, value_name = "N")]
     pub max_pages_per_host: Option<u64>,

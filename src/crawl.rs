@@ -199,6 +199,23 @@ pub async fn run(
 
     let mut tasks = JoinSet::new();
     let mut running: HashMap<Id, Entry> = HashMap::new();
+    if config.sitemaps {
+        let mut origins: Vec<Url> = Vec::new();
+        for seed in &config.seeds {
+            if !origins
+                .iter()
+                .any(|known| trawl_frontier::host_key(known) == trawl_frontier::host_key(seed))
+            {
+                origins.push(seed.clone());
+            }
+        }
+        for origin in origins {
+            // Held before the task exists, so the crawl cannot end before
+            // the sitemaps are read.
+            shared.frontier().hold();
+            tasks.spawn(discover_sitemaps(Arc::clone(&shared), origin));
+        }
+    }
     let interrupted = dispatch(&shared, &config, &shutdown, &mut tasks, &mut running).await;
     if interrupted {
         shared.frontier().clear_queue();
@@ -307,6 +324,81 @@ async fn dispatch(
         }
     }
 }
+
+/// Reads one seed host's sitemaps and queues the in-scope URLs they list
+/// (depth 0, parent = the sitemap root), then releases its hold.
+async fn discover_sitemaps(shared: Arc<Shared>, origin: Url) {
+    let _hold = HoldGuard(Arc::clone(&shared));
+    let host = trawl_frontier::host_key(&origin);
+    let mut root = origin.clone();
+    root.set_path("/sitemap.xml");
+    root.set_query(None);
+    let mut starts = vec![root.clone()];
+    let rules = match &shared.robots {
+        Some(robots) => Some(robots.rules_for(&host, &origin).await),
+        None => None,
+    };
+    if let Some(rules) = &rules {
+        starts.extend(
+            rules
+                .sitemaps()
+                .iter()
+                .filter_map(|text| Url::parse(text).ok()),
+        );
+        starts.retain(|url| trawl_frontier::host_key(url) != host || rules.allowed(url));
+    }
+    let (urls, problems) =
+        trawl_fetcher::discover_sitemaps(&shared.fetcher, starts, SITEMAP_FILES, SITEMAP_URLS)
+            .await;
+    for problem in problems {
+        tracing::warn!("{problem}");
+    }
+    let parent: Arc<str> = root.as_str().into();
+    let mut queued = Vec::new();
+    {
+        let mut frontier = shared.frontier();
+        for url in &urls {
+            let Ok(canonical) = canonicalize(url) else {
+                continue;
+            };
+            if frontier.add_link(&canonical, 0, &parent) == trawl_frontier::Admission::Queued
+                && shared.journaling
+            {
+                queued.push(QueuedUrl {
+                    url: canonical,
+                    depth: 0,
+                    parent: Some(Arc::clone(&parent)),
+                });
+            }
+        }
+        shared.publish_counts(&frontier);
+    }
+    tracing::info!(%origin, found = urls.len(), queued = queued.len(), "sitemaps read");
+    if !queued.is_empty() {
+        let _ = shared
+            .records
+            .send(SinkItem {
+                record: None,
+                queued,
+            })
+            .await;
+    }
+}
+
+/// Releases a frontier hold when dropped, even if its task panics or is
+/// aborted, so the crawl can always end.
+struct HoldGuard(Arc<Shared>);
+
+impl Drop for HoldGuard {
+    fn drop(&mut self) {
+        self.0.frontier().release();
+        self.0.wake.notify_one();
+    }
+}
+
+/// Sitemap files read per seed host, and URLs taken from them.
+const SITEMAP_FILES: usize = 1_000;
+const SITEMAP_URLS: usize = 5_000_000;
 
 /// Accounts for a finished task. A task that panicked still gets a record,
 /// so a bug costs one URL's data, not the crawl.

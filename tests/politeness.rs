@@ -470,3 +470,75 @@ fn an_infinite_trap_ends() {
         assert!(counts.values().all(|&n| n <= 3), "{url}");
     }
 }
+
+#[test]
+fn sitemaps_add_pages_no_link_leads_to() {
+    let site = site_with(SiteConfig {
+        pages: 400,
+        links_per_page: 5,
+        sitemaps: true,
+        ..SiteConfig::default()
+    });
+    let dir = workdir();
+    write_seeds(dir.path(), &[&site.url("/")]);
+    let run = trawl(
+        dir.path(),
+        &[
+            "crawl",
+            "-o",
+            "crawl.jsonl",
+            "--quiet",
+            "--per-host-rate",
+            "0",
+            "--delay-factor",
+            "0",
+            "--sitemaps",
+        ],
+    );
+    assert!(run.status.success(), "{}", run.stderr);
+    let records = read_records(&dir.path().join("crawl.jsonl"));
+    let crawled = unique_urls(&records);
+    let sitemap_only = site.site.sitemap_only();
+    assert!(!sitemap_only.is_empty());
+    let mut expected: std::collections::HashSet<String> =
+        site.site.reachable().keys().cloned().collect();
+    expected.extend(sitemap_only.iter().cloned());
+    assert_eq!(crawled, expected);
+    assert_eq!(site.site.hits("/sitemap.xml"), 1);
+    assert_eq!(
+        site.site.hits("/sitemaps/unlinked.xml.gz"),
+        1,
+        "the index's gzip sitemap is followed"
+    );
+    for record in records
+        .iter()
+        .filter(|r| sitemap_only.contains(r["url"].as_str().unwrap()))
+    {
+        assert_eq!(record["depth"], 0);
+        assert_eq!(record["parent"], site.url("/sitemap.xml"));
+    }
+    assert!(
+        !crawled.iter().any(|url| url.contains("outside.invalid")),
+        "sitemap URLs obey the scope"
+    );
+
+    // Without --sitemaps no sitemap is read.
+    let dir = workdir();
+    write_seeds(dir.path(), &[&site.url("/")]);
+    let before = site.site.hits("/sitemap.xml");
+    let run = trawl(
+        dir.path(),
+        &[
+            "crawl",
+            "-o",
+            "crawl.jsonl",
+            "--quiet",
+            "--per-host-rate",
+            "0",
+            "--delay-factor",
+            "0",
+        ],
+    );
+    assert!(run.status.success());
+    assert_eq!(site.site.hits("/sitemap.xml"), before);
+}
