@@ -1,0 +1,279 @@
+//! Command-line parsing (by hand: a dozen flags do not need clap).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+
+pub const HELP: &str = "\
+trawl-bench: how close does trawl get to what the test site can serve?
+
+Starts trawl-testsite on 127.0.0.1, measures the raw ceiling with a simple
+keep-alive HTTP/1.1 load generator that requests every reachable page once,
+then crawls the same site with trawl (and optionally a baseline binary) and
+prints pages/s, the ratio to the ceiling, CPU per page, peak RSS, coverage and
+duplicates.
+
+usage: trawl-bench [OPTIONS]
+
+  --pages N         pages in the synthetic site            [default: 20000]
+  --page-bytes B    approximate HTML bytes per page        [default: 20000]
+  --links L         pseudo-random outlinks per page        [default: 10]
+  --seed S          seed of the link graph                 [default: 1]
+  --concurrency C   connections of the load generator, and trawl's
+                    -c / --per-host-concurrency            [default: 64]
+  --trawl PATH      the trawl binary to measure     [default: target/release/trawl]
+  --testsite PATH   the test site binary   [default: target/release/trawl-testsite]
+  --baseline PATH   a previous trawl binary to measure too (optional)
+  --timeout SECS    upper bound for each phase (start, ceiling, crawl) [default: 600]
+  --trawl-arg ARG   one more argument for every trawl run (repeatable), e.g.
+                    --trawl-arg=--delay-factor=0
+  --json            print one JSON object instead of the table
+  -h, --help        this text
+
+Build first: cargo build --release -p trawl -p trawl-testsite -p trawl-bench
+";
+
+/// What to benchmark.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Options {
+    pub pages: usize,
+    pub page_bytes: usize,
+    pub links: usize,
+    pub seed: u64,
+    pub concurrency: usize,
+    pub trawl: PathBuf,
+    pub testsite: PathBuf,
+    pub baseline: Option<PathBuf>,
+    pub timeout: Duration,
+    pub trawl_args: Vec<String>,
+    pub json: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            pages: 20_000,
+            page_bytes: 20_000,
+            links: 10,
+            seed: 1,
+            concurrency: 64,
+            trawl: PathBuf::from("target/release/trawl"),
+            testsite: PathBuf::from("target/release/trawl-testsite"),
+            baseline: None,
+            timeout: Duration::from_secs(600),
+            trawl_args: Vec::new(),
+            json: false,
+        }
+    }
+}
+
+/// What the process was asked to do.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Command {
+    Help,
+    Bench(Options),
+    /// Internal: `trawl-bench __measure TIMEOUT_SECS PROGRAM [ARGS...]` runs
+    /// PROGRAM as this process's only child and prints its wall time, CPU
+    /// and peak RSS as JSON. The benchmark re-runs itself this way so that
+    /// `getrusage(RUSAGE_CHILDREN)` sees exactly one crawl, never the test
+    /// site or an earlier crawl (peak RSS is a maximum, not a sum, so it
+    /// cannot be taken as a difference).
+    Measure {
+        timeout: Duration,
+        program: PathBuf,
+        args: Vec<String>,
+    },
+}
+
+/// The name of the internal measuring mode.
+pub const MEASURE: &str = "__measure";
+
+/// Parses the arguments after the program name.
+pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command> {
+    let mut args = args.into_iter().peekable();
+    if args.peek().map(String::as_str) == Some(MEASURE) {
+        args.next();
+        let timeout = args.next().context("__measure needs TIMEOUT_SECS")?;
+        let timeout = Duration::from_secs(number(MEASURE, &timeout)?);
+        let program = args.next().context("__measure needs a PROGRAM")?;
+        return Ok(Command::Measure {
+            timeout,
+            program: PathBuf::from(program),
+            args: args.collect(),
+        });
+    }
+    let mut options = Options::default();
+    while let Some(arg) = args.next() {
+        // `--flag=value` is the same as `--flag value`.
+        let (flag, inline) = match arg.split_once('=') {
+            Some((flag, value)) if flag.starts_with("--") => {
+                (flag.to_owned(), Some(value.to_owned()))
+            }
+            _ => (arg, None),
+        };
+        match flag.as_str() {
+            "-h" | "--help" => return Ok(Command::Help),
+            "--json" => {
+                options.json = true;
+                continue;
+            }
+            _ => {}
+        }
+        let value = match inline {
+            Some(value) => value,
+            None => args
+                .next()
+                .with_context(|| format!("{flag} needs a value (see --help)"))?,
+        };
+        match flag.as_str() {
+            "--pages" => options.pages = number(&flag, &value)?,
+            "--page-bytes" => options.page_bytes = number(&flag, &value)?,
+            "--links" => options.links = number(&flag, &value)?,
+            "--seed" => options.seed = number(&flag, &value)?,
+            "--concurrency" => options.concurrency = number(&flag, &value)?,
+            "--trawl" => options.trawl = PathBuf::from(value),
+            "--testsite" => options.testsite = PathBuf::from(value),
+            "--baseline" => options.baseline = Some(PathBuf::from(value)),
+            "--timeout" => options.timeout = Duration::from_secs(number(&flag, &value)?),
+            "--trawl-arg" => options.trawl_args.push(value),
+            _ => bail!("unknown flag {flag} (see --help)"),
+        }
+    }
+    if options.pages == 0 {
+        bail!("--pages must be at least 1");
+    }
+    if options.concurrency == 0 {
+        bail!("--concurrency must be at least 1");
+    }
+    if options.timeout.is_zero() {
+        bail!("--timeout must be at least 1");
+    }
+    Ok(Command::Bench(options))
+}
+
+fn number<T: std::str::FromStr>(flag: &str, value: &str) -> Result<T> {
+    value
+        .parse()
+        .ok()
+        .with_context(|| format!("{flag}: `{value}` is not a non-negative integer"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_strs(args: &[&str]) -> Result<Command> {
+        parse(args.iter().map(|s| (*s).to_owned()))
+    }
+
+    #[test]
+    fn no_arguments_give_the_defaults() {
+        assert_eq!(parse_strs(&[]).unwrap(), Command::Bench(Options::default()));
+        let defaults = Options::default();
+        assert_eq!(defaults.pages, 20_000);
+        assert_eq!(defaults.page_bytes, 20_000);
+        assert_eq!(defaults.links, 10);
+        assert_eq!(defaults.concurrency, 64);
+        assert_eq!(defaults.seed, 1);
+        assert_eq!(defaults.trawl, PathBuf::from("target/release/trawl"));
+        assert_eq!(defaults.baseline, None);
+    }
+
+    #[test]
+    fn every_flag_is_read() {
+        let command = parse_strs(&[
+            "--pages",
+            "2000",
+            "--page-bytes",
+            "512",
+            "--links",
+            "3",
+            "--seed",
+            "7",
+            "--concurrency",
+            "8",
+            "--trawl",
+            "/x/trawl",
+            "--testsite",
+            "/x/site",
+            "--baseline",
+            "/old/trawl",
+            "--timeout",
+            "30",
+            "--trawl-arg=--delay-factor=0",
+            "--trawl-arg",
+            "--retries",
+            "--json",
+        ])
+        .unwrap();
+        assert_eq!(
+            command,
+            Command::Bench(Options {
+                pages: 2000,
+                page_bytes: 512,
+                links: 3,
+                seed: 7,
+                concurrency: 8,
+                trawl: PathBuf::from("/x/trawl"),
+                testsite: PathBuf::from("/x/site"),
+                baseline: Some(PathBuf::from("/old/trawl")),
+                timeout: Duration::from_secs(30),
+                trawl_args: vec!["--delay-factor=0".into(), "--retries".into()],
+                json: true,
+            })
+        );
+    }
+
+    #[test]
+    fn help_wins_and_mentions_every_flag() {
+        assert_eq!(
+            parse_strs(&["--pages", "5", "--help"]).unwrap(),
+            Command::Help
+        );
+        assert_eq!(parse_strs(&["-h"]).unwrap(), Command::Help);
+        for flag in [
+            "--pages",
+            "--page-bytes",
+            "--links",
+            "--seed",
+            "--concurrency",
+            "--trawl",
+            "--testsite",
+            "--baseline",
+            "--timeout",
+            "--trawl-arg",
+            "--json",
+        ] {
+            assert!(HELP.contains(flag), "{flag} missing from --help");
+        }
+    }
+
+    #[test]
+    fn bad_input_is_an_error() {
+        for args in [
+            &["--pages"][..],
+            &["--pages", "many"],
+            &["--pages", "-1"],
+            &["--pages", "0"],
+            &["--concurrency", "0"],
+            &["--frobnicate", "1"],
+        ] {
+            assert!(parse_strs(args).is_err(), "{args:?} should fail");
+        }
+    }
+
+    #[test]
+    fn measure_mode_takes_the_rest_verbatim() {
+        assert_eq!(
+            parse_strs(&[MEASURE, "60", "/bin/trawl", "crawl", "--json", "-q"]).unwrap(),
+            Command::Measure {
+                timeout: Duration::from_secs(60),
+                program: PathBuf::from("/bin/trawl"),
+                args: vec!["crawl".into(), "--json".into(), "-q".into()],
+            }
+        );
+        assert!(parse_strs(&[MEASURE, "soon", "/bin/true"]).is_err());
+        assert!(parse_strs(&[MEASURE, "60"]).is_err());
+    }
+}

@@ -1,0 +1,158 @@
+//! trawl-bench: trawl's end-to-end benchmark, in one command.
+//!
+//! ```sh
+//! cargo build --release -p trawl -p trawl-testsite -p trawl-bench
+//! target/release/trawl-bench [--pages 20000] [--page-bytes 20000] [--links 10]
+//!     [--concurrency 64] [--seed 1] [--trawl PATH] [--testsite PATH]
+//!     [--baseline PATH] [--timeout SECS] [--trawl-arg ARG]... [--json]
+//! ```
+//!
+//! What it does, in order:
+//!
+//! 1. Starts `trawl-testsite` as a child process on `127.0.0.1:0` and reads
+//!    its address from its first stdout line. The list of reachable paths
+//!    (the ground truth) comes from an in-process copy of the same site
+//!    (same pages, links and seed; the graph does not depend on the port).
+//! 2. Measures the **raw ceiling**: a minimal keep-alive HTTP/1.1 load
+//!    generator ([`loadgen`]) on a current-thread runtime, `--concurrency`
+//!    connections, requesting every reachable path once.
+//! 3. Crawls the site with `trawl crawl SEED -c C --per-host-concurrency C
+//!    --per-host-rate 0 --quiet -o out.jsonl` (plus `--delay-factor 0` if
+//!    that binary's `crawl --help` mentions it), timing the wall clock and
+//!    reading its CPU time and peak RSS with `getrusage(RUSAGE_CHILDREN)` in
+//!    a re-executed copy of this program whose only child is that crawl. Then
+//!    counts records, distinct URLs, 200s, errors and coverage (distinct
+//!    recorded URLs that are reachable pages ÷ reachable pages).
+//! 4. The same for `--baseline`, if given.
+//! 5. Prints one aligned table (or, with `--json`, one JSON object), and
+//!    kills the test site (also on error: it is killed when dropped).
+//!
+//! What it does not do: repeat runs or compute confidence intervals (run it
+//! several times and compare), pin CPUs, or isolate the server from the
+//! client: the site, the load generator and the crawler share the machine's
+//! cores, so absolute numbers depend on the machine and only the ratios
+//! between rows are meant to be compared. It does not judge the numbers
+//! either: it fails only when a process fails, hangs past `--timeout`, or
+//! writes unreadable output.
+
+mod cli;
+mod loadgen;
+mod report;
+mod run;
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+
+use crate::cli::{Command, HELP, Options};
+use crate::report::Row;
+use crate::run::SiteProcess;
+
+fn main() -> ExitCode {
+    let command = match cli::parse(std::env::args().skip(1)) {
+        Ok(command) => command,
+        Err(error) => {
+            eprintln!("trawl-bench: {error:#}");
+            return ExitCode::from(2);
+        }
+    };
+    // One thread: the load generator is meant to be cheap, and the test
+    // site and the crawler need the cores more than this process does.
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("trawl-bench: cannot start the runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = match command {
+        Command::Help => {
+            print_out(HELP);
+            Ok(())
+        }
+        Command::Bench(options) => runtime.block_on(bench(&options)),
+        Command::Measure {
+            timeout,
+            program,
+            args,
+        } => runtime
+            .block_on(run::measure_child(timeout, &program, &args))
+            .map(|usage| print_out(&format!("{}\n", run::usage_to_json(&usage)))),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("trawl-bench: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+// stdout is this program's output (the table, the JSON, or the measurement
+// the parent process reads); progress goes to stderr.
+#[allow(clippy::print_stdout)]
+fn print_out(text: &str) {
+    print!("{text}");
+}
+
+async fn bench(options: &Options) -> Result<()> {
+    eprintln!("trawl-bench: generating the ground truth");
+    let truth = run::ground_truth(options).await?;
+    eprintln!("trawl-bench: starting {}", options.testsite.display());
+    let site = SiteProcess::start(options, options.timeout).await?;
+    // The site is killed when `site` drops, so `?` below never leaks it.
+    let rows = measure_all(options, &site, &truth).await;
+    site.stop().await?;
+    let rows = rows?;
+    if options.json {
+        let value = report::to_json(options, truth.len(), &rows);
+        print_out(&format!("{value}\n"));
+    } else {
+        print_out(&format!(
+            "{}\n{}",
+            report::describe(options, truth.len()),
+            report::format_table(&rows)
+        ));
+    }
+    Ok(())
+}
+
+async fn measure_all(
+    options: &Options,
+    site: &SiteProcess,
+    truth: &std::collections::BTreeSet<String>,
+) -> Result<Vec<Row>> {
+    eprintln!(
+        "trawl-bench: raw ceiling: {} paths over {} connections to {}",
+        truth.len(),
+        options.concurrency,
+        site.addr
+    );
+    let paths = Arc::new(truth.iter().cloned().collect::<Vec<_>>());
+    let load = tokio::time::timeout(
+        options.timeout,
+        loadgen::run(site.addr, paths, options.concurrency),
+    )
+    .await
+    .context("the raw ceiling run timed out")?
+    .context("the raw ceiling run failed")?;
+    let raw = Row::raw(&load);
+    let mut rows = vec![raw.clone()];
+
+    let mut binaries = vec![("trawl", &options.trawl)];
+    if let Some(baseline) = &options.baseline {
+        binaries.push(("baseline", baseline));
+    }
+    for (name, binary) in binaries {
+        eprintln!("trawl-bench: crawling with {}", binary.display());
+        let crawl = run::crawl(binary, site, truth, options)
+            .await
+            .with_context(|| format!("the {name} run ({})", binary.display()))?;
+        rows.push(Row::crawl(name, &crawl, raw.per_sec));
+    }
+    Ok(rows)
+}

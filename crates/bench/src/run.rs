@@ -1,0 +1,412 @@
+//! The processes: the test site, the measured crawls, and what they wrote.
+
+use std::collections::{BTreeSet, HashSet};
+use std::net::SocketAddr;
+use std::os::fd::AsFd;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use nix::sys::resource::{UsageWho, getrusage};
+use serde_json::Value;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+use trawl_testsite::{SiteConfig, TestSite};
+
+use crate::cli::{MEASURE, Options};
+
+/// The test site binary running as a child process. Killed on drop, so an
+/// error anywhere in the benchmark does not leave it behind.
+#[derive(Debug)]
+pub struct SiteProcess {
+    child: Child,
+    pub addr: SocketAddr,
+}
+
+impl SiteProcess {
+    /// Starts `trawl-testsite` on a free port and waits (at most `timeout`)
+    /// for its `listening on http://ADDR (...)` line.
+    pub async fn start(options: &Options, timeout: Duration) -> Result<SiteProcess> {
+        let mut child = Command::new(&options.testsite)
+            .args(["--port", "0"])
+            .args(["--pages", &options.pages.to_string()])
+            .args(["--links", &options.links.to_string()])
+            .args(["--page-bytes", &options.page_bytes.to_string()])
+            .args(["--seed", &options.seed.to_string()])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .with_context(|| {
+                format!(
+                    "cannot start {} (build it: cargo build --release -p trawl-testsite)",
+                    options.testsite.display()
+                )
+            })?;
+        let stdout = child.stdout.take().context("test site stdout")?;
+        let mut lines = BufReader::new(stdout).lines();
+        let line = tokio::time::timeout(timeout, lines.next_line())
+            .await
+            .context("test site did not print its address in time")?
+            .context("reading the test site's stdout")?
+            .context("test site exited before printing its address")?;
+        let addr = parse_listening_line(&line)?;
+        Ok(SiteProcess { child, addr })
+    }
+
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Kills the site and reaps it.
+    pub async fn stop(mut self) -> Result<()> {
+        self.child.start_kill().context("killing the test site")?;
+        tokio::time::timeout(Duration::from_secs(10), self.child.wait())
+            .await
+            .context("test site did not exit after SIGKILL")?
+            .context("waiting for the test site")?;
+        Ok(())
+    }
+}
+
+/// `listening on http://127.0.0.1:PORT (N reachable pages)` → the address.
+pub fn parse_listening_line(line: &str) -> Result<SocketAddr> {
+    let rest = line
+        .strip_prefix("listening on http://")
+        .with_context(|| format!("unexpected first line from the test site: {line:?}"))?;
+    let addr = rest.split_whitespace().next().unwrap_or_default();
+    addr.parse()
+        .with_context(|| format!("bad address {addr:?} in {line:?}"))
+}
+
+/// Every reachable path (`/`, `/p/i`) of the site `options` describes, from
+/// an in-process copy: the link graph depends on pages, links and seed only,
+/// not on the port.
+pub async fn ground_truth(options: &Options) -> Result<BTreeSet<String>> {
+    let site = TestSite::start(SiteConfig {
+        pages: options.pages,
+        links_per_page: options.links,
+        seed: options.seed,
+        page_bytes: options.page_bytes,
+        robots_txt: None,
+        latency: Duration::ZERO,
+        ..SiteConfig::default()
+    })
+    .await
+    .context("starting the in-process test site for the ground truth")?;
+    let base = site.base_url();
+    let paths = site
+        .reachable()
+        .into_keys()
+        .map(|url| match url.strip_prefix(&base) {
+            Some(path) => Ok(path.to_owned()),
+            None => bail!("reachable URL {url} is not under {base}"),
+        })
+        .collect::<Result<_>>()?;
+    site.shutdown().await;
+    Ok(paths)
+}
+
+/// Wall time and resources of one child process.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Usage {
+    pub wall: Duration,
+    pub cpu: Duration,
+    pub max_rss_kib: u64,
+    pub exit_code: Option<i32>,
+}
+
+/// The internal `__measure` mode: runs `program` as this process's only
+/// child, bounded by `timeout`, and returns its usage.
+pub async fn measure_child(timeout: Duration, program: &Path, args: &[String]) -> Result<Usage> {
+    // trawl's stdout (empty with -o FILE) goes to our stderr: our stdout
+    // carries the measurement.
+    let stdout = std::io::stderr()
+        .as_fd()
+        .try_clone_to_owned()
+        .context("duplicating stderr")?;
+    let started = Instant::now();
+    let mut child = Command::new(program)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::from(stdout))
+        .kill_on_drop(true)
+        .spawn()
+        .with_context(|| format!("cannot start {}", program.display()))?;
+    let status = match tokio::time::timeout(timeout, child.wait()).await {
+        Ok(status) => status.context("waiting for the measured process")?,
+        Err(_) => {
+            let _ = child.kill().await;
+            bail!("{} did not finish within {timeout:?}", program.display());
+        }
+    };
+    let wall = started.elapsed();
+    let usage = getrusage(UsageWho::RUSAGE_CHILDREN).context("getrusage")?;
+    let micros = |tv: nix::sys::time::TimeVal| {
+        Duration::from_secs(tv.tv_sec() as u64) + Duration::from_micros(tv.tv_usec() as u64)
+    };
+    Ok(Usage {
+        wall,
+        cpu: micros(usage.user_time()) + micros(usage.system_time()),
+        // Linux reports ru_maxrss in KiB.
+        max_rss_kib: usage.max_rss() as u64,
+        exit_code: status.code(),
+    })
+}
+
+pub fn usage_to_json(usage: &Usage) -> Value {
+    serde_json::json!({
+        "wall_us": usage.wall.as_micros() as u64,
+        "cpu_us": usage.cpu.as_micros() as u64,
+        "max_rss_kib": usage.max_rss_kib,
+        "exit_code": usage.exit_code,
+    })
+}
+
+pub fn usage_from_json(text: &str) -> Result<Usage> {
+    let value: Value =
+        serde_json::from_str(text.trim()).with_context(|| format!("bad measurement {text:?}"))?;
+    let field = |name: &str| {
+        value[name]
+            .as_u64()
+            .with_context(|| format!("measurement without {name}: {text:?}"))
+    };
+    Ok(Usage {
+        wall: Duration::from_micros(field("wall_us")?),
+        cpu: Duration::from_micros(field("cpu_us")?),
+        max_rss_kib: field("max_rss_kib")?,
+        exit_code: value["exit_code"].as_i64().map(|code| code as i32),
+    })
+}
+
+/// What one crawl wrote, checked against the ground truth.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CrawlOutput {
+    pub records: u64,
+    pub distinct: u64,
+    pub ok: u64,
+    pub errors: u64,
+    /// Distinct recorded URLs that are reachable pages.
+    pub covered: u64,
+    pub truth: u64,
+}
+
+impl CrawlOutput {
+    pub fn duplicates(&self) -> u64 {
+        self.records - self.distinct
+    }
+
+    pub fn coverage(&self) -> f64 {
+        if self.truth == 0 {
+            return 0.0;
+        }
+        self.covered as f64 / self.truth as f64
+    }
+}
+
+/// Reads trawl's JSONL: URLs under `base` are compared, as paths, with
+/// `truth`.
+pub fn analyse_output(jsonl: &str, base: &str, truth: &BTreeSet<String>) -> Result<CrawlOutput> {
+    let mut urls = HashSet::new();
+    let mut output = CrawlOutput {
+        records: 0,
+        distinct: 0,
+        ok: 0,
+        errors: 0,
+        covered: 0,
+        truth: truth.len() as u64,
+    };
+    for (number, line) in jsonl.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let record: Value = serde_json::from_str(line)
+            .with_context(|| format!("output line {} is not JSON", number + 1))?;
+        let url = record["url"]
+            .as_str()
+            .with_context(|| format!("output line {} has no url", number + 1))?;
+        output.records += 1;
+        output.ok += u64::from(record["status"].as_u64() == Some(200));
+        output.errors += u64::from(!record["error"].is_null());
+        if urls.insert(url.to_owned())
+            && let Some(path) = url.strip_prefix(base)
+        {
+            output.covered += u64::from(truth.contains(path));
+        }
+    }
+    output.distinct = urls.len() as u64;
+    Ok(output)
+}
+
+/// One measured crawl.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CrawlRun {
+    pub binary: PathBuf,
+    pub usage: Usage,
+    pub output: CrawlOutput,
+}
+
+/// Crawls the site with `binary` (through the `__measure` mode of this
+/// executable) and analyses what it wrote.
+pub async fn crawl(
+    binary: &Path,
+    site: &SiteProcess,
+    truth: &BTreeSet<String>,
+    options: &Options,
+) -> Result<CrawlRun> {
+    let dir = tempfile::tempdir().context("creating a temp dir")?;
+    let seeds = dir.path().join("seeds.txt");
+    let out = dir.path().join("out.jsonl");
+    std::fs::write(&seeds, format!("{}/\n", site.base_url())).context("writing seeds")?;
+    let concurrency = options.concurrency.to_string();
+    let mut args: Vec<String> = vec![
+        "crawl".into(),
+        path_arg(&seeds)?,
+        "-o".into(),
+        path_arg(&out)?,
+        "-c".into(),
+        concurrency.clone(),
+        "--per-host-concurrency".into(),
+        concurrency,
+        "--per-host-rate".into(),
+        "0".into(),
+        "--quiet".into(),
+    ];
+    // The benchmark lifts politeness limits; adaptive pacing is one of them
+    // (older binaries without the flag are run as they are).
+    if help_mentions(binary, "--delay-factor").await? {
+        args.push("--delay-factor".into());
+        args.push("0".into());
+    }
+    args.extend(options.trawl_args.iter().cloned());
+
+    let me = std::env::current_exe().context("locating trawl-bench itself")?;
+    let child = Command::new(me)
+        .arg(MEASURE)
+        .arg(options.timeout.as_secs().to_string())
+        .arg(binary)
+        .args(&args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .context("starting the measuring process")?;
+    // The measuring process enforces the timeout; this one is a backstop.
+    let finished = tokio::time::timeout(
+        options.timeout + Duration::from_secs(30),
+        child.wait_with_output(),
+    )
+    .await
+    .context("the measuring process hung")?
+    .context("waiting for the measuring process")?;
+    if !finished.status.success() {
+        bail!(
+            "measuring {} failed ({})",
+            binary.display(),
+            finished.status
+        );
+    }
+    let usage = usage_from_json(&String::from_utf8_lossy(&finished.stdout))?;
+    if usage.exit_code != Some(0) {
+        bail!(
+            "{} {} exited with {:?}",
+            binary.display(),
+            args.join(" "),
+            usage.exit_code
+        );
+    }
+    let jsonl =
+        std::fs::read_to_string(&out).with_context(|| format!("reading {}", out.display()))?;
+    let output = analyse_output(&jsonl, &site.base_url(), truth)?;
+    Ok(CrawlRun {
+        binary: binary.to_owned(),
+        usage,
+        output,
+    })
+}
+
+fn path_arg(path: &Path) -> Result<String> {
+    path.to_str()
+        .map(str::to_owned)
+        .with_context(|| format!("temp path {} is not UTF-8", path.display()))
+}
+
+/// Whether `binary crawl --help` mentions `flag`.
+async fn help_mentions(binary: &Path, flag: &str) -> Result<bool> {
+    let help = tokio::time::timeout(
+        Duration::from_secs(30),
+        Command::new(binary)
+            .args(["crawl", "--help"])
+            .stdin(Stdio::null())
+            .kill_on_drop(true)
+            .output(),
+    )
+    .await
+    .with_context(|| format!("{} crawl --help hung", binary.display()))?
+    .with_context(|| {
+        format!(
+            "cannot run {} (build it: cargo build --release -p trawl)",
+            binary.display()
+        )
+    })?;
+    Ok(String::from_utf8_lossy(&help.stdout).contains(flag))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_listening_line_gives_the_address() {
+        let addr =
+            parse_listening_line("listening on http://127.0.0.1:41234 (1981 reachable pages)")
+                .unwrap();
+        assert_eq!(addr, "127.0.0.1:41234".parse().unwrap());
+        assert!(parse_listening_line("starting up").is_err());
+        assert!(parse_listening_line("listening on http://localhost (1 reachable pages)").is_err());
+    }
+
+    #[test]
+    fn usage_survives_the_trip_through_json() {
+        let usage = Usage {
+            wall: Duration::from_micros(1_500_000),
+            cpu: Duration::from_micros(2_250_000),
+            max_rss_kib: 81_920,
+            exit_code: Some(0),
+        };
+        let text = usage_to_json(&usage).to_string();
+        assert_eq!(usage_from_json(&text).unwrap(), usage);
+        assert!(usage_from_json("{}").is_err());
+    }
+
+    #[test]
+    fn output_is_counted_against_the_ground_truth() {
+        let truth: BTreeSet<String> = ["/", "/p/1", "/p/2", "/p/3"]
+            .into_iter()
+            .map(String::from)
+            .collect();
+        let jsonl = r#"{"url":"http://h:1/","status":200,"error":null}
+{"url":"http://h:1/p/1","status":200,"error":null}
+{"url":"http://h:1/p/1","status":200,"error":null}
+{"url":"http://h:1/robots.txt","status":404,"error":null}
+{"url":"http://h:1/p/2","status":null,"error":{"kind":"timeout","message":"x"}}
+{"url":"http://other:1/p/3","status":200,"error":null}
+"#;
+        let output = analyse_output(jsonl, "http://h:1", &truth).unwrap();
+        assert_eq!(
+            output,
+            CrawlOutput {
+                records: 6,
+                distinct: 5,
+                ok: 4,
+                errors: 1,
+                covered: 3,
+                truth: 4,
+            }
+        );
+        assert_eq!(output.duplicates(), 1);
+        assert!((output.coverage() - 0.75).abs() < 1e-12);
+        assert!(analyse_output("not json\n", "http://h:1", &truth).is_err());
+    }
+}
