@@ -155,6 +155,11 @@ pub struct CrawlArgs {
     #[arg(long)]
     pub fresh: bool,
 
+    /// Queued URLs kept in memory before the rest spill to a file in the
+    /// state folder (or the temp folder), so memory stays flat.
+    #[arg(long, default_value_t = 100_000, value_name = "N")]
+    pub max_queue_in_memory: usize,
+
     /// No progress bar and no summary.
     #[arg(short, long)]
     pub quiet: bool,

@@ -31,6 +31,9 @@ pub struct CrawlConfig {
     pub resume: bool,
     pub fresh: bool,
     pub sitemaps: bool,
+    pub max_queue_in_memory: usize,
+    /// Where queued URLs beyond `max_queue_in_memory` spill.
+    pub spill_dir: std::path::PathBuf,
     pub retries: u32,
     pub max_retry_after: Duration,
     pub obey_robots: bool,
@@ -127,6 +130,7 @@ impl CrawlConfig {
             (None, Destination::File(path)) => Some(crate::state::default_dir(path)),
             (None, Destination::Stdout) => None,
         };
+        let spill_dir = state_dir.clone().unwrap_or_else(std::env::temp_dir);
         Ok(CrawlConfig {
             seeds,
             destination,
@@ -152,6 +156,8 @@ impl CrawlConfig {
             resume: args.resume,
             fresh: args.fresh,
             sitemaps: args.sitemaps,
+            max_queue_in_memory: args.max_queue_in_memory.max(1),
+            spill_dir,
             retries: args.retries.min(20),
             max_retry_after,
             obey_robots: !args.ignore_robots,

@@ -58,6 +58,9 @@ pub struct Outcome {
     pub report: crate::sink::SinkReport,
     pub output: Result<(), crate::sink::OutputError>,
     pub interrupted: bool,
+    /// A failure that ended the crawl early (queued URLs lost to a spill
+    /// read error): exit code 1.
+    pub fatal: Option<String>,
 }
 
 /// State shared by the dispatcher and every fetch task.
@@ -83,6 +86,8 @@ struct Shared {
     max_retry_after: Duration,
     /// Cancelled on the first Ctrl-C: back-off sleeps end early.
     graceful: CancellationToken,
+    /// Why the crawl had to stop, when it had to.
+    fatal: Mutex<Option<String>>,
 }
 
 impl Shared {
@@ -137,7 +142,18 @@ pub async fn run(
     for seed in &config.seeds {
         scope.add_seed(seed);
     }
-    let mut frontier = Frontier::new(scope, config.limits.clone());
+    let spill = trawl_frontier::SpillConfig {
+        dir: config.spill_dir.clone(),
+        hot_budget: config.max_queue_in_memory,
+        chunk_entries: 4096,
+    };
+    let mut frontier =
+        Frontier::with_spill(scope, config.limits.clone(), spill).map_err(|error| {
+            anyhow::anyhow!(
+                "cannot create the queue spill file in {}: {error}",
+                config.spill_dir.display()
+            )
+        })?;
     if let Some(resumed) = &resumed {
         for queued in &resumed.queued {
             let done = resumed.done.contains(queued.url.as_str());
@@ -195,6 +211,7 @@ pub async fn run(
         retries: config.retries,
         max_retry_after: config.max_retry_after,
         graceful: shutdown.graceful.clone(),
+        fatal: Mutex::new(None),
     });
 
     let mut tasks = JoinSet::new();
@@ -236,12 +253,18 @@ pub async fn run(
     while let Some(joined) = tasks.join_next_with_id().await {
         reap(&shared, &mut running, joined).await;
     }
+    let fatal = shared
+        .fatal
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .take();
     drop(shared);
     let (report, output) = sink.await?;
     Ok(Outcome {
         report,
         output,
-        interrupted,
+        interrupted: interrupted && fatal.is_none(),
+        fatal,
     })
 }
 
@@ -292,6 +315,11 @@ async fn dispatch(
                 Ok(())
             });
             shared.publish_counts(&frontier);
+            if let Some(error) = frontier.spill_error() {
+                tracing::error!("{error}");
+                *shared.fatal.lock().unwrap_or_else(|p| p.into_inner()) = Some(error.to_owned());
+                return true;
+            }
             next
         };
         match next {

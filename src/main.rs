@@ -206,6 +206,12 @@ async fn run(
             )
         );
     }
+    if let Some(error) = &outcome.fatal {
+        eprintln!(
+            "trawl: error: {error}; the crawl stopped (records made so far are written; state kept for --resume)"
+        );
+        return ExitCode::from(EXIT_FATAL);
+    }
     if let Err(error) = outcome.output {
         eprintln!(
             "trawl: error: {error}; {} records were written before it",

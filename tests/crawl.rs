@@ -452,3 +452,26 @@ fn redirect_targets_are_fetched_once() {
         .collect();
     assert!(seen.iter().any(|u| u.ends_with("/fault/redirect-chain/0")));
 }
+
+#[test]
+fn a_queue_larger_than_its_memory_budget_spills_and_still_covers_the_site() {
+    let site = site(2000, 10);
+    let dir = workdir();
+    write_seeds(dir.path(), &[&site.url("/")]);
+    let run = trawl(
+        dir.path(),
+        &args(
+            "seeds.txt",
+            "out/crawl.jsonl",
+            &["--max-queue-in-memory", "50"],
+        ),
+    );
+    assert!(run.status.success(), "{}", run.stderr);
+    let crawled = unique_urls(&read_records(&dir.path().join("out/crawl.jsonl")));
+    let expected: HashSet<String> = site.site.reachable().keys().cloned().collect();
+    assert_eq!(crawled, expected);
+    assert!(
+        !dir.path().join("out/crawl.state").exists(),
+        "spill file and state are gone after a finished crawl"
+    );
+}

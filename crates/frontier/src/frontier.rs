@@ -11,6 +11,7 @@ use url::Url;
 
 use crate::canon::{canonicalize, fingerprint, host_key};
 use crate::scope::Scope;
+use crate::spill::{ChunkRef, SpillConfig, SpillFile};
 
 /// Limits a crawl honours exactly.
 #[derive(Debug, Clone)]
@@ -119,7 +120,15 @@ struct HostState {
     /// Queued entries by depth, so each host is served breadth-first even
     /// when slow pages deliver shallow links late.
     queue: BTreeMap<u32, VecDeque<Entry>>,
+    /// Entries in `queue` (in memory).
+    hot: usize,
+    /// All queued entries: `hot` plus the cold tail on disk and in
+    /// `cold_buffer`.
     queued: usize,
+    /// Spilled chunks, oldest first.
+    cold_chunks: VecDeque<ChunkRef>,
+    /// The newest cold entries, not yet written to disk.
+    cold_buffer: Vec<Entry>,
     /// URLs ever queued for this host (the per-host budget counts these).
     admitted: u64,
     in_flight: u32,
@@ -150,12 +159,12 @@ impl Hasher for FingerprintHasher {
             self.0 = self.0.rotate_left(8) ^ u64::from(byte);
         }
     }
-    fn write_u128(&mut self, value: u128) {
-        self.0 = value as u64;
+    fn write_u64(&mut self, value: u64) {
+        self.0 = value;
     }
 }
 
-type SeenSet = HashSet<u128, BuildHasherDefault<FingerprintHasher>>;
+type SeenSet = HashSet<u64, BuildHasherDefault<FingerprintHasher>>;
 
 /// The URL frontier: dedup, scope, limits and per-host scheduling.
 ///
@@ -176,6 +185,22 @@ pub struct Frontier {
     /// Producers outside the fetch loop (sitemap discovery) that may still
     /// add URLs: the crawl is not over while any holds.
     holds: u32,
+    spill: Option<Spill>,
+}
+
+#[derive(Debug)]
+struct Spill {
+    config: SpillConfig,
+    file: SpillFile,
+    /// Entries in memory over all hosts' hot queues.
+    hot_total: usize,
+    /// Entries in all hosts' cold buffers.
+    buffered_total: usize,
+    /// The first read failure: URLs were lost, the owner must report it.
+    error: Option<String>,
+    /// Set after a write failure: from then on everything stays in memory
+    /// (nothing is lost; memory just stops being flat).
+    disabled: bool,
 }
 
 impl Frontier {
@@ -193,7 +218,31 @@ impl Frontier {
             in_flight: 0,
             handed_out: 0,
             holds: 0,
+            spill: None,
         }
+    }
+
+    /// Like [`Frontier::new`], spilling queued URLs beyond
+    /// `spill.hot_budget` to a file in `spill.dir`, so memory stays flat as
+    /// the queue grows.
+    pub fn with_spill(scope: Scope, limits: Limits, spill: SpillConfig) -> std::io::Result<Self> {
+        let file = SpillFile::create(&spill)?;
+        let mut frontier = Frontier::new(scope, limits);
+        frontier.spill = Some(Spill {
+            config: spill,
+            file,
+            hot_total: 0,
+            buffered_total: 0,
+            error: None,
+            disabled: false,
+        });
+        Ok(frontier)
+    }
+
+    /// The first spill I/O failure, if any (URLs of a chunk that cannot be
+    /// read back are lost; the owner should stop and report it).
+    pub fn spill_error(&self) -> Option<&str> {
+        self.spill.as_ref().and_then(|spill| spill.error.as_deref())
     }
 
     /// The scope the frontier applies.
@@ -279,17 +328,84 @@ impl Frontier {
             return Admission::LimitReached;
         }
         self.seen.insert(fingerprint);
-        let host = &mut self.hosts[index];
-        host.admitted += 1;
-        host.queue.entry(depth).or_default().push_back(Entry {
+        let entry = Entry {
             url: canonical,
             depth,
             parent,
-        });
-        host.queued += 1;
+        };
+        self.hosts[index].admitted += 1;
+        self.push_entry(index, entry);
+        self.hosts[index].queued += 1;
         self.queued += 1;
         self.schedule_if_idle(index);
         Admission::Queued
+    }
+
+    /// Puts an entry in the host's hot queue, or its cold tail once memory
+    /// is at the budget (or the host already has a cold tail, so order holds).
+    fn push_entry(&mut self, index: usize, entry: Entry) {
+        let host = &mut self.hosts[index];
+        let Some(spill) = self.spill.as_mut() else {
+            host.queue.entry(entry.depth).or_default().push_back(entry);
+            host.hot += 1;
+            return;
+        };
+        let has_cold = !host.cold_chunks.is_empty() || !host.cold_buffer.is_empty();
+        if !has_cold && (spill.disabled || spill.hot_total < spill.config.hot_budget) {
+            host.queue.entry(entry.depth).or_default().push_back(entry);
+            host.hot += 1;
+            spill.hot_total += 1;
+            return;
+        }
+        host.cold_buffer.push(entry);
+        spill.buffered_total += 1;
+        if spill.disabled {
+            return;
+        }
+        if host.cold_buffer.len() >= spill.config.chunk_entries {
+            spill_buffer(spill, host);
+        }
+        if !spill.disabled && spill.buffered_total >= spill.config.chunk_entries.max(1) * 16 {
+            // Many hosts each holding a few cold entries: write them all.
+            for host in &mut self.hosts {
+                if !host.cold_buffer.is_empty() && !spill.disabled {
+                    spill_buffer(spill, host);
+                }
+            }
+        }
+    }
+
+    /// Brings a host's oldest cold entries into memory.
+    fn refill(&mut self, index: usize) {
+        let host = &mut self.hosts[index];
+        let Some(spill) = self.spill.as_mut() else {
+            return;
+        };
+        let entries = match host.cold_chunks.pop_front() {
+            Some(chunk) => {
+                match spill.file.read_chunk(chunk) {
+                    Ok(entries) => entries,
+                    Err(error) => {
+                        let lost = chunk.entries as usize;
+                        spill.error.get_or_insert_with(|| {
+                        format!("reading {lost} queued URLs of {} back from the spill file: {error}", host.key)
+                    });
+                        host.queued -= lost;
+                        self.queued -= lost as u64;
+                        return;
+                    }
+                }
+            }
+            None => {
+                spill.buffered_total -= host.cold_buffer.len();
+                std::mem::take(&mut host.cold_buffer)
+            }
+        };
+        spill.hot_total += entries.len();
+        host.hot += entries.len();
+        for entry in entries {
+            host.queue.entry(entry.depth).or_default().push_back(entry);
+        }
     }
 
     fn host_for(&mut self, url: &Url) -> usize {
@@ -304,6 +420,9 @@ impl Frontier {
             queue: BTreeMap::new(),
             queued: 0,
             admitted: 0,
+            hot: 0,
+            cold_chunks: VecDeque::new(),
+            cold_buffer: Vec::new(),
             in_flight: 0,
             in_flight_depths: BTreeMap::new(),
             not_before: None,
@@ -354,12 +473,18 @@ impl Frontier {
             let Some(index) = self.ready.pop_front() else {
                 break;
             };
-            let host = &mut self.hosts[index];
-            host.scheduled = false;
-            if host.queued == 0 || host.in_flight >= per_host_cap {
+            self.hosts[index].scheduled = false;
+            if self.hosts[index].queued == 0 || self.hosts[index].in_flight >= per_host_cap {
                 // Rescheduled by `enqueue` or `complete` when that changes.
                 continue;
             }
+            if self.hosts[index].hot == 0 {
+                self.refill(index);
+                if self.hosts[index].hot == 0 {
+                    continue;
+                }
+            }
+            let host = &mut self.hosts[index];
             let next_depth = host.queue.keys().next().copied().unwrap_or(u32::MAX);
             if host
                 .in_flight_depths
@@ -385,6 +510,10 @@ impl Frontier {
                 continue;
             };
             host.queued -= 1;
+            host.hot -= 1;
+            if let Some(spill) = self.spill.as_mut() {
+                spill.hot_total -= 1;
+            }
             host.in_flight += 1;
             *host.in_flight_depths.entry(entry.depth).or_default() += 1;
             self.queued -= 1;
@@ -455,7 +584,14 @@ impl Frontier {
     pub fn clear_queue(&mut self) {
         for host in &mut self.hosts {
             host.queue.clear();
+            host.cold_chunks.clear();
+            host.cold_buffer.clear();
+            host.hot = 0;
             host.queued = 0;
+        }
+        if let Some(spill) = self.spill.as_mut() {
+            spill.hot_total = 0;
+            spill.buffered_total = 0;
         }
         self.queued = 0;
     }
@@ -487,6 +623,20 @@ fn repeats_a_segment(path: &str, limit: usize) -> bool {
         *count += 1;
         *count > limit
     })
+}
+
+/// Writes a host's cold buffer as one chunk. On failure the entries stay
+/// buffered in memory and spilling stops: nothing is lost, memory just
+/// stops being flat.
+fn spill_buffer(spill: &mut Spill, host: &mut HostState) {
+    match spill.file.write_chunk(&host.cold_buffer) {
+        Ok(chunk) => {
+            spill.buffered_total -= host.cold_buffer.len();
+            host.cold_buffer.clear();
+            host.cold_chunks.push_back(chunk);
+        }
+        Err(_) => spill.disabled = true,
+    }
 }
 
 fn pop_shallowest(queue: &mut BTreeMap<u32, VecDeque<Entry>>) -> Option<Entry> {
@@ -818,6 +968,79 @@ mod tests {
         let lease = pop_ready(&mut frontier, now);
         frontier.complete(lease);
         assert!(matches!(frontier.pop(now, &mut open), Pop::Finished));
+    }
+
+    #[test]
+    fn spilled_urls_come_back_once_each_in_order() {
+        let dir = std::env::temp_dir().join(format!("trawl-spill-test-{}", std::process::id()));
+        let mut scope = Scope::new(ScopeMode::Any, Vec::new(), Vec::new());
+        scope.add_seed(&url("http://a.example/"));
+        let limits = Limits {
+            per_host_concurrency: 1,
+            ..Limits::default()
+        };
+        let spill = SpillConfig {
+            dir: dir.clone(),
+            hot_budget: 4,
+            chunk_entries: 3,
+        };
+        let mut frontier = Frontier::with_spill(scope, limits, spill).unwrap();
+        let parent: Arc<str> = "http://a.example/".into();
+        for i in 0..40 {
+            let host = if i % 2 == 0 { "a" } else { "b" };
+            assert_eq!(
+                frontier.add_link(&url(&format!("http://{host}.example/{i}")), 1, &parent),
+                Admission::Queued
+            );
+        }
+        let spill_files = std::fs::read_dir(&dir).unwrap().count();
+        assert_eq!(spill_files, 1);
+        assert!(
+            std::fs::metadata(
+                std::fs::read_dir(&dir)
+                    .unwrap()
+                    .next()
+                    .unwrap()
+                    .unwrap()
+                    .path()
+            )
+            .unwrap()
+            .len()
+                > 0,
+            "URLs were spilled"
+        );
+        let now = Instant::now();
+        let mut order: HashMap<String, Vec<u32>> = HashMap::new();
+        while let Pop::Ready(lease) = frontier.pop(now, &mut open) {
+            let number: u32 = lease.entry.url.path()[1..].parse().unwrap();
+            assert_eq!(lease.entry.parent.as_deref(), Some("http://a.example/"));
+            order
+                .entry(lease.host.to_string())
+                .or_default()
+                .push(number);
+            frontier.complete(lease);
+        }
+        assert!(frontier.spill_error().is_none());
+        let a = &order["http://a.example:80"];
+        let b = &order["http://b.example:80"];
+        assert_eq!(
+            a,
+            &(0..40).step_by(2).collect::<Vec<u32>>(),
+            "host a in FIFO order"
+        );
+        assert_eq!(
+            b,
+            &(1..40).step_by(2).collect::<Vec<u32>>(),
+            "host b in FIFO order"
+        );
+        assert!(matches!(frontier.pop(now, &mut open), Pop::Finished));
+        drop(frontier);
+        assert_eq!(
+            std::fs::read_dir(&dir).unwrap().count(),
+            0,
+            "the spill file is removed"
+        );
+        let _ = std::fs::remove_dir(&dir);
     }
 
     #[test]

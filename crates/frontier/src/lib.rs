@@ -3,13 +3,16 @@
 //! The frontier owns everything about URLs *before* they are fetched:
 //!
 //! - [`canon`]: the canonical form of a URL (the dedup key), host keys and
-//!   128-bit fingerprints;
+//!   64-bit fingerprints;
 //! - [`scope`]: which hosts and patterns belong to the crawl;
 //! - [`Frontier`]: the seen-set, per-host breadth-first queues, the depth and
 //!   page limits, and a scheduler that hands out only URLs whose host has a
 //!   free concurrency slot and is not resting, so a slow or rate-limited
 //!   host never holds up the others. It also knows when the crawl is over:
 //!   nothing queued and nothing in flight.
+//!
+//! - [`SpillConfig`]: past a memory budget, queued URLs spill to a file a
+//!   chunk at a time, so memory stays flat as the queue grows.
 //!
 //! It does **not** fetch, parse HTML, sleep or spawn tasks: it is a plain
 //! synchronous structure that the async crawler drives (and that tests can
@@ -35,7 +38,9 @@
 pub mod canon;
 mod frontier;
 pub mod scope;
+mod spill;
 
 pub use canon::{CanonError, canonicalize, fingerprint, host_key, parse_canonical};
 pub use frontier::{Admission, Counts, Entry, Frontier, Lease, Limits, Pop};
 pub use scope::{Scope, ScopeMode};
+pub use spill::SpillConfig;

@@ -1,0 +1,100 @@
+//! Memory benchmark (not a test): enqueues N synthetic URLs over H hosts,
+//! then drains them, and reports peak RSS and bytes per URL.
+//!
+//! `cargo run --release -p trawl-frontier --example memory -- [URLS] [HOSTS] [spill|memory]`
+//! (defaults 10,000,000, 10,000 and `spill`: queued URLs beyond 100,000
+//! spill to a file in the temp folder, as `trawl crawl` does). Linux only: it reads VmHWM/VmRSS from
+//! /proc/self/status.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use trawl_frontier::{Frontier, Limits, Pop, Scope, ScopeMode, SpillConfig};
+use url::Url;
+
+fn status_kib(field: &str) -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|text| {
+            text.lines()
+                .find(|line| line.starts_with(field))
+                .and_then(|line| line.split_whitespace().nth(1))
+                .and_then(|value| value.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+// Printing the measurements is this program's whole job.
+#[allow(clippy::print_stdout)]
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let urls: u64 = args
+        .next()
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(10_000_000);
+    let hosts: u64 = args.next().and_then(|a| a.parse().ok()).unwrap_or(10_000);
+    let baseline_kib = status_kib("VmRSS:");
+    let limits = Limits {
+        per_host_concurrency: u32::MAX,
+        ..Limits::default()
+    };
+    let spill = args.next().as_deref() != Some("memory");
+    let scope = Scope::new(ScopeMode::Any, Vec::new(), Vec::new());
+    let mut frontier = if spill {
+        let config = SpillConfig {
+            dir: std::env::temp_dir(),
+            hot_budget: 100_000,
+            chunk_entries: 4096,
+        };
+        Frontier::with_spill(scope, limits, config).expect("spill file in the temp folder")
+    } else {
+        Frontier::new(scope, limits)
+    };
+    let started = Instant::now();
+    let mut parents: Vec<Arc<str>> = (0..hosts)
+        .map(|h| Arc::from(format!("http://host{h}.example/")))
+        .collect();
+    for i in 0..urls {
+        let host = i % hosts;
+        let url = Url::parse(&format!(
+            "http://host{host}.example/section/{}/page-{i}.html?ref=list",
+            i % 97
+        ))
+        .expect("synthetic URL");
+        frontier.add_link(&url, 1, &parents[host as usize]);
+    }
+    parents.clear();
+    let enqueue_secs = started.elapsed().as_secs_f64();
+    let counts = frontier.counts();
+    let peak_after_enqueue = status_kib("VmHWM:");
+    let started = Instant::now();
+    let now = std::time::Instant::now();
+    let mut drained = 0u64;
+    while let Pop::Ready(lease) = frontier.pop(now, &mut |_| Ok(())) {
+        frontier.complete(lease);
+        drained += 1;
+    }
+    let drain_secs = started.elapsed().as_secs_f64();
+    let peak = status_kib("VmHWM:");
+    let per_url = (peak_after_enqueue.saturating_sub(baseline_kib) * 1024) as f64 / urls as f64;
+    println!(
+        "mode             {}",
+        if spill {
+            "spill (100,000 URLs in memory)"
+        } else {
+            "all in memory"
+        }
+    );
+    println!("urls queued      {}", counts.queued);
+    println!("hosts            {}", counts.hosts);
+    println!(
+        "enqueue          {enqueue_secs:.1} s ({:.2} M URLs/s)",
+        urls as f64 / enqueue_secs / 1e6
+    );
+    println!("drain            {drain_secs:.1} s ({drained} popped)");
+    if let Some(error) = frontier.spill_error() {
+        println!("spill error      {error}");
+    }
+    println!("peak RSS         {:.0} MiB", peak as f64 / 1024.0);
+    println!("bytes per URL    {per_url:.0} (peak RSS growth while queued / URLs)");
+}

@@ -1,0 +1,141 @@
+//! Spilling queued URLs to disk, so memory stays flat however large the
+//! queue grows.
+//!
+//! Each host keeps its oldest URLs in memory (the *hot* queue). Once the
+//! frontier holds `hot_budget` URLs in memory, further URLs of a host go to
+//! its *cold* tail: a small in-memory buffer that is written, a chunk at a
+//! time, to one append-only spill file. A host whose hot queue runs dry
+//! reads its oldest chunk back. Per host, only the chunks' positions stay in
+//! memory (16 bytes per chunk of up to `chunk_entries` URLs).
+//!
+//! The I/O is plain positional file I/O on the caller's thread, a chunk at
+//! a time (one write per `chunk_entries` URLs spilled, one read per chunk
+//! refilled), which the page cache usually absorbs.
+
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use url::Url;
+
+use crate::frontier::Entry;
+
+/// When and where queued URLs spill to disk.
+#[derive(Debug, Clone)]
+pub struct SpillConfig {
+    /// Folder for the spill file (created if missing; the file is removed
+    /// when the frontier is dropped).
+    pub dir: PathBuf,
+    /// Queued URLs kept in memory over all hosts before spilling starts.
+    pub hot_budget: usize,
+    /// URLs per chunk written to or read from disk.
+    pub chunk_entries: usize,
+}
+
+/// Where one chunk of a host's cold tail lives in the spill file.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ChunkRef {
+    offset: u64,
+    len: u32,
+    pub(crate) entries: u32,
+}
+
+/// The spill file.
+#[derive(Debug)]
+pub(crate) struct SpillFile {
+    file: File,
+    path: PathBuf,
+    end: u64,
+}
+
+static SPILL_FILES: AtomicU64 = AtomicU64::new(0);
+
+impl SpillFile {
+    pub(crate) fn create(config: &SpillConfig) -> std::io::Result<SpillFile> {
+        std::fs::create_dir_all(&config.dir)?;
+        let serial = SPILL_FILES.fetch_add(1, Ordering::Relaxed);
+        let path = config.dir.join(format!(
+            "frontier-spill-{}-{serial}.bin",
+            std::process::id()
+        ));
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&path)?;
+        Ok(SpillFile { file, path, end: 0 })
+    }
+
+    /// Appends `entries` as one chunk.
+    pub(crate) fn write_chunk(&mut self, entries: &[Entry]) -> std::io::Result<ChunkRef> {
+        let mut bytes = Vec::with_capacity(entries.len() * 96);
+        for entry in entries {
+            bytes.extend_from_slice(&entry.depth.to_le_bytes());
+            match &entry.parent {
+                Some(parent) => {
+                    bytes.extend_from_slice(&(parent.len() as u32).to_le_bytes());
+                    bytes.extend_from_slice(parent.as_bytes());
+                }
+                None => bytes.extend_from_slice(&u32::MAX.to_le_bytes()),
+            }
+            let url = entry.url.as_str();
+            bytes.extend_from_slice(&(url.len() as u32).to_le_bytes());
+            bytes.extend_from_slice(url.as_bytes());
+        }
+        self.file.seek(SeekFrom::Start(self.end))?;
+        self.file.write_all(&bytes)?;
+        let chunk = ChunkRef {
+            offset: self.end,
+            len: u32::try_from(bytes.len()).map_err(std::io::Error::other)?,
+            entries: entries.len() as u32,
+        };
+        self.end += bytes.len() as u64;
+        Ok(chunk)
+    }
+
+    /// Reads a chunk back, in the order it was written.
+    pub(crate) fn read_chunk(&mut self, chunk: ChunkRef) -> std::io::Result<Vec<Entry>> {
+        let mut bytes = vec![0u8; chunk.len as usize];
+        self.file.seek(SeekFrom::Start(chunk.offset))?;
+        self.file.read_exact(&mut bytes)?;
+        let corrupt = || {
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                "corrupt frontier spill chunk",
+            )
+        };
+        let mut entries = Vec::with_capacity(chunk.entries as usize);
+        let mut at = 0usize;
+        let mut take = |count: usize| -> std::io::Result<&[u8]> {
+            let slice = bytes.get(at..at + count).ok_or_else(corrupt)?;
+            at += count;
+            Ok(slice)
+        };
+        for _ in 0..chunk.entries {
+            let depth = u32::from_le_bytes(take(4)?.try_into().map_err(|_| corrupt())?);
+            let parent_len = u32::from_le_bytes(take(4)?.try_into().map_err(|_| corrupt())?);
+            let parent = if parent_len == u32::MAX {
+                None
+            } else {
+                let text =
+                    std::str::from_utf8(take(parent_len as usize)?).map_err(|_| corrupt())?;
+                Some(Arc::<str>::from(text))
+            };
+            let url_len = u32::from_le_bytes(take(4)?.try_into().map_err(|_| corrupt())?);
+            let text = std::str::from_utf8(take(url_len as usize)?).map_err(|_| corrupt())?;
+            let url = Url::parse(text).map_err(|_| corrupt())?;
+            entries.push(Entry { url, depth, parent });
+        }
+        Ok(entries)
+    }
+}
+
+impl Drop for SpillFile {
+    fn drop(&mut self) {
+        // The spill is scratch space; a leftover file is harmless.
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
