@@ -475,3 +475,45 @@ fn a_queue_larger_than_its_memory_budget_spills_and_still_covers_the_site() {
         "spill file and state are gone after a finished crawl"
     );
 }
+
+#[test]
+fn virtual_hosts_are_crawled_through_resolve_overrides() {
+    let site = Site::start(SiteConfig {
+        pages: 60,
+        links_per_page: 4,
+        hosts: 5,
+        ..SiteConfig::default()
+    });
+    let dir = workdir();
+    let port = site.site.addr().port();
+    let seeds: Vec<String> = (0..5).map(|k| site.site.vhost_url(k, "/")).collect();
+    let seed_refs: Vec<&str> = seeds.iter().map(String::as_str).collect();
+    write_seeds(dir.path(), &seed_refs);
+    let resolves: Vec<String> = (0..5)
+        .map(|k| format!("{}:{port}:127.0.0.1", trawl_testsite::TestSite::vhost(k)))
+        .collect();
+    let mut arguments = args("seeds.txt", "crawl.jsonl", &[]);
+    for resolve in &resolves {
+        arguments.push("--resolve");
+        arguments.push(resolve);
+    }
+    let run = trawl(dir.path(), &arguments);
+    assert!(run.status.success(), "{}", run.stderr);
+    let crawled = unique_urls(&read_records(&dir.path().join("crawl.jsonl")));
+    let mut expected = HashSet::new();
+    for k in 0..5 {
+        expected.extend(site.site.reachable_on_vhost(k));
+    }
+    assert_eq!(crawled, expected);
+    let hosts: HashSet<Option<String>> = site
+        .site
+        .requests()
+        .iter()
+        .map(|r| r.host.clone())
+        .collect();
+    assert_eq!(
+        hosts.len(),
+        5,
+        "every request carried one of the five virtual host names: {hosts:?}"
+    );
+}

@@ -38,6 +38,7 @@
 //! | `/fault/truncated` | Content-Length 1000, 100 bytes sent |
 //! | `/fault/bad-chunked` | invalid chunked encoding |
 //! | `/fault/huge-headers` | 1 MiB of response headers |
+//! | any page on `hN.test` (with `hosts` > 1) | virtual host N's copy of the site |
 //! | `/sitemap.xml` (with `sitemaps`) | a sitemap index → a gzip sitemap of the unlinked pages |
 //!
 //! It does **not** implement HTTP beyond what crawlers send (GET/HEAD,
@@ -81,6 +82,11 @@ pub struct SiteConfig {
     /// Serve `/sitemap.xml`: an index pointing to a gzip sitemap that lists
     /// the pages no page links to (see [`TestSite::sitemap_only`]).
     pub sitemaps: bool,
+    /// Virtual hosts (Host-header routing): with more than 1, every host
+    /// named `h0.test` … `h{N-1}.test` (see [`TestSite::vhost_url`]) serves
+    /// its own copy of the site, with absolute links to itself. Crawlers
+    /// reach them with a `--resolve`-style override to 127.0.0.1.
+    pub hosts: usize,
 }
 
 impl Default for SiteConfig {
@@ -94,6 +100,7 @@ impl Default for SiteConfig {
             robots_status: 200,
             latency: Duration::ZERO,
             sitemaps: false,
+            hosts: 1,
         }
     }
 }
@@ -113,6 +120,9 @@ pub struct RequestRecord {
 pub(crate) struct Shared {
     config: SiteConfig,
     pages: Vec<Bytes>,
+    /// Kept for virtual hosts, whose pages are rendered per request with
+    /// their own host in absolute links.
+    graph: Graph,
     log: Mutex<Vec<RequestRecord>>,
     counters: Mutex<HashMap<String, u64>>,
     gzip_cache: Mutex<HashMap<u64, Bytes>>,
@@ -176,6 +186,7 @@ impl TestSite {
         let shared = Arc::new(Shared {
             config,
             pages,
+            graph,
             log: Mutex::new(Vec::new()),
             counters: Mutex::new(HashMap::new()),
             gzip_cache: Mutex::new(HashMap::new()),
@@ -205,6 +216,29 @@ impl TestSite {
     /// Every reachable page URL (as canonicalised) and its BFS depth from `/`.
     pub fn reachable(&self) -> BTreeMap<String, u32> {
         self.reachable.clone()
+    }
+
+    /// The name of virtual host `index` (`h{index}.test`).
+    pub fn vhost(index: usize) -> String {
+        format!("h{index}.test")
+    }
+
+    /// `http://h{index}.test:PORT{path}`: a URL on a virtual host.
+    pub fn vhost_url(&self, index: usize, path: &str) -> String {
+        format!(
+            "http://{}:{}{path}",
+            TestSite::vhost(index),
+            self.addr.port()
+        )
+    }
+
+    /// The reachable pages of virtual host `index`, as URLs on it.
+    pub fn reachable_on_vhost(&self, index: usize) -> BTreeSet<String> {
+        let base = self.base_url();
+        self.reachable
+            .keys()
+            .map(|url| self.vhost_url(index, url.strip_prefix(&base).unwrap_or(url)))
+            .collect()
     }
 
     /// Page URLs found only through the sitemap (pages no page links to),
@@ -359,12 +393,23 @@ async fn route(
         path.strip_prefix("/p/")
             .and_then(|n| n.parse::<usize>().ok())
     };
-    let response = match page.and_then(|page| shared.pages.get(page)) {
-        Some(body) => {
+    let response = match page.and_then(|page| shared.pages.get(page).map(|body| (page, body))) {
+        Some((page, body)) => {
             if !shared.config.latency.is_zero() {
                 tokio::time::sleep(shared.config.latency).await;
             }
-            Response::html(200, body.clone())
+            match (&request.host, shared.config.hosts > 1) {
+                (Some(host), true) => Response::html(
+                    200,
+                    render(
+                        &shared.graph,
+                        page,
+                        &format!("http://{host}"),
+                        shared.config.page_bytes,
+                    ),
+                ),
+                _ => Response::html(200, body.clone()),
+            }
         }
         None => Response::html(
             404,

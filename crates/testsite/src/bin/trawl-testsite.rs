@@ -1,13 +1,13 @@
 //! Serves the synthetic site on 127.0.0.1 until killed: for manual crawls
 //! and benchmarks.
 //!
-//! `trawl-testsite [--pages N] [--links L] [--page-bytes B] [--seed S] [--port P] [--robots FILE]`
+//! `trawl-testsite [--pages N] [--links L] [--page-bytes B] [--seed S] [--port P] [--hosts N] [--robots FILE]`
 
 use std::process::ExitCode;
 
 use trawl_testsite::{SiteConfig, TestSite};
 
-const USAGE: &str = "usage: trawl-testsite [--pages N] [--links L] [--page-bytes B] [--seed S] [--port P] [--robots FILE]";
+const USAGE: &str = "usage: trawl-testsite [--pages N] [--links L] [--page-bytes B] [--seed S] [--port P] [--hosts N] [--robots FILE]";
 
 fn parse_args() -> Result<(SiteConfig, u16), String> {
     let mut config = SiteConfig {
@@ -33,6 +33,7 @@ fn parse_args() -> Result<(SiteConfig, u16), String> {
             "--links" => config.links_per_page = number()? as usize,
             "--page-bytes" => config.page_bytes = number()? as usize,
             "--seed" => config.seed = number()?,
+            "--hosts" => config.hosts = number()?.max(1) as usize,
             "--port" => {
                 port = u16::try_from(number()?)
                     .map_err(|_| format!("--port: `{value}` is not a port"))?
@@ -69,6 +70,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let site_hosts = config.hosts;
     runtime.block_on(async {
         let site = match TestSite::start_on(config, port).await {
             Ok(site) => site,
@@ -82,6 +84,14 @@ fn main() -> ExitCode {
             site.base_url(),
             site.reachable().len()
         );
+        if site_hosts > 1 {
+            println!(
+                "virtual hosts h0.test … h{}.test on port {} (e.g. {})",
+                site_hosts - 1,
+                site.addr().port(),
+                site.vhost_url(0, "/")
+            );
+        }
         let _ = tokio::signal::ctrl_c().await;
         site.shutdown().await;
         ExitCode::SUCCESS
