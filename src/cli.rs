@@ -123,6 +123,11 @@ pub struct CrawlArgs {
     #[arg(long)]
     pub sitemaps: bool,
 
+    /// Do not follow links marked rel="nofollow" (they are followed by
+    /// default and listed in the record's `nofollow_links`).
+    #[arg(long)]
+    pub skip_nofollow_links: bool,
+
     /// Queue at most N URLs per host (a trap guard).
     #[arg(long, value_name = "N")]
     pub max_pages_per_host: Option<u64>,

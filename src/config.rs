@@ -31,6 +31,7 @@ pub struct CrawlConfig {
     pub resume: bool,
     pub fresh: bool,
     pub sitemaps: bool,
+    pub skip_nofollow_links: bool,
     pub max_queue_in_memory: usize,
     /// Where queued URLs beyond `max_queue_in_memory` spill.
     pub spill_dir: std::path::PathBuf,
@@ -156,6 +157,7 @@ impl CrawlConfig {
             resume: args.resume,
             fresh: args.fresh,
             sitemaps: args.sitemaps,
+            skip_nofollow_links: args.skip_nofollow_links,
             max_queue_in_memory: args.max_queue_in_memory.max(1),
             spill_dir,
             retries: args.retries.min(20),

@@ -84,6 +84,8 @@ struct Shared {
     pacing: Pacing,
     retries: u32,
     max_retry_after: Duration,
+    /// `--skip-nofollow-links`: links marked rel="nofollow" are not queued.
+    skip_nofollow_links: bool,
     /// Cancelled on the first Ctrl-C: back-off sleeps end early.
     graceful: CancellationToken,
     /// Why the crawl had to stop, when it had to.
@@ -211,6 +213,7 @@ pub async fn run(
         retries: config.retries,
         max_retry_after: config.max_retry_after,
         graceful: shutdown.graceful.clone(),
+        skip_nofollow_links: config.skip_nofollow_links,
         fatal: Mutex::new(None),
     });
 
@@ -497,7 +500,10 @@ async fn process(guard: LeaseGuard, _permit: tokio::sync::OwnedSemaphorePermit) 
         let parent: Arc<str> = entry.url.as_str().into();
         let depth = entry.depth.saturating_add(1);
         let mut frontier = shared.frontier();
-        for link in &links {
+        for (link, rel_nofollow) in &links {
+            if *rel_nofollow && shared.skip_nofollow_links {
+                continue;
+            }
             let admitted = frontier.add_link(link, depth, &parent);
             if shared.journaling && admitted == trawl_frontier::Admission::Queued {
                 queued.push(QueuedUrl {
@@ -648,6 +654,10 @@ async fn extract_if_html(shared: &Shared, fetched: &Fetched) -> Option<Page> {
 /// Binary control bytes early in a body mean it is not really HTML,
 /// whatever the header claims.
 fn looks_binary(body: &[u8]) -> bool {
+    // UTF-16 text is full of NUL bytes; its byte order mark says it is text.
+    if body.starts_with(&[0xFF, 0xFE]) || body.starts_with(&[0xFE, 0xFF]) {
+        return false;
+    }
     body.iter()
         .take(1024)
         .any(|&byte| matches!(byte, 0x00..=0x08 | 0x0E..=0x1A | 0x1C..=0x1F))
@@ -674,25 +684,41 @@ fn robots_tag_has(fetched: &Fetched, directive: &str) -> bool {
         })
 }
 
-fn canonical_links(page: Option<&Page>) -> Vec<Url> {
+/// The page's links in canonical form, deduplicated, each with whether
+/// every occurrence carried `rel="nofollow"`.
+fn canonical_links(page: Option<&Page>) -> Vec<(Url, bool)> {
     let Some(page) = page else {
         return Vec::new();
     };
-    let mut seen = HashSet::with_capacity(page.links.len());
-    page.links
-        .iter()
-        .filter_map(|link| canonicalize(&link.url).ok())
-        .filter(|url| seen.insert(url.as_str().to_owned()))
-        .collect()
+    let mut seen: HashMap<String, usize> = HashMap::with_capacity(page.links.len());
+    let mut links: Vec<(Url, bool)> = Vec::with_capacity(page.links.len());
+    for link in &page.links {
+        let Ok(url) = canonicalize(&link.url) else {
+            continue;
+        };
+        match seen.get(url.as_str()) {
+            Some(&index) => links[index].1 &= link.nofollow,
+            None => {
+                seen.insert(url.as_str().to_owned(), links.len());
+                links.push((url, link.nofollow));
+            }
+        }
+    }
+    links
 }
 
 fn build_record(
     entry: &Entry,
     fetched: Fetched,
     page: Option<Page>,
-    links: Vec<Url>,
+    links: Vec<(Url, bool)>,
     attempts: u32,
 ) -> CrawlRecord {
+    let nofollow_links = links
+        .iter()
+        .filter(|(_, rel_nofollow)| *rel_nofollow)
+        .map(|(url, _)| url.to_string())
+        .collect();
     let nofollow =
         page.as_ref().is_some_and(|page| page.meta_robots.nofollow) || header_nofollow(&fetched);
     let noindex =
@@ -718,7 +744,11 @@ fn build_record(
         elapsed_ms: u64::try_from(fetched.elapsed.as_millis()).unwrap_or(u64::MAX),
         fetched_at: now_rfc3339(),
         title,
-        links: links.into_iter().map(String::from).collect(),
+        links: links
+            .into_iter()
+            .map(|(url, _)| String::from(url))
+            .collect(),
+        nofollow_links,
         redirects: fetched.redirects.into_iter().map(String::from).collect(),
         error: fetched.error.map(|error| RecordError {
             kind: error.kind.as_str(),
@@ -748,6 +778,7 @@ fn failure_record(entry: &Entry, kind: &'static str, message: String) -> CrawlRe
         fetched_at: now_rfc3339(),
         title: None,
         links: Vec::new(),
+        nofollow_links: Vec::new(),
         redirects: Vec::new(),
         error: Some(RecordError { kind, message }),
         charset: None,
@@ -774,6 +805,7 @@ mod tests {
     fn binary_bodies_are_not_html() {
         assert!(looks_binary(b"\x89PNG\r\n\x1a\n\0\0\0"));
         assert!(!looks_binary(b"<!doctype html>\n<title>x</title>\t\r\n"));
+        assert!(!looks_binary(b"\xFF\xFE<\0h\0t\0m\0l\0>\0"));
     }
 
     #[test]

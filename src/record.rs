@@ -6,7 +6,7 @@
 //! {"url":"http://127.0.0.1:8080/p/7","final_url":"http://127.0.0.1:8080/p/7","depth":2,
 //!  "parent":"http://127.0.0.1:8080/p/3","status":200,"content_type":"text/html","bytes":2048,
 //!  "elapsed_ms":3,"fetched_at":"2026-11-25T07:00:00.123Z","title":"Page 7",
-//!  "links":["http://127.0.0.1:8080/p/8"],"redirects":[],"error":null,"charset":"UTF-8",
+//!  "links":["http://127.0.0.1:8080/p/8"],"nofollow_links":[],"redirects":[],"error":null,"charset":"UTF-8",
 //!  "canonical":null,"noindex":false,"nofollow":false,"location":null,"attempts":1}
 //! ```
 
@@ -39,6 +39,9 @@ pub struct CrawlRecord {
     pub title: Option<String>,
     /// Canonical absolute outlinks, in page order, deduplicated.
     pub links: Vec<String>,
+    /// The links every occurrence of which carried `rel="nofollow"`
+    /// (followed unless `--skip-nofollow-links`).
+    pub nofollow_links: Vec<String>,
     /// Intermediate URLs of redirects, in order.
     pub redirects: Vec<String>,
     /// Why the fetch failed; null on success.

@@ -302,6 +302,12 @@ fn faults_become_records_with_the_right_kind() {
         "/fault/meta-nofollow",
         "/fault/x-robots-nofollow",
         "/fault/base-href",
+        "/fault/gb18030?declared=header",
+        "/fault/gb18030?declared=meta",
+        "/fault/gb18030?declared=none",
+        "/fault/utf16",
+        "/fault/rel-nofollow",
+        "/fault/malformed",
         long_path.as_str(),
     ];
     let seeds: Vec<String> = faults.iter().map(|path| site.url(path)).collect();
@@ -412,6 +418,43 @@ fn faults_become_records_with_the_right_kind() {
         assert_eq!(sjis["charset"], "Shift_JIS", "sjis {declared}");
         assert_eq!(sjis["links"][0], site.url("/p/1"));
     }
+    for declared in ["header", "meta", "none"] {
+        let gb = paths[&format!("/fault/gb18030?declared={declared}")];
+        assert_eq!(gb["title"], "中文网页", "gb18030 {declared}");
+        // Undeclared, the detector names GBK, whose WHATWG decoder is the
+        // GB18030 decoder: same text either way.
+        let charset = gb["charset"].as_str().unwrap();
+        assert!(
+            charset == "gb18030" || (declared == "none" && charset == "GBK"),
+            "gb18030 {declared}: {charset}"
+        );
+        assert_eq!(gb["links"][0], site.url("/p/1"));
+    }
+    let utf16 = paths["/fault/utf16"];
+    assert_eq!(utf16["title"], "Ünïcödé Sïxtéén");
+    assert_eq!(utf16["charset"], "UTF-16LE");
+    assert_eq!(utf16["links"][0], site.url("/p/1"));
+    // rel=nofollow links are followed by default, and marked.
+    let rel = paths["/fault/rel-nofollow"];
+    assert_eq!(
+        rel["nofollow_links"],
+        serde_json::json!([site.url("/fault/leaf/relnf")])
+    );
+    assert_eq!(rel["links"].as_array().unwrap().len(), 2);
+    // Broken markup still yields its links, whitespace and all.
+    let malformed = paths["/fault/malformed"];
+    let expected: Vec<String> = (1..=4)
+        .map(|k| site.url(&format!("/fault/leaf/m{k}")))
+        .collect();
+    assert_eq!(malformed["links"], serde_json::json!(expected));
+    assert_eq!(malformed["title"], "Malformed <b>page");
+    // Link schemes other than http(s) never reach the server.
+    assert!(
+        site.site
+            .requests()
+            .iter()
+            .all(|r| !r.path.contains("mailto") && !r.path.contains("javascript"))
+    );
     // nofollow: links are reported but not fetched.
     let meta = paths["/fault/meta-nofollow"];
     assert_eq!(meta["nofollow"], true);
@@ -541,4 +584,62 @@ fn sitemaps_add_pages_no_link_leads_to() {
     );
     assert!(run.status.success());
     assert_eq!(site.site.hits("/sitemap.xml"), before);
+}
+
+#[test]
+fn rel_nofollow_links_are_skipped_on_request() {
+    let site = site_with(SiteConfig {
+        pages: 5,
+        ..SiteConfig::default()
+    });
+    let dir = workdir();
+    write_seeds(dir.path(), &[&site.url("/fault/rel-nofollow")]);
+    let run = trawl(
+        dir.path(),
+        &[
+            "crawl",
+            "-o",
+            "crawl.jsonl",
+            "--quiet",
+            "--per-host-rate",
+            "0",
+            "--delay-factor",
+            "0",
+        ],
+    );
+    assert!(run.status.success(), "{}", run.stderr);
+    assert_eq!(
+        site.site.hits("/fault/leaf/relnf"),
+        1,
+        "followed by default"
+    );
+    let dir = workdir();
+    write_seeds(dir.path(), &[&site.url("/fault/rel-nofollow")]);
+    let run = trawl(
+        dir.path(),
+        &[
+            "crawl",
+            "-o",
+            "crawl.jsonl",
+            "--quiet",
+            "--per-host-rate",
+            "0",
+            "--delay-factor",
+            "0",
+            "--skip-nofollow-links",
+        ],
+    );
+    assert!(run.status.success(), "{}", run.stderr);
+    assert_eq!(
+        site.site.hits("/fault/leaf/relnf"),
+        1,
+        "not fetched again with --skip-nofollow-links"
+    );
+    assert_eq!(
+        site.site.hits("/fault/leaf/relok"),
+        2,
+        "plain links still followed"
+    );
+    let records = read_records(&dir.path().join("crawl.jsonl"));
+    assert_eq!(records.len(), 2);
 }

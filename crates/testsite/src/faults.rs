@@ -126,6 +126,36 @@ pub(crate) async fn handle(
             "日本語のページ",
             "これは日本語で書かれたページです。東京、大阪、京都、そして北海道。",
         ),
+        "gb18030" => encoded_page(
+            request,
+            encoding_rs::GB18030,
+            "gb18030",
+            "中文网页",
+            "这是一个用中文写的网页。北京、上海、广州和深圳都是大城市。",
+        ),
+        "utf16" => {
+            let html = "<!DOCTYPE html><html><head><title>Ünïcödé Sïxtéén</title></head><body><a href=\"/p/1\">one</a></body></html>";
+            let mut body = vec![0xFF, 0xFE];
+            for unit in html.encode_utf16() {
+                body.extend_from_slice(&unit.to_le_bytes());
+            }
+            Response {
+                status: 200,
+                headers: vec![("Content-Type".into(), "text/html".into())],
+                body: Bytes::from(body),
+            }
+        }
+        "rel-nofollow" => Response::html(
+            200,
+            small_page(
+                "Rel nofollow",
+                "<a href=\"/fault/leaf/relnf\" rel=\"nofollow\">sponsored</a> <a href=\"/fault/leaf/relok\">plain</a>",
+            ),
+        ),
+        "malformed" => Response::html(
+            200,
+            "<html><head><title>Malformed <b>page</title><body><table><tr><a href=/fault/leaf/m1>one<td><div><a href='/fault/leaf/m2' >two<p><a href=\"/fault/leaf/m3\"\n>three</table><a href=\" /fault/leaf/m4 \">four",
+        ),
         "binary-as-html" => {
             let mut body = vec![0u8; 4096];
             let mut rng = crate::site::SplitMix64::new(7);

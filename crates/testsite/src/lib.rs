@@ -28,6 +28,8 @@
 //! | `/fault/retry-after/KEY?secs=S` | 429 with `Retry-After: S` once per KEY, then 200 |
 //! | `/fault/latin1?declared=header\|meta\|none` | windows-1252 page "Café Ñandú" |
 //! | `/fault/sjis?declared=header\|meta\|none` | Shift_JIS page "日本語のページ" |
+//! | `/fault/gb18030?declared=...`, `/fault/utf16` | GB18030 page "中文网页", UTF-16LE page with BOM |
+//! | `/fault/rel-nofollow`, `/fault/malformed` | a rel=nofollow link; broken markup with four links |
 //! | `/fault/binary-as-html` | binary bytes labelled text/html |
 //! | `/fault/no-content-type` | HTML without a Content-Type |
 //! | `/fault/trap/...` | an infinite relative-link trap |
