@@ -130,16 +130,14 @@ impl Drop for LeaseGuard {
     }
 }
 
-/// Runs a whole crawl and returns when every record is written.
-pub async fn run(
-    config: CrawlConfig,
-    output: crate::sink::Output,
-    journal: Option<crate::sink::Output>,
-    resumed: Option<Resumed>,
-    stats: Arc<Stats>,
-    shutdown: Shutdown,
-) -> anyhow::Result<Outcome> {
-    let fetcher = Fetcher::new(config.fetcher.clone())?;
+/// The frontier a crawl starts from: the seeds, plus (on `--resume`) the
+/// journal replayed, with URLs already in the output only marked seen.
+/// Returns the seeds that are new to the journal. Plain blocking file I/O:
+/// called before the runtime starts.
+pub fn build_frontier(
+    config: &CrawlConfig,
+    resume: Option<(&crate::state::StateDir, &Resumed)>,
+) -> Result<(Frontier, Vec<QueuedUrl>), BuildError> {
     let mut scope = Scope::new(config.scope, config.include.clone(), config.exclude.clone());
     for seed in &config.seeds {
         scope.add_seed(seed);
@@ -150,17 +148,19 @@ pub async fn run(
         chunk_entries: 4096,
     };
     let mut frontier =
-        Frontier::with_spill(scope, config.limits.clone(), spill).map_err(|error| {
-            anyhow::anyhow!(
-                "cannot create the queue spill file in {}: {error}",
-                config.spill_dir.display()
-            )
+        Frontier::with_spill(scope, config.limits.clone(), spill).map_err(|source| {
+            BuildError::Spill {
+                dir: config.spill_dir.clone(),
+                source,
+            }
         })?;
-    if let Some(resumed) = &resumed {
-        for queued in &resumed.queued {
-            let done = resumed.done.contains(queued.url.as_str());
-            frontier.restore(&queued.url, queued.depth, queued.parent.clone(), done);
-        }
+    if let Some((state, resumed)) = resume {
+        state.replay(|queued| {
+            let done = resumed
+                .done
+                .contains(&trawl_frontier::fingerprint_str(queued.url.as_str()));
+            frontier.restore(&queued.url, queued.depth, queued.parent, done);
+        })?;
         frontier.restore_handed_out(resumed.records);
     }
     // Seeds not in the journal yet (all of them on a fresh crawl) are
@@ -175,6 +175,33 @@ pub async fn run(
             });
         }
     }
+    Ok((frontier, queued_seeds))
+}
+
+/// Why the starting frontier could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    #[error("cannot create the queue spill file in {}: {source}", dir.display())]
+    Spill {
+        dir: std::path::PathBuf,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    State(#[from] crate::state::StateError),
+}
+
+/// Runs a whole crawl and returns when every record is written.
+#[allow(clippy::too_many_arguments)]
+pub async fn run(
+    config: CrawlConfig,
+    frontier: Frontier,
+    queued_seeds: Vec<QueuedUrl>,
+    output: crate::sink::Output,
+    journal: Option<crate::sink::Output>,
+    stats: Arc<Stats>,
+    shutdown: Shutdown,
+) -> anyhow::Result<Outcome> {
+    let fetcher = Fetcher::new(config.fetcher.clone())?;
     let journaling = journal.is_some();
     let (records_tx, records_rx) = mpsc::channel(RECORD_CHANNEL);
     let sink = tokio::spawn(crate::sink::run(

@@ -75,13 +75,28 @@ fn crawl_command(args: &CrawlArgs) -> ExitCode {
             return ExitCode::from(code);
         }
     };
+    let resume = match &state {
+        Some((dir, Some(resumed))) => Some((dir, resumed)),
+        _ => None,
+    };
+    let (frontier, queued_seeds) = match crawl::build_frontier(&config, resume) {
+        Ok(built) => built,
+        Err(error) => {
+            eprintln!("trawl: error: {error}");
+            let code = match error {
+                crawl::BuildError::State(state::StateError::Corrupt { .. }) => EXIT_USAGE,
+                _ => EXIT_FATAL,
+            };
+            return ExitCode::from(code);
+        }
+    };
     if let Some((_, Some(resumed))) = &state
         && !config.quiet
     {
         eprintln!(
-            "trawl: resuming: {} URLs already recorded, {} queued in all{}",
+            "trawl: resuming: {} URLs already recorded, {} still queued{}",
             resumed.records,
-            resumed.queued.len(),
+            frontier.counts().queued,
             if resumed.truncated_bytes > 0 {
                 format!(
                     "; cut a half-written last line ({} bytes) from the output",
@@ -102,7 +117,8 @@ fn crawl_command(args: &CrawlArgs) -> ExitCode {
             return ExitCode::from(EXIT_FATAL);
         }
     };
-    runtime.block_on(run(config, state, bar))
+    let state_dir = state.map(|(dir, _)| dir);
+    runtime.block_on(run(config, state_dir, frontier, queued_seeds, bar))
 }
 
 /// Creates the output's folder and opens the file for writing without
@@ -143,14 +159,12 @@ fn prepare_state(
 
 async fn run(
     config: CrawlConfig,
-    state: Option<(state::StateDir, Option<state::Resumed>)>,
+    state_dir: Option<state::StateDir>,
+    frontier: trawl_frontier::Frontier,
+    queued_seeds: Vec<state::QueuedUrl>,
     bar: indicatif::ProgressBar,
 ) -> ExitCode {
-    let (state_dir, resumed) = match state {
-        Some((dir, resumed)) => (Some(dir), resumed),
-        None => (None, None),
-    };
-    let output = match sink::Output::open(&config.destination, resumed.is_some()).await {
+    let output = match sink::Output::open(&config.destination, config.resume).await {
         Ok(output) => output,
         Err(error) => {
             eprintln!("trawl: error: {error}");
@@ -177,9 +191,10 @@ async fn run(
 
     let outcome = crawl::run(
         config,
+        frontier,
+        queued_seeds,
         output,
         journal,
-        resumed,
         Arc::clone(&stats),
         shutdown,
     )

@@ -93,10 +93,9 @@ impl QueuedUrl {
 /// What a resumed crawl starts from.
 #[derive(Debug, Default)]
 pub struct Resumed {
-    /// Every URL ever queued, in order.
-    pub queued: Vec<QueuedUrl>,
-    /// Canonical URLs that already have a record in the output.
-    pub done: HashSet<String>,
+    /// Fingerprints of the canonical URLs that already have a record in the
+    /// output (8 bytes each, however many there are).
+    pub done: HashSet<u64>,
     /// Records already in the output.
     pub records: u64,
     /// Bytes cut from the end of the output (a line half-written by a crash).
@@ -171,52 +170,85 @@ impl StateDir {
         })
     }
 
-    /// Reads the journal and the output for a resume, cutting a partial
-    /// last line off the output first.
+    /// Reads the output for a resume (after cutting a half-written last
+    /// line): which URLs are done, as fingerprints, and how many records.
     pub fn load(&self, output: &Path) -> Result<Resumed, StateError> {
-        let mut resumed = Resumed::default();
-        if output.exists() {
-            resumed.truncated_bytes = cut_partial_line(output)?;
-            let file = std::fs::File::open(output).map_err(io_error(output))?;
-            for (index, line) in BufReader::new(file).lines().enumerate() {
-                let line = line.map_err(io_error(output))?;
-                let record: serde_json::Value =
-                    serde_json::from_str(&line).map_err(|error| StateError::Corrupt {
-                        path: output.to_owned(),
-                        detail: format!("output line {} is not JSON ({error})", index + 1),
-                    })?;
-                let Some(url) = record["url"].as_str() else {
-                    return Err(StateError::Corrupt {
-                        path: output.to_owned(),
-                        detail: format!("output line {} has no url", index + 1),
-                    });
-                };
-                resumed.done.insert(url.to_owned());
-                resumed.records += 1;
-            }
+        /// Only the field a resume needs; the rest of each line is skipped.
+        #[derive(serde::Deserialize)]
+        struct UrlOnly<'a> {
+            #[serde(borrow)]
+            url: std::borrow::Cow<'a, str>,
         }
-        let queue_path = self.queue_file();
-        let text = std::fs::read(&queue_path).map_err(io_error(&queue_path))?;
-        let complete = match text.iter().rposition(|&b| b == b'\n') {
-            Some(last) => &text[..=last],
-            // A journal without one whole line: nothing was queued durably.
-            None => &text[..0],
-        };
-        let complete = std::str::from_utf8(complete).map_err(|_| StateError::Corrupt {
-            path: queue_path.clone(),
-            detail: "queue journal is not UTF-8".into(),
-        })?;
-        for (index, line) in complete.lines().enumerate() {
-            let queued = QueuedUrl::parse(line).ok_or_else(|| StateError::Corrupt {
-                path: queue_path.clone(),
-                detail: format!(
-                    "queue journal line {} is not `depth<TAB>parent<TAB>url`",
-                    index + 1
-                ),
-            })?;
-            resumed.queued.push(queued);
+        let mut resumed = Resumed::default();
+        if !output.exists() {
+            return Ok(resumed);
+        }
+        resumed.truncated_bytes = cut_partial_line(output)?;
+        let file = std::fs::File::open(output).map_err(io_error(output))?;
+        let mut reader = BufReader::with_capacity(1 << 20, file);
+        let mut line = Vec::new();
+        let mut number = 0u64;
+        loop {
+            line.clear();
+            if reader
+                .read_until(b'\n', &mut line)
+                .map_err(io_error(output))?
+                == 0
+            {
+                break;
+            }
+            number += 1;
+            let record: UrlOnly<'_> =
+                serde_json::from_slice(&line).map_err(|error| StateError::Corrupt {
+                    path: output.to_owned(),
+                    detail: format!("output line {number} is not a trawl record ({error})"),
+                })?;
+            resumed
+                .done
+                .insert(trawl_frontier::fingerprint_str(&record.url));
+            resumed.records += 1;
         }
         Ok(resumed)
+    }
+
+    /// Streams the queue journal, oldest first, to `restore`; a partial last
+    /// line (a crash mid-append) is ignored. Returns the entries replayed.
+    pub fn replay(&self, mut restore: impl FnMut(QueuedUrl)) -> Result<u64, StateError> {
+        let path = self.queue_file();
+        let file = std::fs::File::open(&path).map_err(io_error(&path))?;
+        let mut reader = BufReader::with_capacity(1 << 20, file);
+        let mut line = Vec::new();
+        let mut number = 0u64;
+        // Siblings share their parent: one allocation per parent, not per link.
+        let mut last_parent: Option<Arc<str>> = None;
+        loop {
+            line.clear();
+            if reader
+                .read_until(b'\n', &mut line)
+                .map_err(io_error(&path))?
+                == 0
+            {
+                break;
+            }
+            if line.last() != Some(&b'\n') {
+                break;
+            }
+            number += 1;
+            let corrupt = || StateError::Corrupt {
+                path: path.clone(),
+                detail: format!("queue journal line {number} is not `depth<TAB>parent<TAB>url`"),
+            };
+            let text = std::str::from_utf8(&line[..line.len() - 1]).map_err(|_| corrupt())?;
+            let mut queued = QueuedUrl::parse(text).ok_or_else(corrupt)?;
+            if let Some(parent) = &queued.parent {
+                match &last_parent {
+                    Some(shared) if shared == parent => queued.parent = Some(Arc::clone(shared)),
+                    _ => last_parent = Some(Arc::clone(parent)),
+                }
+            }
+            restore(queued);
+        }
+        Ok(number)
     }
 }
 
@@ -327,8 +359,15 @@ mod tests {
         let resumed = state.load(&output).unwrap();
         assert_eq!(resumed.records, 1);
         assert_eq!(resumed.truncated_bytes, 19);
-        assert!(resumed.done.contains("http://a.example/"));
-        assert_eq!(resumed.queued.len(), 2, "a partial journal line is ignored");
+        assert!(
+            resumed
+                .done
+                .contains(&trawl_frontier::fingerprint_str("http://a.example/"))
+        );
+        let mut replayed = Vec::new();
+        assert_eq!(state.replay(|queued| replayed.push(queued)).unwrap(), 2);
+        assert_eq!(replayed.len(), 2, "a partial journal line is ignored");
+        assert_eq!(replayed[1].parent.as_deref(), Some("http://a.example/"));
         assert_eq!(
             std::fs::read_to_string(&output).unwrap(),
             "{\"url\":\"http://a.example/\"}\n"
@@ -340,10 +379,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let state = StateDir::create(&dir.path().join("s"), false).unwrap();
         std::fs::write(state.queue_file(), "0\t-\thttp://a.example/\nnonsense\n").unwrap();
-        let error = state
-            .load(&dir.path().join("none.jsonl"))
-            .unwrap_err()
-            .to_string();
+        let error = state.replay(|_| {}).unwrap_err().to_string();
         assert!(error.contains("line 2"), "{error}");
+        let output = dir.path().join("out.jsonl");
+        std::fs::write(&output, "{\"url\":\"http://a.example/\"}\nnot json\n").unwrap();
+        let error = state.load(&output).unwrap_err().to_string();
+        assert!(error.contains("output line 2"), "{error}");
     }
 }

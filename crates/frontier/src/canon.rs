@@ -125,7 +125,13 @@ pub fn host_key(url: &Url) -> String {
 /// about 1 in 3,700 per crawl; the cost of that rare event is one page not
 /// fetched, which is why 64 bits, and not 128, are enough here.
 pub fn fingerprint(canonical: &Url) -> u64 {
-    xxhash_rust::xxh3::xxh3_64(canonical.as_str().as_bytes())
+    fingerprint_str(canonical.as_str())
+}
+
+/// [`fingerprint`] of a URL already in canonical text form (e.g. read back
+/// from output), without parsing it.
+pub fn fingerprint_str(canonical: &str) -> u64 {
+    xxhash_rust::xxh3::xxh3_64(canonical.as_bytes())
 }
 
 #[cfg(test)]

@@ -40,7 +40,9 @@ mod frontier;
 pub mod scope;
 mod spill;
 
-pub use canon::{CanonError, canonicalize, fingerprint, host_key, parse_canonical};
+pub use canon::{
+    CanonError, canonicalize, fingerprint, fingerprint_str, host_key, parse_canonical,
+};
 pub use frontier::{Admission, Counts, Entry, Frontier, Lease, Limits, Pop};
 pub use scope::{Scope, ScopeMode};
 pub use spill::SpillConfig;
