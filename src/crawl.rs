@@ -330,6 +330,7 @@ async fn dispatch(
                 limiter.retain_recent();
             }
             shared.pacing.prune(now.into_std());
+            shared.frontier().prune_idle_hosts(now.into_std());
         }
         let next = {
             let mut frontier = shared.frontier();

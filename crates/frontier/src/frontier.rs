@@ -176,6 +176,8 @@ pub struct Frontier {
     limits: Limits,
     seen: SeenSet,
     hosts: Vec<HostState>,
+    /// Slots of pruned hosts, reused before the table grows.
+    vacant: Vec<usize>,
     host_index: HashMap<Arc<str>, usize>,
     ready: VecDeque<usize>,
     timers: BinaryHeap<Reverse<(Instant, usize)>>,
@@ -211,6 +213,7 @@ impl Frontier {
             limits,
             seen: SeenSet::default(),
             hosts: Vec::new(),
+            vacant: Vec::new(),
             host_index: HashMap::new(),
             ready: VecDeque::new(),
             timers: BinaryHeap::new(),
@@ -414,8 +417,7 @@ impl Frontier {
             return index;
         }
         let key: Arc<str> = key.into();
-        let index = self.hosts.len();
-        self.hosts.push(HostState {
+        let state = HostState {
             key: Arc::clone(&key),
             queue: BTreeMap::new(),
             queued: 0,
@@ -427,9 +429,50 @@ impl Frontier {
             in_flight_depths: BTreeMap::new(),
             not_before: None,
             scheduled: false,
-        });
+        };
+        let index = match self.vacant.pop() {
+            Some(index) => {
+                self.hosts[index] = state;
+                index
+            }
+            None => {
+                self.hosts.push(state);
+                self.hosts.len() - 1
+            }
+        };
         self.host_index.insert(key, index);
         index
+    }
+
+    /// Forgets hosts with nothing queued, nothing in flight and no pause
+    /// pending, so a crawl over millions of hosts keeps a table the size of
+    /// its active hosts. Their slots are reused by new hosts. Hosts are
+    /// kept while a per-host page budget needs their counts. Returns how
+    /// many were forgotten.
+    pub fn prune_idle_hosts(&mut self, now: Instant) -> usize {
+        if self.limits.max_pages_per_host != u64::MAX {
+            return 0;
+        }
+        let mut pruned = 0;
+        for index in 0..self.hosts.len() {
+            let host = &self.hosts[index];
+            let idle = host.queued == 0
+                && host.in_flight == 0
+                && !host.scheduled
+                && host.not_before.is_none_or(|at| at <= now)
+                && self.host_index.get(&host.key) == Some(&index);
+            if idle {
+                self.host_index.remove(&host.key);
+                let host = &mut self.hosts[index];
+                host.queue = BTreeMap::new();
+                host.cold_chunks = VecDeque::new();
+                host.cold_buffer = Vec::new();
+                host.in_flight_depths = BTreeMap::new();
+                self.vacant.push(index);
+                pruned += 1;
+            }
+        }
+        pruned
     }
 
     fn schedule_if_idle(&mut self, index: usize) {
@@ -603,7 +646,7 @@ impl Frontier {
             in_flight: self.in_flight,
             handed_out: self.handed_out,
             seen: self.seen.len() as u64,
-            hosts: self.hosts.len() as u64,
+            hosts: self.host_index.len() as u64,
         }
     }
 }
@@ -1041,6 +1084,41 @@ mod tests {
             "the spill file is removed"
         );
         let _ = std::fs::remove_dir(&dir);
+    }
+
+    #[test]
+    fn idle_hosts_are_pruned_and_their_slots_reused() {
+        let mut frontier = frontier(
+            &["http://a.example/", "http://b.example/"],
+            Limits::default(),
+        );
+        let now = Instant::now();
+        let first = pop_ready(&mut frontier, now);
+        let second = pop_ready(&mut frontier, now);
+        assert_eq!(
+            frontier.prune_idle_hosts(now),
+            0,
+            "hosts with leases out stay"
+        );
+        frontier.complete(first);
+        frontier.complete(second);
+        assert_eq!(frontier.prune_idle_hosts(now), 2);
+        assert_eq!(frontier.counts().hosts, 0);
+        let parent: Arc<str> = "http://a.example/".into();
+        assert_eq!(
+            frontier.add_link(&url("http://a.example/again"), 1, &parent),
+            Admission::Queued
+        );
+        assert_eq!(
+            frontier.add_link(&url("http://a.example/"), 1, &parent),
+            Admission::Seen,
+            "the seen-set outlives pruning"
+        );
+        assert_eq!(frontier.hosts.len(), 2, "the slot was reused");
+        let lease = pop_ready(&mut frontier, now);
+        assert_eq!(lease.entry.url.as_str(), "http://a.example/again");
+        frontier.complete(lease);
+        assert!(matches!(frontier.pop(now, &mut open), Pop::Finished));
     }
 
     #[test]
