@@ -9,9 +9,19 @@
 //! untyped body is HTML.
 //!
 //! It does **not** fetch anything, do I/O or run async code (the crawler
-//! calls it on a blocking pool), decide which links are in scope, or
-//! canonicalise URLs beyond what `url` parsing does: the frontier owns the
-//! canonical form. Links keep only http(s) URLs, without fragments.
+//! calls it on a blocking pool), decide which links are in scope or obey
+//! `nofollow` / `noindex` (it only reports them), or canonicalise URLs beyond
+//! what `url` parsing does (lower-cased scheme and host, resolved dot
+//! segments, percent-encoding): the frontier owns the canonical form. Links
+//! keep only http(s) URLs, without fragments.
+//!
+//! It never fails and never panics: undecodable bytes become U+FFFD and
+//! malformed markup is repaired the way browsers repair it (html5ever).
+//! Like a browser with scripting on, it treats `<noscript>` content as text
+//! and ignores `<template>` contents, so links there are not reported.
+//! Costs are linear in the page size except for pathologically deep element
+//! nesting (tens of thousands of unclosed `<div>`s), where html5ever's
+//! tree builder is quadratic; callers should cap body sizes.
 //!
 //! ```
 //! use trawl_extractor::extract;

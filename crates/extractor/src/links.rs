@@ -1,26 +1,33 @@
 //! The single pass over a parsed document that collects every page fact.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 
 use scraper::{ElementRef, Html};
 use url::Url;
 
-use crate::charset::decode_html;
+use crate::charset::decode_with_tld;
 
 /// What a page says about itself and where it links.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Page {
-    /// First `<title>`, whitespace runs collapsed; `None` when absent or empty.
+    /// Text of the first `<title>`, ASCII whitespace runs collapsed to one
+    /// space and trimmed; `None` when there is no title or it is blank.
     pub title: Option<String>,
-    /// `a[href]` and `area[href]` targets in document order, deduplicated.
+    /// `a[href]` and `area[href]` targets in document order, resolved,
+    /// http(s) only, without fragment, deduplicated by URL (first wins).
     pub links: Vec<Link>,
-    /// Name of the encoding the bytes were decoded with.
+    /// Name of the encoding the bytes were decoded with, as `encoding_rs`
+    /// spells it (`"UTF-8"`, `"windows-1252"`, `"Shift_JIS"`, …).
     pub charset: &'static str,
-    /// `<link rel="canonical" href>`, resolved.
+    /// The first `<link rel="canonical" href>`, resolved, without fragment,
+    /// when it is an http(s) URL.
     pub canonical: Option<Url>,
     /// `<meta name="robots">` directives.
     pub meta_robots: MetaRobots,
-    /// The effective `<base href>`, when present and valid.
+    /// The effective base URL from the first `<base href>`, when present and
+    /// a valid http(s) URL; links are resolved against it.
     pub base: Option<Url>,
 }
 
@@ -29,86 +36,151 @@ pub struct Page {
 pub struct Link {
     /// Absolute http(s) URL without fragment.
     pub url: Url,
-    /// Every occurrence of the link carried `rel="nofollow"`.
+    /// `rel` contains `nofollow` on every occurrence of this URL (one
+    /// followable occurrence makes the link followable).
     pub nofollow: bool,
 }
 
-/// Directives of `<meta name="robots" content="...">`.
+/// Directives of `<meta name="robots" content="...">` (all such tags
+/// combined). Tokens are comma or space separated, case-insensitive; `none`
+/// means both.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct MetaRobots {
+    /// `noindex` or `none`: the page asks not to be indexed.
     pub noindex: bool,
+    /// `nofollow` or `none`: the page asks that its links not be followed.
     pub nofollow: bool,
 }
 
-struct RawLink {
-    href: String,
-    nofollow: bool,
+/// Attribute values borrowed from the parsed document, gathered in one pass.
+#[derive(Default)]
+struct Facts<'d> {
+    title: Option<String>,
+    title_seen: bool,
+    hrefs: Vec<(&'d str, bool)>,
+    base_href: Option<&'d str>,
+    canonical_href: Option<&'d str>,
+    meta_robots: MetaRobots,
 }
 
-/// Parses `html` (decoded per the charset rules) and collects the page facts.
+const HTML_NAMESPACE: &str = "http://www.w3.org/1999/xhtml";
+
+/// Decodes `html` (see [`decode_html`](crate::decode_html) for the charset
+/// rules), parses it once and collects the page facts. `page_url` is the URL
+/// the page was fetched from (after redirects); relative links resolve
+/// against it or the page's `<base href>`. Never fails and never panics:
+/// garbage in gives an empty [`Page`].
 pub fn extract(html: &[u8], page_url: &Url, header_charset: Option<&str>) -> Page {
-    let (text, encoding) = decode_html(html, header_charset);
+    let tld = page_url
+        .domain()
+        .and_then(|domain| domain.rsplit('.').next());
+    let (text, encoding) = decode_with_tld(html, header_charset, tld);
     let document = Html::parse_document(&text);
 
-    let mut title = None;
-    let mut raw_links = Vec::new();
-    let mut base_href: Option<String> = None;
-    let mut canonical_href: Option<String> = None;
-    let mut meta_robots = MetaRobots::default();
-
-    for node in document.root_element().descendants() {
-        let Some(element) = ElementRef::wrap(node) else {
-            continue;
+    let mut facts = Facts::default();
+    // Pre-order walk over the tree, not entering `<template>` contents
+    // (inert, not part of the document, like `querySelectorAll`).
+    let mut next = document.tree.root().first_child();
+    while let Some(node) = next {
+        let mut descend = true;
+        if let Some(element) = ElementRef::wrap(node) {
+            if element.value().name() == "template" {
+                descend = false;
+            } else {
+                facts.visit(element);
+            }
+        }
+        next = if let Some(child) = node.first_child().filter(|_| descend) {
+            Some(child)
+        } else {
+            let mut up = Some(node);
+            loop {
+                match up {
+                    None => break None,
+                    Some(ancestor) => match ancestor.next_sibling() {
+                        Some(sibling) => break Some(sibling),
+                        None => up = ancestor.parent(),
+                    },
+                }
+            }
         };
-        let value = element.value();
-        match value.name() {
+    }
+
+    let base = facts
+        .base_href
+        .and_then(|href| page_url.join(&clean_href(href)).ok())
+        .filter(|url| matches!(url.scheme(), "http" | "https"));
+    let resolve_against = base.as_ref().unwrap_or(page_url);
+
+    let links = dedup(
+        facts
+            .hrefs
+            .iter()
+            .filter_map(|&(href, nofollow)| {
+                resolve(resolve_against, href).map(|url| Link { url, nofollow })
+            })
+            .collect(),
+    );
+    let canonical = facts
+        .canonical_href
+        .and_then(|href| resolve(resolve_against, href));
+
+    Page {
+        title: facts.title,
+        links,
+        charset: encoding.name(),
+        canonical,
+        meta_robots: facts.meta_robots,
+        base,
+    }
+}
+
+impl<'d> Facts<'d> {
+    fn visit(&mut self, element_ref: ElementRef<'d>) {
+        let element = element_ref.value();
+        match element.name() {
             "a" | "area" => {
-                if let Some(href) = value.attr("href") {
-                    let nofollow = value
+                if let Some(href) = element.attr("href") {
+                    let nofollow = element
                         .attr("rel")
                         .is_some_and(|rel| has_token(rel, "nofollow"));
-                    raw_links.push(RawLink {
-                        href: href.to_owned(),
-                        nofollow,
-                    });
+                    self.hrefs.push((href, nofollow));
                 }
             }
-            "title" if title.is_none() => {
-                let collapsed = collapse_whitespace(element.text());
+            // The document's title is the first HTML `<title>` (an SVG
+            // `<title>` is a tooltip), even when it is blank.
+            "title" if !self.title_seen && &*element.name.ns == HTML_NAMESPACE => {
+                self.title_seen = true;
+                let collapsed = collapse_whitespace(element_ref.text());
                 if !collapsed.is_empty() {
-                    title = Some(collapsed);
+                    self.title = Some(collapsed);
                 }
             }
-            "base" if base_href.is_none() => {
-                if let Some(href) = value.attr("href") {
-                    base_href = Some(href.to_owned());
-                }
+            "base" if self.base_href.is_none() => {
+                self.base_href = element.attr("href");
             }
-            "link" if canonical_href.is_none() => {
-                if value
-                    .attr("rel")
-                    .is_some_and(|rel| has_token(rel, "canonical"))
-                    && let Some(href) = value.attr("href")
-                {
-                    canonical_href = Some(href.to_owned());
-                }
+            "link"
+                if self.canonical_href.is_none()
+                    && element
+                        .attr("rel")
+                        .is_some_and(|rel| has_token(rel, "canonical")) =>
+            {
+                self.canonical_href = element.attr("href");
             }
             "meta" => {
-                if value
+                if element
                     .attr("name")
                     .is_some_and(|name| name.trim().eq_ignore_ascii_case("robots"))
-                    && let Some(content) = value.attr("content")
+                    && let Some(content) = element.attr("content")
                 {
-                    for token in content.split([',', ' ', '\t']).map(str::trim) {
-                        if token.eq_ignore_ascii_case("noindex")
-                            || token.eq_ignore_ascii_case("none")
-                        {
-                            meta_robots.noindex = true;
-                        }
-                        if token.eq_ignore_ascii_case("nofollow")
-                            || token.eq_ignore_ascii_case("none")
-                        {
-                            meta_robots.nofollow = true;
+                    for token in content.split(|c: char| c == ',' || c.is_ascii_whitespace()) {
+                        if token.eq_ignore_ascii_case("none") {
+                            self.meta_robots.noindex = true;
+                            self.meta_robots.nofollow = true;
+                        } else if token.eq_ignore_ascii_case("noindex") {
+                            self.meta_robots.noindex = true;
+                        } else if token.eq_ignore_ascii_case("nofollow") {
+                            self.meta_robots.nofollow = true;
                         }
                     }
                 }
@@ -116,49 +188,52 @@ pub fn extract(html: &[u8], page_url: &Url, header_charset: Option<&str>) -> Pag
             _ => {}
         }
     }
+}
 
-    let base = base_href
-        .as_deref()
-        .and_then(|href| page_url.join(&clean_href(href)).ok())
-        .filter(|url| matches!(url.scheme(), "http" | "https"));
-    let resolve_against = base.as_ref().unwrap_or(page_url);
-
-    let mut links: Vec<Link> = Vec::with_capacity(raw_links.len());
-    let mut positions: HashMap<String, usize> = HashMap::with_capacity(raw_links.len());
-    for raw in raw_links {
-        let Some(url) = resolve(resolve_against, &raw.href) else {
-            continue;
-        };
-        match positions.get(url.as_str()) {
-            Some(&index) => links[index].nofollow &= raw.nofollow,
-            None => {
-                positions.insert(url.as_str().to_owned(), links.len());
-                links.push(Link {
-                    url,
-                    nofollow: raw.nofollow,
-                });
+/// Removes repeated URLs, keeping the first occurrence's position; the kept
+/// link is nofollow only if every occurrence was.
+fn dedup(mut links: Vec<Link>) -> Vec<Link> {
+    let mut keep = vec![true; links.len()];
+    let mut followable = Vec::new();
+    {
+        let mut first: HashMap<&str, usize> = HashMap::with_capacity(links.len());
+        for (index, link) in links.iter().enumerate() {
+            match first.entry(link.url.as_str()) {
+                Entry::Occupied(entry) => {
+                    keep[index] = false;
+                    if !link.nofollow {
+                        followable.push(*entry.get());
+                    }
+                }
+                Entry::Vacant(entry) => {
+                    entry.insert(index);
+                }
             }
         }
     }
-    let canonical = canonical_href.and_then(|href| resolve(resolve_against, &href));
-
-    Page {
-        title,
-        links,
-        charset: encoding.name(),
-        canonical,
-        meta_robots,
-        base,
+    for index in followable {
+        if let Some(link) = links.get_mut(index) {
+            link.nofollow = false;
+        }
     }
+    let mut keep = keep.into_iter();
+    links.retain(|_| keep.next().unwrap_or(true));
+    links
 }
 
 /// Browsers strip leading/trailing ASCII whitespace and remove tabs and
 /// newlines anywhere in a URL before parsing it.
-fn clean_href(href: &str) -> String {
-    href.trim_matches(|c: char| c.is_ascii_whitespace())
-        .chars()
-        .filter(|c| !matches!(c, '\t' | '\n' | '\r'))
-        .collect()
+fn clean_href(href: &str) -> Cow<'_, str> {
+    let href = href.trim_matches(|c: char| c.is_ascii_whitespace());
+    if href.contains(['\t', '\n', '\r']) {
+        Cow::Owned(
+            href.chars()
+                .filter(|c| !matches!(c, '\t' | '\n' | '\r'))
+                .collect(),
+        )
+    } else {
+        Cow::Borrowed(href)
+    }
 }
 
 /// Resolves an href to an absolute http(s) URL without fragment; `None` for
@@ -176,18 +251,29 @@ fn resolve(base: &Url, href: &str) -> Option<Url> {
     Some(url)
 }
 
+/// Whether a space-separated token list (`rel`) holds `token`, ignoring case.
 fn has_token(list: &str, token: &str) -> bool {
     list.split_ascii_whitespace()
         .any(|t| t.eq_ignore_ascii_case(token))
 }
 
+/// Joins text pieces, collapsing ASCII whitespace runs (also across pieces)
+/// to one space and trimming, as `document.title` does.
 fn collapse_whitespace<'a>(parts: impl Iterator<Item = &'a str>) -> String {
     let mut out = String::new();
+    let mut pending_space = false;
     for part in parts {
-        for word in part.split_whitespace() {
-            if !out.is_empty() {
+        for (index, word) in part.split(|c: char| c.is_ascii_whitespace()).enumerate() {
+            if index > 0 {
+                pending_space = true;
+            }
+            if word.is_empty() {
+                continue;
+            }
+            if pending_space && !out.is_empty() {
                 out.push(' ');
             }
+            pending_space = false;
             out.push_str(word);
         }
     }
@@ -366,18 +452,334 @@ mod tests {
         assert_eq!(parsed.links[0].url.as_str(), "http://h.example/caf%C3%A9");
     }
 
+    #[test]
+    fn protocol_relative_keeps_the_page_scheme_and_bad_urls_are_skipped() {
+        let html = r#"<a href="//other.example/x?y#z"></a><a href="http://[bad"></a>
+            <a href="http://"></a><a href="https:"></a><a href="HTTP://UP.example"></a>"#;
+        assert_eq!(
+            links(html, "https://h.example/p"),
+            [
+                "https://other.example/x?y",
+                "https://h.example/p",
+                "http://up.example/"
+            ]
+        );
+    }
+
+    #[test]
+    fn blank_and_missing_hrefs_are_skipped() {
+        let html = "<a>no href</a><a href>empty</a><a href=' \n\t '>blank</a><a href='#'>top</a>\
+            <a href=' #x'>frag</a><area alt=x><a href='/#'>root</a><A HREF='/upper'>u</A>";
+        assert_eq!(
+            links(html, "http://h.example/p"),
+            ["http://h.example/", "http://h.example/upper"]
+        );
+    }
+
+    #[test]
+    fn numeric_entities_and_raw_ampersands_in_hrefs() {
+        let html = "<a href='&#47;x?a=1&b=2&amp;c=&quot;3&quot;'></a><a href='/caf&eacute;'></a>";
+        assert_eq!(
+            links(html, "http://h.example/"),
+            [
+                "http://h.example/x?a=1&b=2&c=%223%22",
+                "http://h.example/caf%C3%A9"
+            ]
+        );
+    }
+
+    #[test]
+    fn base_href_in_body_with_whitespace_or_empty() {
+        // The first <base href> applies to every link, wherever it appears.
+        let html = "<a href='a'></a><body><base href=' /new/\n'><a href='b'></a>";
+        let parsed = page(html, "http://h.example/old/");
+        assert_eq!(
+            parsed.base.as_ref().map(Url::as_str),
+            Some("http://h.example/new/")
+        );
+        assert_eq!(
+            links(html, "http://h.example/old/"),
+            ["http://h.example/new/a", "http://h.example/new/b"]
+        );
+        // A <base> without href does not count; the next one does.
+        let html =
+            "<base target=_blank><base href='//cdn.example/'><base href='/ignored/'><a href='x'>";
+        assert_eq!(links(html, "https://h.example/"), ["https://cdn.example/x"]);
+        // An empty href makes the page URL (minus fragment) the base.
+        let parsed = page("<base href=''><a href='x'>", "http://h.example/d/p#f");
+        assert_eq!(
+            parsed.base.as_ref().map(Url::as_str),
+            Some("http://h.example/d/p")
+        );
+        assert_eq!(parsed.links[0].url.as_str(), "http://h.example/d/x");
+        // Invalid or non-http(s) bases are ignored.
+        assert_eq!(
+            page("<base href='http://[x'>", "http://h.example/").base,
+            None
+        );
+        assert_eq!(
+            page("<base href='data:,x'>", "http://h.example/").base,
+            None
+        );
+    }
+
+    #[test]
+    fn template_contents_are_not_part_of_the_document() {
+        let html = "<template><a href='/inert'></a><title>Inert</title></template>\
+            <title>Real</title><a href='/live'></a><template><template><a href='/deep'></template></template><a href='/after'>";
+        let parsed = page(html, "http://h.example/");
+        assert_eq!(parsed.title.as_deref(), Some("Real"));
+        let urls: Vec<&str> = parsed.links.iter().map(|l| l.url.path()).collect();
+        assert_eq!(urls, ["/live", "/after"]);
+    }
+
+    #[test]
+    fn noscript_content_is_text_like_in_a_scripting_browser() {
+        let html = "<head><noscript><a href='/head-ns'></a></noscript></head>\
+            <body><noscript><a href='/body-ns'></a></noscript><a href='/real'></a>";
+        assert_eq!(links(html, "http://h.example/"), ["http://h.example/real"]);
+    }
+
+    #[test]
+    fn first_html_title_decides() {
+        assert_eq!(
+            page("<title> </title><title>Second</title>", "http://h.example/").title,
+            None
+        );
+        assert_eq!(
+            page(
+                "<body><svg><title>Tooltip</title></svg><title>Late &amp; real</title>",
+                "http://h.example/"
+            )
+            .title
+            .as_deref(),
+            Some("Late & real")
+        );
+        // Only ASCII whitespace is collapsed (like `document.title`).
+        assert_eq!(
+            page("<title>\u{a0}a \r\n b\u{a0}</title>", "http://h.example/")
+                .title
+                .as_deref(),
+            Some("\u{a0}a b\u{a0}")
+        );
+        assert_eq!(
+            page("<title>unclosed <a href=/x>", "http://h.example/")
+                .title
+                .as_deref(),
+            Some("unclosed <a href=/x>")
+        );
+    }
+
+    #[test]
+    fn canonical_variants() {
+        let canonical = |html: &str| {
+            page(html, "http://h.example/d/p")
+                .canonical
+                .map(|url| url.to_string())
+        };
+        assert_eq!(canonical("<p>none</p>"), None);
+        assert_eq!(
+            canonical("<link rel=CANONICAL href='../c#frag'>"),
+            Some("http://h.example/c".to_owned())
+        );
+        assert_eq!(
+            canonical("<base href='https://b.example/x/'><link rel=canonical href=y>"),
+            Some("https://b.example/x/y".to_owned())
+        );
+        assert_eq!(
+            canonical(
+                "<link rel=canonical><link rel=canonical href=/2><link rel=canonical href=/3>"
+            ),
+            Some("http://h.example/2".to_owned())
+        );
+        assert_eq!(canonical("<link rel=canonical href='javascript:x'>"), None);
+        assert_eq!(canonical("<link rel=canonicalize href=/x>"), None);
+        assert_eq!(canonical("<link rel=canonical href=''>"), None);
+    }
+
+    #[test]
+    fn meta_robots_variants() {
+        let robots = |html: &str| page(html, "http://h.example/").meta_robots;
+        let both = MetaRobots {
+            noindex: true,
+            nofollow: true,
+        };
+        assert_eq!(
+            robots("<meta name=robots content='NOINDEX,NOFOLLOW'>"),
+            both
+        );
+        assert_eq!(robots("<meta name=' Robots ' content='NONE'>"), both);
+        assert_eq!(
+            robots("<meta name=robots content='index, follow'>"),
+            MetaRobots::default()
+        );
+        assert_eq!(
+            robots("<meta name=robots content=noindex><meta name=robots content=' ,nofollow'>"),
+            both
+        );
+        assert_eq!(
+            robots("<meta name=robots content='noindex'>"),
+            MetaRobots {
+                noindex: true,
+                nofollow: false
+            }
+        );
+        assert_eq!(
+            robots("<meta name=robots content='max-snippet:0 nofollow\tnoarchive'>"),
+            MetaRobots {
+                noindex: false,
+                nofollow: true
+            }
+        );
+        assert_eq!(robots("<meta name=robots>"), MetaRobots::default());
+        assert_eq!(
+            robots("<meta content=noindex name=description>"),
+            MetaRobots::default()
+        );
+    }
+
+    #[test]
+    fn nofollow_merges_across_duplicates() {
+        let html = r#"<a href="/a"></a><a href="/a#x" rel="nofollow"></a>
+            <a href="/b" rel="external NOFOLLOW"></a><a href="/b" rel="nofollow"></a>
+            <a href="/c" rel="nofollowing"></a><a href="http://h.example/b" rel="ugc"></a>"#;
+        let summary: Vec<(String, bool)> = page(html, "http://h.example/")
+            .links
+            .into_iter()
+            .map(|l| (l.url.path().to_owned(), l.nofollow))
+            .collect();
+        assert_eq!(
+            summary,
+            [
+                ("/a".to_owned(), false),
+                ("/b".to_owned(), false),
+                ("/c".to_owned(), false)
+            ]
+        );
+    }
+
+    #[test]
+    fn deeply_nested_and_junk_markup_does_not_break_extraction() {
+        let mut html = "<div>".repeat(3_000);
+        html.push_str("<a href=/deep>deep</a>");
+        html.push_str(&"<table><td><tr><caption><select><option>".repeat(500));
+        html.push_str("<a href=/after-junk <b>></a><a href=\"/unterminated");
+        let urls: Vec<String> = page(&html, "http://h.example/")
+            .links
+            .into_iter()
+            .map(|l| l.url.path().to_owned())
+            .collect();
+        assert_eq!(urls.first().map(String::as_str), Some("/deep"));
+        assert!(urls.iter().all(|path| path.starts_with('/')));
+    }
+
+    #[test]
+    fn non_html_input_gives_an_empty_page() {
+        let parsed = extract(
+            b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\xff\xfe",
+            &Url::parse("http://h.example/").unwrap(),
+            None,
+        );
+        assert_eq!(parsed.title, None);
+        assert!(parsed.links.is_empty());
+        assert_eq!(parsed.canonical, None);
+        let parsed = extract(b"", &Url::parse("http://h.example/").unwrap(), None);
+        assert_eq!(parsed.charset, "UTF-8");
+        assert!(parsed.links.is_empty());
+    }
+
+    #[test]
+    fn shift_jis_page_end_to_end() {
+        let source =
+            "<meta charset=\"Shift_JIS\"><title>日本語のページ</title><a href=\"/ページ\">x</a>";
+        let bytes = encoding_rs::SHIFT_JIS.encode(source).0.into_owned();
+        let parsed = extract(&bytes, &Url::parse("http://h.example/").unwrap(), None);
+        assert_eq!(parsed.charset, "Shift_JIS");
+        assert_eq!(parsed.title.as_deref(), Some("日本語のページ"));
+        assert_eq!(
+            parsed.links[0].url.as_str(),
+            "http://h.example/%E3%83%9A%E3%83%BC%E3%82%B8"
+        );
+        // Without a declaration, detection (helped by the .jp TLD) finds it.
+        let undeclared = encoding_rs::SHIFT_JIS
+            .encode("<title>日本語のページ</title><p>これは日本語で書かれたページです。</p>")
+            .0
+            .into_owned();
+        let parsed = extract(
+            &undeclared,
+            &Url::parse("http://h.example.jp/").unwrap(),
+            None,
+        );
+        assert_eq!(parsed.charset, "Shift_JIS");
+        assert_eq!(parsed.title.as_deref(), Some("日本語のページ"));
+    }
+
+    #[test]
+    fn utf16_page_with_bom_end_to_end() {
+        let mut bytes = vec![0xFF, 0xFE];
+        for unit in "<title>Ünïcode</title><a href='/x'>x</a>".encode_utf16() {
+            bytes.extend_from_slice(&unit.to_le_bytes());
+        }
+        let parsed = extract(
+            &bytes,
+            &Url::parse("http://h.example/").unwrap(),
+            Some("utf-8"),
+        );
+        assert_eq!(parsed.charset, "UTF-16LE");
+        assert_eq!(parsed.title.as_deref(), Some("Ünïcode"));
+        assert_eq!(parsed.links.len(), 1);
+    }
+
+    #[test]
+    fn odd_page_urls_do_not_panic() {
+        for page_url in [
+            "http://127.0.0.1:8080/",
+            "http://[::1]/",
+            "http://xn--nxasmq6b.xn--jxalpdlp/",
+            "http://trailing.dot./",
+            "data:text/html,hi",
+            "file:///tmp/x.html",
+        ] {
+            let url = Url::parse(page_url).unwrap();
+            let parsed = extract(b"<a href=rel>x</a><a href=http://abs.example/>", &url, None);
+            assert!(
+                parsed
+                    .links
+                    .iter()
+                    .any(|l| l.url.as_str() == "http://abs.example/")
+            );
+        }
+    }
+
     mod properties {
         use super::*;
         use proptest::prelude::*;
+        use proptest::test_runner::TestCaseError;
+
+        /// Every link is http(s), without fragment, and listed once.
+        fn check_links(parsed: &Page) -> Result<(), TestCaseError> {
+            let mut seen = std::collections::HashSet::new();
+            for link in &parsed.links {
+                prop_assert!(matches!(link.url.scheme(), "http" | "https"));
+                prop_assert!(link.url.fragment().is_none());
+                prop_assert!(seen.insert(link.url.as_str()), "duplicate {}", link.url);
+            }
+            if let Some(canonical) = &parsed.canonical {
+                prop_assert!(matches!(canonical.scheme(), "http" | "https"));
+                prop_assert!(canonical.fragment().is_none());
+            }
+            Ok(())
+        }
 
         proptest! {
             #[test]
-            fn never_panics_and_links_are_http_without_fragment(bytes in proptest::collection::vec(any::<u8>(), 0..2048)) {
-                let parsed = extract(&bytes, &Url::parse("http://h.example/d/").unwrap(), None);
-                for link in parsed.links {
-                    prop_assert!(matches!(link.url.scheme(), "http" | "https"));
-                    prop_assert!(link.url.fragment().is_none());
-                }
+            fn never_panics_and_links_are_http_without_fragment(
+                bytes in proptest::collection::vec(any::<u8>(), 0..2048),
+                header in proptest::option::of("[ -~]{0,12}"),
+            ) {
+                let parsed = extract(&bytes, &Url::parse("http://h.example/d/").unwrap(), header.as_deref());
+                check_links(&parsed)?;
+                let _ = crate::sniff_is_html(&bytes);
             }
 
             #[test]
@@ -388,10 +790,7 @@ mod tests {
             ], 0..40)) {
                 let html = parts.concat();
                 let parsed = extract(html.as_bytes(), &Url::parse("http://h.example/d/").unwrap(), None);
-                for link in parsed.links {
-                    prop_assert!(matches!(link.url.scheme(), "http" | "https"));
-                    prop_assert!(link.url.fragment().is_none());
-                }
+                check_links(&parsed)?;
             }
         }
     }

@@ -22,8 +22,13 @@ const HTML_STARTS: &[&[u8]] = &[
     b"<!--",
 ];
 
-/// True when `bytes` look like HTML: after an optional BOM and whitespace
-/// they start with an HTML tag, and the first KiB holds no binary bytes.
+/// True when `bytes` look like HTML: after an optional UTF-8 BOM and
+/// whitespace they start with one of the WHATWG MIME-sniffing HTML patterns
+/// (`<!DOCTYPE HTML`, `<html`, `<head`, `<body`, `<title`, `<a`, `<p`,
+/// `<div`, `<table`, `<script`, `<!--`, …, case-insensitive, followed by a
+/// space, `>` or `/`), and the first KiB holds no binary control bytes.
+///
+/// Meant for bodies served without a usable `Content-Type`.
 pub fn sniff_is_html(bytes: &[u8]) -> bool {
     let head = &bytes[..bytes.len().min(1024)];
     if head
@@ -41,7 +46,7 @@ pub fn sniff_is_html(bytes: &[u8]) -> bool {
         start.len() > pattern.len()
             && start[..pattern.len()].eq_ignore_ascii_case(pattern)
             // The tag name must end here (`<b` is not `<bdo`), `<!--` excepted.
-            && (pattern == b"<!--" || matches!(start[pattern.len()], b' ' | b'>' | b'\t' | b'\n' | b'\r' | b'/'))
+            && (pattern == b"<!--" || matches!(start[pattern.len()], b' ' | b'>' | b'\t' | b'\n' | b'\x0C' | b'\r' | b'/'))
     })
 }
 
@@ -66,5 +71,56 @@ mod tests {
         assert!(!sniff_is_html(b"<html>\0\0\0binary"));
         assert!(!sniff_is_html(b"<bdo>not in the list"));
         assert!(!sniff_is_html(b""));
+    }
+
+    #[test]
+    fn patterns_are_case_insensitive_and_need_a_tag_end() {
+        for html in [
+            &b"<!DOCTYPE HTML PUBLIC \"-//W3C//DTD HTML 4.01//EN\">"[..],
+            b"<HTML>",
+            b"<Head>",
+            b"<BODY class=x>",
+            b"<a href=\"/x\">link</a>",
+            b"<br/>",
+            b"<h1>Heading</h1>",
+            b"<div\x0Cid=x>",
+            b"<table>",
+            b"<script>var x;</script>",
+            b"\r\n\t <p>",
+            b"\xEF\xBB\xBF<!doctype html>",
+        ] {
+            assert!(sniff_is_html(html), "{:?}", String::from_utf8_lossy(html));
+        }
+        for other in [
+            &b"<htmlx>"[..],
+            b"<html",
+            b"<?xml version=\"1.0\"?><rss>",
+            b"<svg xmlns=\"http://www.w3.org/2000/svg\">",
+            b"%PDF-1.7",
+            b"GIF89a",
+            b"\x1f\x8b\x08\0",
+            b"[1, 2, 3]",
+            b"Hello <p>later</p>",
+            b"   ",
+        ] {
+            assert!(
+                !sniff_is_html(other),
+                "{:?}",
+                String::from_utf8_lossy(other)
+            );
+        }
+    }
+
+    #[test]
+    fn binary_bytes_only_count_in_the_first_kib() {
+        let mut html = b"<html>".to_vec();
+        html.extend(std::iter::repeat_n(b' ', 2000));
+        html.push(0);
+        assert!(sniff_is_html(&html));
+        // UTF-16 text is full of NULs: not sniffed as HTML.
+        let utf16: Vec<u8> = "<html>".encode_utf16().flat_map(u16::to_le_bytes).collect();
+        assert!(!sniff_is_html(&[&[0xFF, 0xFE][..], &utf16].concat()));
+        // Form feed and ESC-free text with tabs/newlines is fine.
+        assert!(sniff_is_html(b"<p>\x0C\t\r\n</p>"));
     }
 }
