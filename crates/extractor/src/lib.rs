@@ -8,6 +8,10 @@
 //! detection, UTF-8, in WHATWG order). [`sniff_is_html`] tells whether an
 //! untyped body is HTML.
 //!
+//! A document nested more than 4,096 elements deep is cut there before
+//! parsing (html5ever's cost grows with the square of nesting depth), so a
+//! hostile page costs milliseconds, not hours; links before the cut count.
+//!
 //! It does **not** fetch anything, do I/O or run async code (the crawler
 //! calls it on a blocking pool), decide which links are in scope or obey
 //! `nofollow` / `noindex` (it only reports them), or canonicalise URLs beyond
@@ -37,6 +41,7 @@
 
 mod charset;
 mod links;
+mod nesting;
 mod sniff;
 
 pub use charset::decode_html;

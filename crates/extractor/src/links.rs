@@ -75,7 +75,8 @@ pub fn extract(html: &[u8], page_url: &Url, header_charset: Option<&str>) -> Pag
         .domain()
         .and_then(|domain| domain.rsplit('.').next());
     let (text, encoding) = decode_with_tld(html, header_charset, tld);
-    let document = Html::parse_document(&text);
+    let parsed = &text[..crate::nesting::parse_limit(&text, crate::nesting::MAX_NESTING)];
+    let document = Html::parse_document(parsed);
 
     let mut facts = Facts::default();
     // Pre-order walk over the tree, not entering `<template>` contents
@@ -793,5 +794,26 @@ mod tests {
                 check_links(&parsed)?;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod nesting_tests {
+    use super::*;
+
+    #[test]
+    fn a_hostile_deeply_nested_page_still_yields_the_links_before_the_cut() {
+        let html = format!(
+            "<title>deep</title><a href=\"/before\">b</a>{}<a href=\"/after\">a</a>",
+            "<div>".repeat(100_000)
+        );
+        let page = extract(
+            html.as_bytes(),
+            &Url::parse("http://h.example/").unwrap(),
+            None,
+        );
+        assert_eq!(page.title.as_deref(), Some("deep"));
+        let links: Vec<&str> = page.links.iter().map(|l| l.url.path()).collect();
+        assert_eq!(links, ["/before"]);
     }
 }
