@@ -236,7 +236,8 @@ pub async fn run(
             config.delay_factor,
             config.limits.per_host_concurrency,
             config.max_crawl_delay,
-        ),
+        )
+        .with_rate(config.per_host_rate),
         retries: config.retries,
         max_retry_after: config.max_retry_after,
         graceful: shutdown.graceful.clone(),
@@ -503,11 +504,6 @@ async fn process(guard: LeaseGuard, _permit: tokio::sync::OwnedSemaphorePermit) 
             if let Some(delay) = rules.crawl_delay() {
                 shared.pacing.set_crawl_delay(&host, delay);
             }
-            if rules.allowed(&entry.url)
-                && let Some(start) = shared.pacing.claim(&host, Instant::now().into_std())
-            {
-                tokio::time::sleep_until(Instant::from_std(start)).await;
-            }
             if !rules.allowed(&entry.url) {
                 let record =
                     failure_record(&entry, rules.refusal_kind(), rules.refusal(&entry.url));
@@ -518,6 +514,11 @@ async fn process(guard: LeaseGuard, _permit: tokio::sync::OwnedSemaphorePermit) 
         }
         None => None,
     };
+    // Requests dispatched before robots.txt (and its Crawl-delay) were known,
+    // or held up by it, are spaced here by the delay and the rate.
+    if let Some(start) = shared.pacing.claim(&host, Instant::now().into_std()) {
+        tokio::time::sleep_until(Instant::from_std(start)).await;
+    }
     let (fetched, attempts) = fetch_with_retries(&shared, &entry, &host, rules.as_deref()).await;
     let page = extract_if_html(&shared, &fetched).await;
     let follow =

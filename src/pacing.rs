@@ -30,6 +30,8 @@ pub struct Pacing {
     delay_factor: f64,
     per_host_concurrency: u32,
     max_gap: Duration,
+    /// `1 / --per-host-rate`: the least time between two actual starts.
+    rate_gap: Duration,
 }
 
 impl Pacing {
@@ -40,7 +42,19 @@ impl Pacing {
             delay_factor,
             per_host_concurrency: per_host_concurrency.max(1),
             max_gap,
+            rate_gap: Duration::ZERO,
         }
+    }
+
+    /// Also spaces actual request starts by `1 / per_second` (0 = no
+    /// limit): the rate limiter admits requests when they are dispatched,
+    /// but robots.txt or a slow connect can delay one, and the next must
+    /// still not follow it on the wire sooner than the rate allows.
+    pub fn with_rate(mut self, per_second: f64) -> Self {
+        if per_second.is_finite() && per_second > 0.0 {
+            self.rate_gap = Duration::from_secs_f64(1.0 / per_second);
+        }
+        self
     }
 
     fn hosts(&self) -> MutexGuard<'_, HashMap<String, HostPace>> {
@@ -72,8 +86,12 @@ impl Pacing {
     /// dispatched before robots.txt was known are spaced out here.
     pub fn claim(&self, host: &str, now: Instant) -> Option<Instant> {
         let mut hosts = self.hosts();
-        let pace = hosts.get_mut(host)?;
-        let delay = pace.crawl_delay?;
+        let known_delay = hosts.get(host).and_then(|pace| pace.crawl_delay);
+        let delay = known_delay.unwrap_or_default().max(self.rate_gap);
+        if delay.is_zero() {
+            return None;
+        }
+        let pace = hosts.entry(host.to_owned()).or_default();
         let start = pace.claimed_until.map_or(now, |until| until.max(now));
         pace.claimed_until = Some(start + delay);
         pace.next_start = Some(
@@ -164,6 +182,23 @@ mod tests {
             pacing.check("h", now + Duration::from_secs(2)),
             Err(now + Duration::from_secs(3))
         );
+    }
+
+    #[test]
+    fn the_rate_spaces_actual_starts_even_when_one_was_delayed() {
+        let pacing = Pacing::new(0.0, 2, Duration::from_secs(30)).with_rate(2.0);
+        let now = Instant::now();
+        // The first request went out late (robots.txt, a slow connect)...
+        let late = now + Duration::from_secs(1);
+        assert_eq!(pacing.claim("h", late), None);
+        // ...so the next, admitted on time, waits its 1/R after it.
+        assert_eq!(
+            pacing.claim("h", now + Duration::from_millis(500)),
+            Some(late + Duration::from_millis(500))
+        );
+        let unlimited = Pacing::new(0.0, 2, Duration::from_secs(30)).with_rate(0.0);
+        assert_eq!(unlimited.claim("h", now), None);
+        assert_eq!(unlimited.claim("h", now), None);
     }
 
     #[test]

@@ -31,6 +31,27 @@ usage: trawl-bench [OPTIONS]
   --json            print one JSON object instead of the table
   -h, --help        this text
 
+Many-hosts mode (--hosts): politeness at scale instead of raw speed. The test
+site serves H virtual hosts h0.test ... h{H-1}.test on one port (Host-header
+routing), each its own copy of the site; trawl reaches them through one
+`--resolve hK.test:PORT:127.0.0.1` per host, seeded with every host's root,
+with `--per-host-rate R --delay-factor 0`. No raw-ceiling row. It reports the
+politeness-allowed rate (H x R pages/s), the achieved share of it (ideal wall
+/ actual wall, ideal wall = (reachable pages per host - 1) / R: each host's
+first request is free, then one per 1/R s; goal >= 95%), and CPU us per page
+(the scheduler's overhead per request: pages are small). SYN drops counts
+the machine's listen-queue overflows during the crawl (/proc/net/netstat):
+each delays one host by a 1 s SYN retransmission, lowering the share.
+
+  --hosts H         virtual hosts (at least 2); turns the mode on
+                    (the issue's scale: --hosts 1000)
+  --per-host-rate R trawl's --per-host-rate, requests/s per host (> 0)
+                                                          [mode default: 2]
+  --per-host-concurrency N
+                    trawl's --per-host-concurrency        [mode default: 2]
+  In this mode --pages (per host) defaults to 20, --page-bytes to 2000 and
+  --concurrency (trawl's -c) to 256.
+
 Build first: cargo build --release -p trawl -p trawl-testsite -p trawl-bench
 ";
 
@@ -48,6 +69,28 @@ pub struct Options {
     pub timeout: Duration,
     pub trawl_args: Vec<String>,
     pub json: bool,
+    /// `Some` in many-hosts mode (`--hosts`).
+    pub many_hosts: Option<ManyHosts>,
+}
+
+/// The many-hosts mode's settings (`--pages` is then per host).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ManyHosts {
+    /// Virtual hosts `h0.test` … `h{hosts-1}.test`.
+    pub hosts: usize,
+    /// trawl's `--per-host-rate`, requests per second per host (> 0).
+    pub rate: f64,
+    /// trawl's `--per-host-concurrency`.
+    pub per_host_concurrency: usize,
+}
+
+impl ManyHosts {
+    pub const DEFAULT_RATE: f64 = 2.0;
+    pub const DEFAULT_PER_HOST_CONCURRENCY: usize = 2;
+    /// `--pages`, `--page-bytes` and `--concurrency` defaults in this mode.
+    pub const DEFAULT_PAGES: usize = 20;
+    pub const DEFAULT_PAGE_BYTES: usize = 2000;
+    pub const DEFAULT_CONCURRENCY: usize = 256;
 }
 
 impl Default for Options {
@@ -64,6 +107,7 @@ impl Default for Options {
             timeout: Duration::from_secs(600),
             trawl_args: Vec::new(),
             json: false,
+            many_hosts: None,
         }
     }
 }
@@ -104,6 +148,12 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command> {
         });
     }
     let mut options = Options::default();
+    // Flags given explicitly: the many-hosts mode changes the defaults of
+    // the others.
+    let mut given = std::collections::HashSet::new();
+    let mut hosts = None;
+    let mut rate = None;
+    let mut per_host_concurrency = None;
     while let Some(arg) = args.next() {
         // `--flag=value` is the same as `--flag value`.
         let (flag, inline) = match arg.split_once('=') {
@@ -126,6 +176,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command> {
                 .next()
                 .with_context(|| format!("{flag} needs a value (see --help)"))?,
         };
+        given.insert(flag.clone());
         match flag.as_str() {
             "--pages" => options.pages = number(&flag, &value)?,
             "--page-bytes" => options.page_bytes = number(&flag, &value)?,
@@ -137,7 +188,51 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command> {
             "--baseline" => options.baseline = Some(PathBuf::from(value)),
             "--timeout" => options.timeout = Duration::from_secs(number(&flag, &value)?),
             "--trawl-arg" => options.trawl_args.push(value),
+            "--hosts" => hosts = Some(number(&flag, &value)?),
+            "--per-host-rate" => rate = Some(positive_rate(&flag, &value)?),
+            "--per-host-concurrency" => per_host_concurrency = Some(number(&flag, &value)?),
             _ => bail!("unknown flag {flag} (see --help)"),
+        }
+    }
+    match hosts {
+        Some(hosts) => {
+            let default = |flag: &str, field: &mut usize, value: usize| {
+                if !given.contains(flag) {
+                    *field = value;
+                }
+            };
+            default("--pages", &mut options.pages, ManyHosts::DEFAULT_PAGES);
+            default(
+                "--page-bytes",
+                &mut options.page_bytes,
+                ManyHosts::DEFAULT_PAGE_BYTES,
+            );
+            default(
+                "--concurrency",
+                &mut options.concurrency,
+                ManyHosts::DEFAULT_CONCURRENCY,
+            );
+            let many = ManyHosts {
+                hosts,
+                rate: rate.unwrap_or(ManyHosts::DEFAULT_RATE),
+                per_host_concurrency: per_host_concurrency
+                    .unwrap_or(ManyHosts::DEFAULT_PER_HOST_CONCURRENCY),
+            };
+            // The test site routes by Host header only with 2 hosts or more.
+            if many.hosts < 2 {
+                bail!("--hosts must be at least 2");
+            }
+            if many.per_host_concurrency == 0 {
+                bail!("--per-host-concurrency must be at least 1");
+            }
+            options.many_hosts = Some(many);
+        }
+        None => {
+            for flag in ["--per-host-rate", "--per-host-concurrency"] {
+                if given.contains(flag) {
+                    bail!("{flag} belongs to the many-hosts mode: add --hosts H");
+                }
+            }
         }
     }
     if options.pages == 0 {
@@ -150,6 +245,15 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command> {
         bail!("--timeout must be at least 1");
     }
     Ok(Command::Bench(options))
+}
+
+/// A rate in requests per second: finite and above 0 (0 would mean
+/// "unlimited" to trawl, which leaves nothing to compare with).
+fn positive_rate(flag: &str, value: &str) -> Result<f64> {
+    match value.parse::<f64>() {
+        Ok(rate) if rate.is_finite() && rate > 0.0 => Ok(rate),
+        _ => bail!("{flag}: `{value}` is not a rate above 0 (requests per second)"),
+    }
 }
 
 fn number<T: std::str::FromStr>(flag: &str, value: &str) -> Result<T> {
@@ -221,6 +325,7 @@ mod tests {
                 timeout: Duration::from_secs(30),
                 trawl_args: vec!["--delay-factor=0".into(), "--retries".into()],
                 json: true,
+                many_hosts: None,
             })
         );
     }
@@ -244,6 +349,9 @@ mod tests {
             "--timeout",
             "--trawl-arg",
             "--json",
+            "--hosts",
+            "--per-host-rate",
+            "--per-host-concurrency",
         ] {
             assert!(HELP.contains(flag), "{flag} missing from --help");
         }
@@ -258,9 +366,81 @@ mod tests {
             &["--pages", "0"],
             &["--concurrency", "0"],
             &["--frobnicate", "1"],
+            &["--hosts", "0"],
+            &["--hosts", "1"],
+            &["--hosts", "many"],
+            &["--hosts", "10", "--per-host-rate", "0"],
+            &["--hosts", "10", "--per-host-rate", "-2"],
+            &["--hosts", "10", "--per-host-rate", "NaN"],
+            &["--hosts", "10", "--per-host-rate", "inf"],
+            &["--hosts", "10", "--per-host-concurrency", "0"],
+            &["--per-host-rate", "2"],
+            &["--per-host-concurrency", "2"],
         ] {
             assert!(parse_strs(args).is_err(), "{args:?} should fail");
         }
+    }
+
+    fn many_hosts(command: Command) -> (Options, ManyHosts) {
+        match command {
+            Command::Bench(options) => {
+                let many = options.many_hosts.clone().expect("many-hosts mode");
+                (options, many)
+            }
+            other => panic!("not a benchmark: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn hosts_turns_on_the_many_hosts_mode_with_its_defaults() {
+        let (options, many) = many_hosts(parse_strs(&["--hosts", "1000"]).unwrap());
+        assert_eq!(
+            many,
+            ManyHosts {
+                hosts: 1000,
+                rate: 2.0,
+                per_host_concurrency: 2,
+            }
+        );
+        assert_eq!(options.pages, 20);
+        assert_eq!(options.page_bytes, 2000);
+        assert_eq!(options.concurrency, 256);
+        // The rest keeps the ordinary defaults.
+        assert_eq!(options.links, 10);
+        assert_eq!(options.seed, 1);
+        assert_eq!(options.timeout, Duration::from_secs(600));
+    }
+
+    #[test]
+    fn explicit_flags_win_over_the_many_hosts_defaults_in_any_order() {
+        let (options, many) = many_hosts(
+            parse_strs(&[
+                "--pages",
+                "50",
+                "--hosts=100",
+                "--per-host-rate",
+                "0.5",
+                "--page-bytes=700",
+                "--concurrency",
+                "64",
+                "--per-host-concurrency",
+                "1",
+                "--json",
+            ])
+            .unwrap(),
+        );
+        assert_eq!(
+            many,
+            ManyHosts {
+                hosts: 100,
+                rate: 0.5,
+                per_host_concurrency: 1,
+            }
+        );
+        assert_eq!(options.pages, 50);
+        assert_eq!(options.page_bytes, 700);
+        assert_eq!(options.concurrency, 64);
+        assert!(options.json);
     }
 
     #[test]

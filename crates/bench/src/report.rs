@@ -2,7 +2,7 @@
 
 use serde_json::{Value, json};
 
-use crate::cli::Options;
+use crate::cli::{ManyHosts, Options};
 use crate::loadgen::LoadResult;
 use crate::run::CrawlRun;
 
@@ -95,10 +95,16 @@ fn cells(row: &Row) -> [String; 11] {
 /// The table: the first column left-aligned, numbers right-aligned, two
 /// spaces between columns, one line per row, a trailing newline.
 pub fn format_table(rows: &[Row]) -> String {
-    let lines: Vec<[String; 11]> = std::iter::once(HEADERS.map(str::to_owned))
-        .chain(rows.iter().map(cells))
-        .collect();
-    let mut widths = [0; 11];
+    align(
+        std::iter::once(HEADERS.map(str::to_owned))
+            .chain(rows.iter().map(cells))
+            .collect(),
+    )
+}
+
+/// Aligns `lines` (the header first) as [`format_table`] describes.
+fn align<const N: usize>(lines: Vec<[String; N]>) -> String {
+    let mut widths = [0; N];
     for line in &lines {
         for (width, cell) in widths.iter_mut().zip(line) {
             *width = (*width).max(cell.chars().count());
@@ -122,6 +128,182 @@ pub fn format_table(rows: &[Row]) -> String {
         table.push('\n');
     }
     table
+}
+
+/// The ideal wall time of the many-hosts crawl: every host's first request
+/// is free (GCRA burst 1), then one per `1 / rate` seconds, all hosts in
+/// parallel, so `(pages_per_host - 1) / rate`.
+pub fn ideal_wall_secs(pages_per_host: usize, rate: f64) -> f64 {
+    pages_per_host.saturating_sub(1) as f64 / rate
+}
+
+/// The share of what politeness allows that was achieved: ideal wall ÷
+/// actual wall (1.0 = as fast as the per-host rate permits).
+pub fn achieved_share(ideal_secs: f64, wall_secs: f64) -> f64 {
+    ideal_secs / wall_secs.max(1e-9)
+}
+
+/// One line of the many-hosts table.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HostsRow {
+    pub run: String,
+    pub hosts: usize,
+    pub pages: u64,
+    pub wall_secs: f64,
+    /// [`ideal_wall_secs`].
+    pub ideal_secs: f64,
+    pub per_sec: f64,
+    /// hosts × per-host rate.
+    pub allowed_per_sec: f64,
+    /// [`achieved_share`], as a fraction.
+    pub share: f64,
+    pub cpu_us_per_page: Option<f64>,
+    pub peak_rss_mib: f64,
+    pub coverage_pct: f64,
+    pub duplicates: u64,
+    pub status_200: u64,
+    pub errors: u64,
+    /// Listen-queue overflows on this machine during the crawl (`None` if
+    /// unknown): SYNs the test site's full accept queue dropped, each
+    /// delaying a host by a retransmission and so lowering the share.
+    pub listen_drops: Option<u64>,
+}
+
+impl HostsRow {
+    /// `pages_per_host`: reachable pages on each virtual host.
+    pub fn crawl(name: &str, run: &CrawlRun, many: &ManyHosts, pages_per_host: usize) -> HostsRow {
+        let pages = run.output.records;
+        let wall = run.usage.wall.as_secs_f64().max(1e-9);
+        let ideal = ideal_wall_secs(pages_per_host, many.rate);
+        HostsRow {
+            run: name.to_owned(),
+            hosts: many.hosts,
+            pages,
+            wall_secs: wall,
+            ideal_secs: ideal,
+            per_sec: pages as f64 / wall,
+            allowed_per_sec: many.hosts as f64 * many.rate,
+            share: achieved_share(ideal, wall),
+            cpu_us_per_page: (pages > 0).then(|| run.usage.cpu.as_secs_f64() * 1e6 / pages as f64),
+            peak_rss_mib: run.usage.max_rss_kib as f64 / 1024.0,
+            coverage_pct: run.output.coverage() * 100.0,
+            duplicates: run.output.duplicates(),
+            status_200: run.output.ok,
+            errors: run.output.errors,
+            listen_drops: None,
+        }
+    }
+}
+
+const HOSTS_HEADERS: [&str; 15] = [
+    "run",
+    "hosts",
+    "pages",
+    "wall s",
+    "ideal s",
+    "pages/s",
+    "allowed/s",
+    "share %",
+    "CPU µs/page",
+    "peak RSS MiB",
+    "coverage %",
+    "dups",
+    "200s",
+    "errors",
+    "SYN drops",
+];
+
+fn hosts_cells(row: &HostsRow) -> [String; 15] {
+    [
+        row.run.clone(),
+        row.hosts.to_string(),
+        row.pages.to_string(),
+        format!("{:.2}", row.wall_secs),
+        format!("{:.2}", row.ideal_secs),
+        format!("{:.0}", row.per_sec),
+        format!("{:.0}", row.allowed_per_sec),
+        format!("{:.1}", row.share * 100.0),
+        row.cpu_us_per_page
+            .map_or_else(|| "-".to_owned(), |v| format!("{v:.0}")),
+        format!("{:.1}", row.peak_rss_mib),
+        format!("{:.2}", row.coverage_pct),
+        row.duplicates.to_string(),
+        row.status_200.to_string(),
+        row.errors.to_string(),
+        row.listen_drops
+            .map_or_else(|| "-".to_owned(), |v| v.to_string()),
+    ]
+}
+
+/// The many-hosts table, aligned like [`format_table`].
+pub fn format_hosts_table(rows: &[HostsRow]) -> String {
+    align(
+        std::iter::once(HOSTS_HEADERS.map(str::to_owned))
+            .chain(rows.iter().map(hosts_cells))
+            .collect(),
+    )
+}
+
+/// A one-line description of the many-hosts settings.
+pub fn describe_hosts(options: &Options, many: &ManyHosts, pages_per_host: usize) -> String {
+    format!(
+        "site: {} virtual hosts × {} pages ({pages_per_host} reachable each, {} in all), \
+         {} links/page, ~{} B/page, seed {}; per-host rate {}/s, per-host concurrency {}, \
+         concurrency {}",
+        many.hosts,
+        options.pages,
+        many.hosts * pages_per_host,
+        options.links,
+        options.page_bytes,
+        options.seed,
+        many.rate,
+        many.per_host_concurrency,
+        options.concurrency
+    )
+}
+
+/// The many-hosts numbers as one JSON object.
+pub fn hosts_to_json(
+    options: &Options,
+    many: &ManyHosts,
+    pages_per_host: usize,
+    rows: &[HostsRow],
+) -> Value {
+    json!({
+        "config": {
+            "mode": "many_hosts",
+            "hosts": many.hosts,
+            "per_host_rate": many.rate,
+            "per_host_concurrency": many.per_host_concurrency,
+            "pages_per_host": options.pages,
+            "reachable_per_host": pages_per_host,
+            "reachable": many.hosts * pages_per_host,
+            "links": options.links,
+            "page_bytes": options.page_bytes,
+            "seed": options.seed,
+            "concurrency": options.concurrency,
+            "trawl": options.trawl,
+            "baseline": options.baseline,
+            "trawl_args": options.trawl_args,
+        },
+        "runs": rows.iter().map(|row| json!({
+            "run": row.run,
+            "hosts": row.hosts,
+            "pages": row.pages,
+            "wall_secs": row.wall_secs,
+            "ideal_wall_secs": row.ideal_secs,
+            "pages_per_sec": row.per_sec,
+            "allowed_pages_per_sec": row.allowed_per_sec,
+            "achieved_share": row.share,
+            "cpu_us_per_page": row.cpu_us_per_page,
+            "peak_rss_mib": row.peak_rss_mib,
+            "coverage_pct": row.coverage_pct,
+            "duplicates": row.duplicates,
+            "status_200": row.status_200,
+            "errors": row.errors,
+            "listen_overflows": row.listen_drops,
+        })).collect::<Vec<_>>(),
+    })
 }
 
 /// A one-line description of the site and the settings.
@@ -221,5 +403,70 @@ trawl        19801   12.25     1616    0.12          812          95.2      100.
         assert!(runs[0]["cpu_us_per_page"].is_null());
         assert_eq!(runs[1]["coverage_pct"], 100.0);
         assert_eq!(runs[1]["duplicates"], 0);
+    }
+
+    #[test]
+    fn the_share_is_ideal_wall_over_actual_wall() {
+        // 20 pages at 2/s: the first is free, 19 more take 9.5 s.
+        assert_eq!(ideal_wall_secs(20, 2.0), 9.5);
+        assert_eq!(ideal_wall_secs(1, 2.0), 0.0);
+        assert_eq!(ideal_wall_secs(0, 2.0), 0.0);
+        assert_eq!(ideal_wall_secs(11, 0.5), 20.0);
+        assert!((achieved_share(9.5, 10.0) - 0.95).abs() < 1e-12);
+        assert_eq!(achieved_share(9.5, 9.5), 1.0);
+        assert!(achieved_share(9.5, 0.0).is_finite());
+    }
+
+    fn hosts_row() -> HostsRow {
+        HostsRow {
+            run: "trawl".into(),
+            hosts: 1000,
+            pages: 20_000,
+            wall_secs: 10.0,
+            ideal_secs: 9.5,
+            per_sec: 2000.0,
+            allowed_per_sec: 2000.0,
+            share: 0.95,
+            cpu_us_per_page: Some(123.4),
+            peak_rss_mib: 40.25,
+            coverage_pct: 100.0,
+            duplicates: 0,
+            status_200: 20_000,
+            errors: 0,
+            listen_drops: Some(0),
+        }
+    }
+
+    #[test]
+    fn the_hosts_table_is_aligned() {
+        let table = format_hosts_table(&[hosts_row()]);
+        let expected = "\
+run    hosts  pages  wall s  ideal s  pages/s  allowed/s  share %  CPU µs/page  peak RSS MiB  coverage %  dups   200s  errors  SYN drops
+trawl   1000  20000   10.00     9.50     2000       2000     95.0          123          40.2      100.00     0  20000       0          0
+";
+        assert_eq!(table, expected);
+    }
+
+    #[test]
+    fn the_hosts_json_carries_the_mode_and_the_share() {
+        let options = Options {
+            pages: 20,
+            ..Options::default()
+        };
+        let many = ManyHosts {
+            hosts: 1000,
+            rate: 2.0,
+            per_host_concurrency: 2,
+        };
+        let value = hosts_to_json(&options, &many, 20, &[hosts_row()]);
+        assert_eq!(value["config"]["mode"], "many_hosts");
+        assert_eq!(value["config"]["reachable"], 20_000);
+        assert_eq!(value["config"]["per_host_rate"], 2.0);
+        assert_eq!(value["runs"][0]["achieved_share"], 0.95);
+        assert_eq!(value["runs"][0]["allowed_pages_per_sec"], 2000.0);
+        assert_eq!(value["runs"][0]["listen_overflows"], 0);
+        assert!(
+            describe_hosts(&options, &many, 20).starts_with("site: 1000 virtual hosts × 20 pages")
+        );
     }
 }

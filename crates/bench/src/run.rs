@@ -14,7 +14,7 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 use trawl_testsite::{SiteConfig, TestSite};
 
-use crate::cli::{MEASURE, Options};
+use crate::cli::{MEASURE, ManyHosts, Options};
 
 /// The test site binary running as a child process. Killed on drop, so an
 /// error anywhere in the benchmark does not leave it behind.
@@ -26,14 +26,20 @@ pub struct SiteProcess {
 
 impl SiteProcess {
     /// Starts `trawl-testsite` on a free port and waits (at most `timeout`)
-    /// for its `listening on http://ADDR (...)` line.
+    /// for its `listening on http://ADDR (...)` line (and, in many-hosts
+    /// mode, for the `virtual hosts ...` line that says it routes by Host).
     pub async fn start(options: &Options, timeout: Duration) -> Result<SiteProcess> {
-        let mut child = Command::new(&options.testsite)
+        let mut command = Command::new(&options.testsite);
+        command
             .args(["--port", "0"])
             .args(["--pages", &options.pages.to_string()])
             .args(["--links", &options.links.to_string()])
             .args(["--page-bytes", &options.page_bytes.to_string()])
-            .args(["--seed", &options.seed.to_string()])
+            .args(["--seed", &options.seed.to_string()]);
+        if let Some(many) = &options.many_hosts {
+            command.args(["--hosts", &many.hosts.to_string()]);
+        }
+        let mut child = command
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .kill_on_drop(true)
@@ -52,6 +58,14 @@ impl SiteProcess {
             .context("reading the test site's stdout")?
             .context("test site exited before printing its address")?;
         let addr = parse_listening_line(&line)?;
+        if let Some(many) = &options.many_hosts {
+            let line = tokio::time::timeout(timeout, lines.next_line())
+                .await
+                .context("test site did not announce its virtual hosts in time")?
+                .context("reading the test site's stdout")?
+                .context("test site printed no virtual hosts line (does it know --hosts?)")?;
+            check_vhosts_line(&line, many.hosts, addr.port())?;
+        }
         Ok(SiteProcess { child, addr })
     }
 
@@ -80,6 +94,18 @@ pub fn parse_listening_line(line: &str) -> Result<SocketAddr> {
         .with_context(|| format!("bad address {addr:?} in {line:?}"))
 }
 
+/// Checks `virtual hosts h0.test … h{H-1}.test on port PORT (...)`.
+pub fn check_vhosts_line(line: &str, hosts: usize, port: u16) -> Result<()> {
+    let ok = line.starts_with("virtual hosts ")
+        && line.contains(&format!(" {} ", TestSite::vhost(0)))
+        && line.contains(&format!(" {} ", TestSite::vhost(hosts.saturating_sub(1))))
+        && line.contains(&format!("on port {port}"));
+    if !ok {
+        bail!("expected {hosts} virtual hosts on port {port} from the test site, got {line:?}");
+    }
+    Ok(())
+}
+
 /// Every reachable path (`/`, `/p/i`) of the site `options` describes, from
 /// an in-process copy: the link graph depends on pages, links and seed only,
 /// not on the port.
@@ -106,6 +132,112 @@ pub async fn ground_truth(options: &Options) -> Result<BTreeSet<String>> {
         .collect::<Result<_>>()?;
     site.shutdown().await;
     Ok(paths)
+}
+
+/// The reachable page URLs of the single-host site at `base`.
+pub fn site_urls(base: &str, paths: &BTreeSet<String>) -> HashSet<String> {
+    paths.iter().map(|path| format!("{base}{path}")).collect()
+}
+
+/// The host part of virtual host `index`'s URLs: `h{index}.test:PORT`.
+pub fn vhost_authority(index: usize, port: u16) -> String {
+    format!("{}:{port}", TestSite::vhost(index))
+}
+
+/// The reachable page URLs of every virtual host (`http://hK.test:PORT/path`):
+/// each host serves the same paths.
+pub fn vhost_urls(hosts: usize, port: u16, paths: &BTreeSet<String>) -> HashSet<String> {
+    (0..hosts)
+        .flat_map(|index| {
+            let authority = vhost_authority(index, port);
+            paths
+                .iter()
+                .map(move |path| format!("http://{authority}{path}"))
+        })
+        .collect()
+}
+
+/// The seed file of the many-hosts mode: every virtual host's root.
+pub fn vhost_seeds(hosts: usize, port: u16) -> String {
+    (0..hosts)
+        .map(|index| format!("http://{}/\n", vhost_authority(index, port)))
+        .collect()
+}
+
+/// `--resolve hK.test:PORT:127.0.0.1` for every virtual host, as trawl
+/// arguments (trawl's `--resolve` takes exact host names, one each).
+pub fn resolve_args(hosts: usize, port: u16, addr: std::net::IpAddr) -> Vec<String> {
+    (0..hosts)
+        .flat_map(|index| {
+            [
+                "--resolve".to_owned(),
+                format!("{}:{addr}", vhost_authority(index, port)),
+            ]
+        })
+        .collect()
+}
+
+/// trawl's arguments for one benchmark crawl (without `--delay-factor`,
+/// added when the binary knows it, and without `--trawl-arg`s).
+pub fn crawl_args(options: &Options, seeds: &str, out: &str, site: SocketAddr) -> Vec<String> {
+    let mut args: Vec<String> = vec![
+        "crawl".into(),
+        seeds.into(),
+        "-o".into(),
+        out.into(),
+        "-c".into(),
+        options.concurrency.to_string(),
+        "--quiet".into(),
+    ];
+    match &options.many_hosts {
+        // The benchmark lifts politeness limits.
+        None => args.extend([
+            "--per-host-concurrency".into(),
+            options.concurrency.to_string(),
+            "--per-host-rate".into(),
+            "0".into(),
+        ]),
+        // Politeness is what is measured: trawl's own limits, nothing else.
+        Some(ManyHosts {
+            hosts,
+            rate,
+            per_host_concurrency,
+        }) => {
+            args.extend([
+                "--per-host-concurrency".into(),
+                per_host_concurrency.to_string(),
+                "--per-host-rate".into(),
+                rate.to_string(),
+            ]);
+            args.extend(resolve_args(*hosts, site.port(), site.ip()));
+        }
+    }
+    args
+}
+
+/// `TcpExt: ListenOverflows` from `/proc/net/netstat`: connections the
+/// kernel dropped because a listener's accept queue was full (system-wide).
+/// Each one costs the client a SYN retransmission (1 s at first), which in
+/// many-hosts mode delays that host's whole crawl.
+pub fn listen_overflows(netstat: &str) -> Option<u64> {
+    let mut lines = netstat.lines();
+    while let (Some(names), Some(values)) = (lines.next(), lines.next()) {
+        let (Some(("TcpExt", names)), Some(("TcpExt", values))) =
+            (names.split_once(':'), values.split_once(':'))
+        else {
+            continue;
+        };
+        let index = names
+            .split_whitespace()
+            .position(|name| name == "ListenOverflows")?;
+        return values.split_whitespace().nth(index)?.parse().ok();
+    }
+    None
+}
+
+/// [`listen_overflows`] now, if this system reports it.
+pub fn read_listen_overflows() -> Option<u64> {
+    listen_overflows(&std::fs::read_to_string("/proc/net/netstat").ok()?)
 }
 
 /// Wall time and resources of one child process.
@@ -205,9 +337,9 @@ impl CrawlOutput {
     }
 }
 
-/// Reads trawl's JSONL: URLs under `base` are compared, as paths, with
-/// `truth`.
-pub fn analyse_output(jsonl: &str, base: &str, truth: &BTreeSet<String>) -> Result<CrawlOutput> {
+/// Reads trawl's JSONL: recorded URLs are compared with `truth`, the
+/// reachable page URLs.
+pub fn analyse_output(jsonl: &str, truth: &HashSet<String>) -> Result<CrawlOutput> {
     let mut urls = HashSet::new();
     let mut output = CrawlOutput {
         records: 0,
@@ -229,10 +361,8 @@ pub fn analyse_output(jsonl: &str, base: &str, truth: &BTreeSet<String>) -> Resu
         output.records += 1;
         output.ok += u64::from(record["status"].as_u64() == Some(200));
         output.errors += u64::from(!record["error"].is_null());
-        if urls.insert(url.to_owned())
-            && let Some(path) = url.strip_prefix(base)
-        {
-            output.covered += u64::from(truth.contains(path));
+        if urls.insert(url.to_owned()) {
+            output.covered += u64::from(truth.contains(url));
         }
     }
     output.distinct = urls.len() as u64;
@@ -252,30 +382,29 @@ pub struct CrawlRun {
 pub async fn crawl(
     binary: &Path,
     site: &SiteProcess,
-    truth: &BTreeSet<String>,
+    truth: &HashSet<String>,
     options: &Options,
 ) -> Result<CrawlRun> {
     let dir = tempfile::tempdir().context("creating a temp dir")?;
     let seeds = dir.path().join("seeds.txt");
     let out = dir.path().join("out.jsonl");
-    std::fs::write(&seeds, format!("{}/\n", site.base_url())).context("writing seeds")?;
-    let concurrency = options.concurrency.to_string();
-    let mut args: Vec<String> = vec![
-        "crawl".into(),
-        path_arg(&seeds)?,
-        "-o".into(),
-        path_arg(&out)?,
-        "-c".into(),
-        concurrency.clone(),
-        "--per-host-concurrency".into(),
-        concurrency,
-        "--per-host-rate".into(),
-        "0".into(),
-        "--quiet".into(),
-    ];
-    // The benchmark lifts politeness limits; adaptive pacing is one of them
-    // (older binaries without the flag are run as they are).
-    if help_mentions(binary, "--delay-factor").await? {
+    let seed_text = match &options.many_hosts {
+        None => format!("{}/\n", site.base_url()),
+        Some(many) => vhost_seeds(many.hosts, site.addr.port()),
+    };
+    std::fs::write(&seeds, seed_text).context("writing seeds")?;
+    let mut args = crawl_args(options, &path_arg(&seeds)?, &path_arg(&out)?, site.addr);
+    let help = crawl_help(binary).await?;
+    if options.many_hosts.is_some() && !help.contains("--resolve") {
+        bail!(
+            "{} has no --resolve, which the many-hosts mode needs",
+            binary.display()
+        );
+    }
+    // Adaptive pacing is off: the benchmark lifts politeness limits, and in
+    // many-hosts mode only the fixed per-host rate is measured (older
+    // binaries without the flag are run as they are).
+    if help.contains("--delay-factor") {
         args.push("--delay-factor".into());
         args.push("0".into());
     }
@@ -318,7 +447,7 @@ pub async fn crawl(
     }
     let jsonl =
         std::fs::read_to_string(&out).with_context(|| format!("reading {}", out.display()))?;
-    let output = analyse_output(&jsonl, &site.base_url(), truth)?;
+    let output = analyse_output(&jsonl, truth)?;
     Ok(CrawlRun {
         binary: binary.to_owned(),
         usage,
@@ -332,8 +461,8 @@ fn path_arg(path: &Path) -> Result<String> {
         .with_context(|| format!("temp path {} is not UTF-8", path.display()))
 }
 
-/// Whether `binary crawl --help` mentions `flag`.
-async fn help_mentions(binary: &Path, flag: &str) -> Result<bool> {
+/// The text of `binary crawl --help`.
+async fn crawl_help(binary: &Path) -> Result<String> {
     let help = tokio::time::timeout(
         Duration::from_secs(30),
         Command::new(binary)
@@ -350,7 +479,7 @@ async fn help_mentions(binary: &Path, flag: &str) -> Result<bool> {
             binary.display()
         )
     })?;
-    Ok(String::from_utf8_lossy(&help.stdout).contains(flag))
+    Ok(String::from_utf8_lossy(&help.stdout).into_owned())
 }
 
 #[cfg(test)]
@@ -393,7 +522,7 @@ mod tests {
 {"url":"http://h:1/p/2","status":null,"error":{"kind":"timeout","message":"x"}}
 {"url":"http://other:1/p/3","status":200,"error":null}
 "#;
-        let output = analyse_output(jsonl, "http://h:1", &truth).unwrap();
+        let output = analyse_output(jsonl, &site_urls("http://h:1", &truth)).unwrap();
         assert_eq!(
             output,
             CrawlOutput {
@@ -407,6 +536,119 @@ mod tests {
         );
         assert_eq!(output.duplicates(), 1);
         assert!((output.coverage() - 0.75).abs() < 1e-12);
-        assert!(analyse_output("not json\n", "http://h:1", &truth).is_err());
+        assert!(analyse_output("not json\n", &site_urls("http://h:1", &truth)).is_err());
+    }
+
+    fn paths(list: &[&str]) -> BTreeSet<String> {
+        list.iter().map(|path| (*path).to_owned()).collect()
+    }
+
+    #[test]
+    fn the_virtual_hosts_line_is_checked() {
+        let line = "virtual hosts h0.test … h999.test on port 41234 (e.g. http://h0.test:41234/)";
+        check_vhosts_line(line, 1000, 41234).unwrap();
+        assert!(check_vhosts_line(line, 100, 41234).is_err());
+        assert!(check_vhosts_line(line, 1000, 41235).is_err());
+        assert!(
+            check_vhosts_line("listening on http://127.0.0.1:1 (1 reachable pages)", 2, 1).is_err()
+        );
+    }
+
+    #[test]
+    fn every_virtual_host_gets_a_seed_a_resolve_and_its_pages() {
+        assert_eq!(
+            vhost_seeds(3, 8080),
+            "http://h0.test:8080/\nhttp://h1.test:8080/\nhttp://h2.test:8080/\n"
+        );
+        assert_eq!(
+            resolve_args(2, 8080, "127.0.0.1".parse().unwrap()),
+            [
+                "--resolve",
+                "h0.test:8080:127.0.0.1",
+                "--resolve",
+                "h1.test:8080:127.0.0.1"
+            ]
+        );
+        let urls = vhost_urls(2, 8080, &paths(&["/", "/p/1"]));
+        let expected: HashSet<String> = [
+            "http://h0.test:8080/",
+            "http://h0.test:8080/p/1",
+            "http://h1.test:8080/",
+            "http://h1.test:8080/p/1",
+        ]
+        .into_iter()
+        .map(String::from)
+        .collect();
+        assert_eq!(urls, expected);
+    }
+
+    #[test]
+    fn output_on_virtual_hosts_is_counted_per_host() {
+        let truth = vhost_urls(2, 9, &paths(&["/", "/p/1"]));
+        // The same path on another host is another page; a host beyond the
+        // site's and the default host are not pages of it.
+        let jsonl = r#"{"url":"http://h0.test:9/","status":200,"error":null}
+{"url":"http://h1.test:9/","status":200,"error":null}
+{"url":"http://h1.test:9/p/1","status":200,"error":null}
+{"url":"http://h1.test:9/p/1","status":200,"error":null}
+{"url":"http://h2.test:9/p/1","status":200,"error":null}
+{"url":"http://127.0.0.1:9/p/1","status":200,"error":null}
+"#;
+        let output = analyse_output(jsonl, &truth).unwrap();
+        assert_eq!(output.covered, 3);
+        assert_eq!(output.truth, 4);
+        assert_eq!(output.duplicates(), 1);
+    }
+
+    #[test]
+    fn crawl_arguments_lift_or_keep_politeness_by_mode() {
+        let site: SocketAddr = "127.0.0.1:4000".parse().unwrap();
+        let plain = crawl_args(&Options::default(), "s.txt", "o.jsonl", site);
+        assert_eq!(
+            plain.join(" "),
+            "crawl s.txt -o o.jsonl -c 64 --quiet --per-host-concurrency 64 --per-host-rate 0"
+        );
+        let options = Options {
+            concurrency: 256,
+            many_hosts: Some(ManyHosts {
+                hosts: 2,
+                rate: 2.0,
+                per_host_concurrency: 2,
+            }),
+            ..Options::default()
+        };
+        let many = crawl_args(&options, "s.txt", "o.jsonl", site);
+        assert_eq!(
+            many.join(" "),
+            "crawl s.txt -o o.jsonl -c 256 --quiet --per-host-concurrency 2 --per-host-rate 2 \
+             --resolve h0.test:4000:127.0.0.1 --resolve h1.test:4000:127.0.0.1"
+        );
+        let half = Options {
+            many_hosts: Some(ManyHosts {
+                hosts: 2,
+                rate: 0.5,
+                per_host_concurrency: 1,
+            }),
+            ..Options::default()
+        };
+        assert!(
+            crawl_args(&half, "s", "o", site)
+                .join(" ")
+                .contains("--per-host-concurrency 1 --per-host-rate 0.5 ")
+        );
+    }
+
+    #[test]
+    fn listen_overflows_are_read_from_proc_net_netstat() {
+        let netstat = "\
+TcpExt: SyncookiesSent SyncookiesRecv ListenOverflows ListenDrops
+TcpExt: 0 0 389 389
+IpExt: InNoRoutes ListenOverflows
+IpExt: 0 7
+";
+        assert_eq!(listen_overflows(netstat), Some(389));
+        assert_eq!(listen_overflows("IpExt: A\nIpExt: 1\n"), None);
+        assert_eq!(listen_overflows("TcpExt: A B\nTcpExt: 1 2\n"), None);
+        assert_eq!(listen_overflows(""), None);
     }
 }
