@@ -87,7 +87,7 @@ pub(crate) async fn handle(
         }
         "gzip-bomb" => {
             let bytes = request.query_u64("bytes", 100 << 20);
-            let body = shared.gzip_zeros(bytes);
+            let body = shared.gzip_zeros(bytes).await;
             Response::html(200, body).header("Content-Encoding", "gzip")
         }
         "status" => {
@@ -230,7 +230,8 @@ pub(crate) async fn handle(
         }
         "huge-headers" => {
             let mut headers = vec![("Content-Type".to_owned(), "text/html".to_owned())];
-            let filler = "v".repeat(8000);
+            // 128 values of 8 KiB: 1 MiB of header values, more with names.
+            let filler = "v".repeat(8 * 1024);
             for index in 0..128 {
                 headers.push((format!("X-Filler-{index}"), filler.clone()));
             }

@@ -172,6 +172,13 @@ pub(crate) async fn write_response(
     response: &Response,
     head_only: bool,
 ) -> std::io::Result<()> {
+    // 1xx, 204 and 304 responses never have a body (RFC 9110 §6.4.1); a
+    // body there would be read as the start of the next response.
+    if matches!(response.status, 100..=199 | 204 | 304) {
+        return stream
+            .write_all(&head_bytes(response.status, &response.headers, None))
+            .await;
+    }
     let head = head_bytes(
         response.status,
         &response.headers,

@@ -23,7 +23,7 @@
 //! | `/fault/redirect-to?url=U` | 301 to U |
 //! | `/fault/huge?bytes=N` | an N-byte HTML body, streamed |
 //! | `/fault/gzip-bomb?bytes=N` | gzip body inflating to N zero bytes |
-//! | `/fault/status/CODE` | that status |
+//! | `/fault/status/CODE` | that status (no body for 1xx, 204, 304) |
 //! | `/fault/flaky/KEY?fail=N` | 503 for the first N requests of KEY, then 200 |
 //! | `/fault/retry-after/KEY?secs=S` | 429 with `Retry-After: S` once per KEY, then 200 |
 //! | `/fault/latin1?declared=header\|meta\|none` | windows-1252 page "Café Ñandú" |
@@ -145,11 +145,15 @@ impl Shared {
         *count
     }
 
-    pub(crate) fn gzip_zeros(&self, bytes: u64) -> Bytes {
+    /// The gzip bomb for `bytes`, compressed once per size. Compressing
+    /// 100 MiB takes a while, so it runs off the async worker threads.
+    pub(crate) async fn gzip_zeros(&self, bytes: u64) -> Bytes {
         if let Some(body) = lock(&self.gzip_cache).get(&bytes) {
             return body.clone();
         }
-        let body = faults::gzip_zeros(bytes);
+        let body = tokio::task::spawn_blocking(move || faults::gzip_zeros(bytes))
+            .await
+            .unwrap_or_default();
         lock(&self.gzip_cache).insert(bytes, body.clone());
         body
     }
@@ -173,7 +177,13 @@ impl TestSite {
 
     /// Like [`TestSite::start`] on a chosen port (0 = any free port).
     pub async fn start_on(config: SiteConfig, port: u16) -> std::io::Result<TestSite> {
-        let listener = TcpListener::bind(("127.0.0.1", port)).await?;
+        // A deep accept queue: a crawler opening hundreds of connections at
+        // once (one per virtual host) must not see SYNs dropped and retried
+        // a second later, which the default backlog of 128 causes.
+        let socket = tokio::net::TcpSocket::new_v4()?;
+        socket.set_reuseaddr(true)?;
+        socket.bind(std::net::SocketAddr::from(([127, 0, 0, 1], port)))?;
+        let listener = socket.listen(4096)?;
         let addr = listener.local_addr()?;
         let base = format!("http://{addr}");
         let graph = Graph::generate(config.pages, config.links_per_page, config.seed);
