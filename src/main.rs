@@ -10,6 +10,7 @@ mod cli;
 mod config;
 mod crawl;
 mod pacing;
+mod page;
 mod progress;
 mod record;
 mod seeds;
