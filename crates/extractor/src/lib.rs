@@ -8,24 +8,33 @@
 //! detection, UTF-8, in WHATWG order). [`sniff_is_html`] tells whether an
 //! untyped body is HTML.
 //!
-//! A document nested more than 4,096 elements deep is cut there before
-//! parsing (html5ever's cost grows with the square of nesting depth), so a
-//! hostile page costs milliseconds, not hours; links before the cut count.
-//!
 //! It does **not** fetch anything, do I/O or run async code (the crawler
 //! calls it on a blocking pool), decide which links are in scope or obey
 //! `nofollow` / `noindex` (it only reports them), or canonicalise URLs beyond
 //! what `url` parsing does (lower-cased scheme and host, resolved dot
 //! segments, percent-encoding): the frontier owns the canonical form. Links
-//! keep only http(s) URLs, without fragments.
+//! keep only http(s) URLs, without fragments. As in a browser, a link's query
+//! is percent-encoded in the page's encoding (its path always in UTF-8).
 //!
 //! It never fails and never panics: undecodable bytes become U+FFFD and
 //! malformed markup is repaired the way browsers repair it (html5ever).
 //! Like a browser with scripting on, it treats `<noscript>` content as text
 //! and ignores `<template>` contents, so links there are not reported.
-//! Costs are linear in the page size except for pathologically deep element
-//! nesting (tens of thousands of unclosed `<div>`s), where html5ever's
-//! tree builder is quadratic; callers should cap body sizes.
+//!
+//! Cost grows linearly with page size. html5ever alone does not: tens of
+//! thousands of unclosed elements make its tree building quadratic (hours
+//! for a hostile 10 MB page). So a linear pre-scan estimates that work and
+//! cuts the document where it passes a budget of about a tenth of a second;
+//! links before the cut are still reported. Ordinary pages, even large and
+//! sloppy ones, stay far below the budget.
+//!
+//! # Layout
+//!
+//! - `links`: [`extract`] and the [`Page`] it returns: one walk over the
+//!   parsed tree, then URL resolution and deduplication.
+//! - `charset`: [`decode_html`], the WHATWG encoding sniffing order.
+//! - `sniff`: [`sniff_is_html`], for bodies without a usable Content-Type.
+//! - `nesting`: the pre-scan that bounds html5ever's work on hostile markup.
 //!
 //! ```
 //! use trawl_extractor::extract;
