@@ -60,7 +60,9 @@ fn killed_crawls_resume_without_loss_or_duplicates() {
     let site = Site::start(SiteConfig {
         pages: 1500,
         links_per_page: 8,
-        latency: Duration::from_millis(3),
+        // Slow enough that every round passes its kill point before the
+        // crawl could finish between two 1-second flushes.
+        latency: Duration::from_millis(20),
         ..SiteConfig::default()
     });
     let dir = workdir();
