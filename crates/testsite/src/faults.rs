@@ -170,9 +170,15 @@ pub(crate) async fn handle(
         )
         .without_content_type(),
         "trap" => {
+            // Every URL under /fault/trap/ is a page, and each links to two
+            // longer ones: a calendar-style `next/` and a repeating segment
+            // pair, so a crawler without depth or path limits never ends.
             let body = small_page(
                 "Trap",
-                "<a href=\"next/\">next</a> <a href=\"a/b/a/b/\">loop</a>",
+                &format!(
+                    "<a href=\"./next/\">next</a> <a href=\"{}/a/b/a/b/\">loop</a>",
+                    attribute_safe(path.trim_end_matches('/'))
+                ),
             );
             Response::html(200, body)
         }
@@ -202,7 +208,12 @@ pub(crate) async fn handle(
             "<html><head><base href=\"/fault/based/\"><title>Base</title></head><body><a href=\"page\">p</a></body></html>",
         ),
         "based" => Response::html(200, small_page("Based", "based")),
-        "reset" => return Ok(Handled::Close),
+        "reset" => {
+            // SO_LINGER 0: closing sends RST instead of FIN, so the client
+            // sees "connection reset", not an orderly (if early) end.
+            stream.set_zero_linger()?;
+            return Ok(Handled::Close);
+        }
         "truncated" => {
             let head = head_bytes(
                 200,
@@ -244,6 +255,15 @@ pub(crate) async fn handle(
         _ => Response::html(404, small_page("Not found", "no such fault")),
     };
     Ok(Handled::Respond(response))
+}
+
+/// `path` made safe to put in a double-quoted attribute: request targets
+/// are taken as sent, and a stray quote must not break the trap's markup.
+fn attribute_safe(path: &str) -> String {
+    path.replace('&', "&amp;")
+        .replace('"', "%22")
+        .replace('<', "%3C")
+        .replace('>', "%3E")
 }
 
 fn encoded_page(

@@ -91,7 +91,18 @@ fn parse_head(head: &str) -> Option<Request> {
         match name.trim().to_ascii_lowercase().as_str() {
             "host" => request.host = Some(value.to_owned()),
             "user-agent" => request.user_agent = Some(value.to_owned()),
-            "connection" => request.close = value.eq_ignore_ascii_case("close"),
+            "connection" => {
+                let has = |token: &str| {
+                    value
+                        .split(',')
+                        .any(|t| t.trim().eq_ignore_ascii_case(token))
+                };
+                if has("close") {
+                    request.close = true;
+                } else if has("keep-alive") {
+                    request.close = false;
+                }
+            }
             _ => {}
         }
     }
@@ -211,5 +222,16 @@ mod tests {
         assert_eq!(request.host.as_deref(), Some("127.0.0.1:9"));
         assert!(request.close);
         assert!(parse_head("").is_none());
+    }
+
+    #[test]
+    fn connection_tokens_decide_keep_alive() {
+        let close = |head: &str| parse_head(head).unwrap().close;
+        assert!(!close("GET / HTTP/1.1"));
+        assert!(close("GET / HTTP/1.1\r\nConnection: keep-alive, Close"));
+        assert!(!close("GET / HTTP/1.1\r\nConnection: Upgrade"));
+        assert!(close("GET / HTTP/1.0"));
+        assert!(close("GET / HTTP/1.0\r\nConnection: TE"));
+        assert!(!close("GET / HTTP/1.0\r\nConnection: Keep-Alive"));
     }
 }

@@ -32,7 +32,7 @@
 //! | `/fault/rel-nofollow`, `/fault/malformed` | a rel=nofollow link; broken markup with four links |
 //! | `/fault/binary-as-html` | binary bytes labelled text/html |
 //! | `/fault/no-content-type` | HTML without a Content-Type |
-//! | `/fault/trap/...` | an infinite relative-link trap |
+//! | `/fault/trap/...` | any path is a page linking to `./next/` and `PATH/a/b/a/b/`: an infinite trap |
 //! | `/fault/links?n=N` | N links to `/fault/leaf/K` |
 //! | `/fault/meta-nofollow`, `/fault/x-robots-nofollow` | nofollow pages |
 //! | `/fault/base-href` | a `<base href>` page |
@@ -43,12 +43,34 @@
 //! | any page on `hN.test` (with `hosts` > 1) | virtual host N's copy of the site |
 //! | `/sitemap.xml` (with `sitemaps`) | a sitemap index → a gzip sitemap of the unlinked pages |
 //!
+//! The byte-level faults (`reset`, `truncated`, `bad-chunked`,
+//! `huge-headers`, and `drip`/`huge`, which stream by hand) work on any
+//! request of a keep-alive connection, not only the first, and close the
+//! connection after answering. `/fault/reset` closes with `SO_LINGER` 0, so
+//! the client sees a TCP reset rather than an orderly end of stream.
+//!
 //! It does **not** implement HTTP beyond what crawlers send (GET/HEAD,
 //! keep-alive, no request bodies, no TLS), and it never listens on anything
-//! but loopback. It is a test tool: request logs grow without bound.
+//! but loopback. It is a test tool: request logs grow without bound, and
+//! connections are not capped.
+//!
+//! # Layout
+//!
+//! - `lib.rs`: the public API — [`SiteConfig`], [`TestSite`] (start, ground
+//!   truth, request log, shutdown), [`RequestRecord`] — and the shared state.
+//! - `site.rs`: the deterministic link graph, its breadth-first ground
+//!   truth, and page rendering (pages are rendered once, at start).
+//! - `server.rs`: the accept loop, one task per connection, the router.
+//! - `http.rs`: a minimal hand-written HTTP/1.1 (request heads, responses).
+//!   Hand-written rather than hyper because faults must break the protocol
+//!   at the byte level mid-connection, which a server library prevents.
+//! - `faults.rs`: the `/fault/...` endpoints.
+//! - `bin/trawl-testsite.rs`: serves a site until killed, for manual crawls
+//!   and the benchmark.
 
 mod faults;
 mod http;
+mod server;
 mod site;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -57,10 +79,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
 
-use crate::http::{Response, read_request, write_response};
 use crate::site::{Graph, page_path, render};
 
 /// The shape of the synthetic site.
@@ -110,10 +130,14 @@ impl Default for SiteConfig {
 /// One request as the server saw it.
 #[derive(Debug, Clone)]
 pub struct RequestRecord {
-    /// Path and query.
+    /// Path and query, exactly as in the request line.
     pub path: String,
+    /// The `Host` header, if sent (e.g. `127.0.0.1:PORT` or `h3.test:PORT`).
     pub host: Option<String>,
+    /// The `User-Agent` header, if sent.
     pub user_agent: Option<String>,
+    /// When the request head had been read, before any latency or fault
+    /// delay: what rate-limit tests measure the spacing of.
     pub at: Instant,
 }
 
@@ -203,7 +227,7 @@ impl TestSite {
             counters: Mutex::new(HashMap::new()),
             gzip_cache: Mutex::new(HashMap::new()),
         });
-        let accept = tokio::spawn(accept_loop(listener, Arc::clone(&shared)));
+        let accept = tokio::spawn(server::accept_loop(listener, Arc::clone(&shared)));
         Ok(TestSite {
             addr,
             shared,
@@ -295,138 +319,4 @@ impl Drop for TestSite {
     fn drop(&mut self) {
         self.accept.abort();
     }
-}
-
-async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
-    // Connection tasks live in this set, so aborting the accept loop (on
-    // shutdown or drop) ends them too.
-    let mut connections = tokio::task::JoinSet::new();
-    loop {
-        tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => {
-                    let _ = stream.set_nodelay(true);
-                    connections.spawn(serve_connection(stream, Arc::clone(&shared)));
-                }
-                Err(_) => tokio::time::sleep(Duration::from_millis(10)).await,
-            },
-            Some(_) = connections.join_next(), if !connections.is_empty() => {}
-        }
-    }
-}
-
-async fn serve_connection(mut stream: TcpStream, shared: Arc<Shared>) {
-    let mut buffer = Vec::with_capacity(4096);
-    // Bounded: a connection serves at most this many requests.
-    for _ in 0..1_000_000 {
-        let request = match read_request(&mut stream, &mut buffer).await {
-            Ok(Some(request)) => request,
-            _ => return,
-        };
-        lock(&shared.log).push(RequestRecord {
-            path: request.target.clone(),
-            host: request.host.clone(),
-            user_agent: request.user_agent.clone(),
-            at: Instant::now(),
-        });
-        let head_only = request.method == "HEAD";
-        let response = match route(&shared, &request, &mut stream).await {
-            Ok(faults::Handled::Respond(response)) => response,
-            Ok(faults::Handled::Close) | Err(_) => return,
-        };
-        if write_response(&mut stream, &response, head_only)
-            .await
-            .is_err()
-            || request.close
-        {
-            return;
-        }
-    }
-}
-
-fn sitemap(shared: &Shared, request: &http::Request, path: &str) -> Response {
-    let base = format!("http://{}", request.host.as_deref().unwrap_or("127.0.0.1"));
-    if path == "/sitemap.xml" {
-        let body = format!(
-            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<sitemapindex xmlns=\"http://www.sitemaps.org/schemas/sitemap/0.9\">\n<sitemap><loc>{base}/sitemaps/unlinked.xml.gz</loc></sitemap>\n</sitemapindex>\n"
-        );
-        return Response {
-            status: 200,
-            headers: vec![("Content-Type".into(), "application/xml".into())],
-            body: Bytes::from(body),
-        };
-    }
-    let mut xml = String::from(
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<urlset xmlns=\"http://www.sitemaps.org/schemas/sitemap/0.9\">\n",
-    );
-    for page in (1..shared.pages.len()).filter(|&page| site::is_unlinked(page)) {
-        xml.push_str(&format!(
-            "<url><loc>{base}{}</loc></url>\n",
-            page_path(page)
-        ));
-    }
-    xml.push_str("<url><loc>http://outside.invalid/from-sitemap</loc></url>\n</urlset>\n");
-    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-    // Writing into a Vec cannot fail.
-    let _ = std::io::Write::write_all(&mut encoder, xml.as_bytes());
-    Response {
-        status: 200,
-        headers: vec![("Content-Type".into(), "application/gzip".into())],
-        body: Bytes::from(encoder.finish().unwrap_or_default()),
-    }
-}
-
-async fn route(
-    shared: &Shared,
-    request: &http::Request,
-    stream: &mut TcpStream,
-) -> std::io::Result<faults::Handled> {
-    let path = request.path();
-    if path == "/robots.txt" {
-        let response = match &shared.config.robots_txt {
-            Some(text) => Response {
-                status: shared.config.robots_status,
-                headers: vec![("Content-Type".into(), "text/plain".into())],
-                body: Bytes::from(text.clone()),
-            },
-            None => Response::html(404, "<title>Not found</title>"),
-        };
-        return Ok(faults::Handled::Respond(response));
-    }
-    if shared.config.sitemaps && (path == "/sitemap.xml" || path == "/sitemaps/unlinked.xml.gz") {
-        return Ok(faults::Handled::Respond(sitemap(shared, request, path)));
-    }
-    if path.starts_with("/fault/") {
-        return faults::handle(shared, request, stream).await;
-    }
-    let page = if path == "/" {
-        Some(0)
-    } else {
-        path.strip_prefix("/p/")
-            .and_then(|n| n.parse::<usize>().ok())
-    };
-    let response = match page.and_then(|page| shared.pages.get(page).map(|body| (page, body))) {
-        Some((page, body)) => {
-            if !shared.config.latency.is_zero() {
-                tokio::time::sleep(shared.config.latency).await;
-            }
-            match (&request.host, shared.config.hosts > 1) {
-                (Some(host), true) => Response::html(
-                    200,
-                    render(
-                        &shared.graph,
-                        page,
-                        &format!("http://{host}"),
-                        shared.config.page_bytes,
-                    ),
-                ),
-                _ => Response::html(200, body.clone()),
-            }
-        }
-        None => Response::html(
-            404,
-            "<!DOCTYPE html><title>Not found</title><p>no such page</p>",
-        ),
-    };
-    Ok(faults::Handled::Respond(response))
 }

@@ -413,17 +413,34 @@ async fn keep_alive_head_and_connection_close() {
 
 #[tokio::test]
 async fn latency_delays_pages_but_not_faults() {
-    let site = start(SiteConfig {
-        latency: Duration::from_millis(150),
+    let latency = Duration::from_millis(150);
+    let site = start(SiteConfig { latency, ..small() }).await;
+    let started = Instant::now();
+    get(&site, "/p/1").await;
+    assert!(started.elapsed() >= latency);
+
+    // With a latency far above STEP, a fault answered at all while a page
+    // is held back proves faults skip the latency, with no tight bound on
+    // wall time that a loaded machine could break.
+    let slow = start(SiteConfig {
+        latency: Duration::from_secs(60),
         ..small()
     })
     .await;
-    let started = Instant::now();
-    get(&site, "/p/1").await;
-    assert!(started.elapsed() >= Duration::from_millis(150));
-    let started = Instant::now();
-    get(&site, "/fault/leaf/1").await;
-    assert!(started.elapsed() < Duration::from_millis(150));
+    let mut held = Client::connect(slow.addr()).await;
+    held.send("GET", "/p/2", "").await;
+    tokio::time::timeout(STEP, async {
+        while slow.hits("/p/2") == 0 {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    })
+    .await
+    .expect("the page request arrives");
+    assert_eq!(get(&slow, "/fault/leaf/1").await.status, 200);
+    assert_eq!(get(&slow, "/robots.txt").await.status, 404);
+    slow.shutdown().await;
+    // Shutdown closed the held connection without an answer.
+    assert!(held.read_reply(false).await.is_none());
 }
 
 #[tokio::test]
@@ -533,8 +550,18 @@ async fn truncated_bodies_end_early() {
 async fn reset_closes_without_a_response() {
     let site = start(small()).await;
     let mut client = Client::connect(site.addr()).await;
+    // Not only a connection's first request misbehaves.
+    assert_eq!(client.get("/p/1").await.status, 200);
     client.send("GET", "/fault/reset", "").await;
-    assert!(client.read_reply(false).await.is_none());
+    // A TCP reset (SO_LINGER 0), not an orderly end of stream.
+    let mut chunk = [0u8; 1024];
+    let read = tokio::time::timeout(STEP, client.stream.read(&mut chunk))
+        .await
+        .expect("server answers in time");
+    assert_eq!(
+        read.map_err(|error| error.kind()),
+        Err(std::io::ErrorKind::ConnectionReset)
+    );
     assert!(client.buffer.is_empty());
     assert_eq!(site.hits("/fault/reset"), 1);
 }
@@ -643,8 +670,20 @@ async fn odd_content_is_served() {
         .iter()
         .map(|href| canonical(&base, href).unwrap().path().to_owned())
         .collect();
-    assert!(targets.contains(&"/fault/trap/next/next/next/".to_owned()));
-    assert!(targets.iter().any(|path| path.contains("/a/b/a/b")));
+    assert_eq!(
+        targets,
+        [
+            "/fault/trap/next/next/next/",
+            "/fault/trap/next/next/a/b/a/b/"
+        ]
+    );
+    // Any path under the trap is a page, and links only get longer.
+    let deeper = client.get("/fault/trap/next/next/a/b/a/b/next/").await;
+    assert_eq!(deeper.status, 200);
+    assert_eq!(
+        deeper.hrefs()[1],
+        "/fault/trap/next/next/a/b/a/b/next/a/b/a/b/"
+    );
 
     let links = client.get("/fault/links?n=50").await;
     let hrefs = links.hrefs();

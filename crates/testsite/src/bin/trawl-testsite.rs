@@ -2,12 +2,17 @@
 //! and benchmarks.
 //!
 //! `trawl-testsite [--pages N] [--links L] [--page-bytes B] [--seed S] [--port P] [--hosts N] [--robots FILE]`
+//!
+//! The first stdout line is `listening on http://127.0.0.1:PORT (N reachable
+//! pages)`; the benchmark parses it, so its shape is fixed (and tested in
+//! `tests/bin.rs`). With `--hosts` > 1 a second line names the virtual hosts.
 
 use std::process::ExitCode;
 
 use trawl_testsite::{SiteConfig, TestSite};
 
-const USAGE: &str = "usage: trawl-testsite [--pages N] [--links L] [--page-bytes B] [--seed S] [--port P] [--hosts N] [--robots FILE]";
+const USAGE: &str = "usage: trawl-testsite [--pages N] [--links L] [--page-bytes B] [--seed S] [--port P] [--hosts N] [--robots FILE]
+defaults: 2000 pages, 10 links, 2048 bytes, seed 1, port 8080 (0 = any free port), 1 host, no robots.txt";
 
 fn parse_args() -> Result<(SiteConfig, u16), String> {
     let mut config = SiteConfig {
@@ -17,9 +22,6 @@ fn parse_args() -> Result<(SiteConfig, u16), String> {
     let mut port = 8080;
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
-        if flag == "-h" || flag == "--help" {
-            return Err(USAGE.to_owned());
-        }
         let value = args
             .next()
             .ok_or_else(|| format!("{flag} needs a value\n{USAGE}"))?;
@@ -50,9 +52,14 @@ fn parse_args() -> Result<(SiteConfig, u16), String> {
     Ok((config, port))
 }
 
-// The listening address on stdout is this program's whole interface.
+// stdout is this program's interface: the listening address (parsed by the
+// benchmark) and --help.
 #[allow(clippy::print_stdout)]
 fn main() -> ExitCode {
+    if std::env::args().any(|arg| arg == "-h" || arg == "--help") {
+        println!("{USAGE}");
+        return ExitCode::SUCCESS;
+    }
     let (config, port) = match parse_args() {
         Ok(parsed) => parsed,
         Err(message) => {
