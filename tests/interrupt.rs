@@ -3,45 +3,13 @@
 
 mod common;
 
-use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::{
-    RUN_LIMIT, Site, read_records, trawl_command, unique_urls, wait_bounded, workdir, write_seeds,
+    RUN_LIMIT, Site, pause, read_records, send_signal, trawl_command, unique_urls, wait_bounded,
+    wait_for_lines, workdir, write_seeds,
 };
 use trawl_testsite::SiteConfig;
-
-fn line_count(path: &Path) -> usize {
-    std::fs::read_to_string(path)
-        .map(|text| text.lines().count())
-        .unwrap_or(0)
-}
-
-/// Polls (bounded) until the crawl has written at least `lines` lines.
-#[allow(clippy::disallowed_methods)] // a plain test thread, not an async runtime
-fn wait_for_lines(path: &Path, lines: usize) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while line_count(path) < lines {
-        assert!(
-            Instant::now() < deadline,
-            "crawl wrote fewer than {lines} lines in 60 s"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-#[allow(clippy::disallowed_methods)] // a plain test thread, not an async runtime
-fn pause(duration: Duration) {
-    std::thread::sleep(duration);
-}
-
-fn interrupt(pid: u32) {
-    let status = std::process::Command::new("kill")
-        .args(["-INT", &pid.to_string()])
-        .status()
-        .expect("run kill");
-    assert!(status.success());
-}
 
 #[test]
 fn first_ctrl_c_finishes_in_flight_requests_and_prints_the_summary() {
@@ -54,7 +22,7 @@ fn first_ctrl_c_finishes_in_flight_requests_and_prints_the_summary() {
     let dir = workdir();
     write_seeds(dir.path(), &[&site.url("/")]);
     let output = dir.path().join("crawl.jsonl");
-    let child = trawl_command(
+    let mut child = trawl_command(
         dir.path(),
         &[
             "crawl",
@@ -70,8 +38,8 @@ fn first_ctrl_c_finishes_in_flight_requests_and_prints_the_summary() {
     )
     .spawn()
     .expect("spawn trawl");
-    wait_for_lines(&output, 20);
-    interrupt(child.id());
+    wait_for_lines(&output, 20, &mut child);
+    send_signal(child.id(), "INT");
     let run = wait_bounded(child, RUN_LIMIT);
     assert_eq!(run.status.code(), Some(130), "{}", run.stderr);
     assert!(
@@ -108,7 +76,7 @@ fn second_ctrl_c_stops_at_once_without_half_lines() {
     let dir = workdir();
     write_seeds(dir.path(), &[&site.url("/")]);
     let output = dir.path().join("crawl.jsonl");
-    let child = trawl_command(
+    let mut child = trawl_command(
         dir.path(),
         &[
             "crawl",
@@ -124,10 +92,10 @@ fn second_ctrl_c_stops_at_once_without_half_lines() {
     )
     .spawn()
     .expect("spawn trawl");
-    wait_for_lines(&output, 3);
-    interrupt(child.id());
+    wait_for_lines(&output, 3, &mut child);
+    send_signal(child.id(), "INT");
     pause(Duration::from_millis(200));
-    interrupt(child.id());
+    send_signal(child.id(), "INT");
     let run = wait_bounded(child, RUN_LIMIT);
     assert_eq!(run.status.code(), Some(130), "{}", run.stderr);
     let records = read_records(&output);

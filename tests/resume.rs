@@ -5,12 +5,12 @@
 mod common;
 
 use std::collections::HashSet;
-use std::path::Path;
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::{
-    RUN_LIMIT, Site, parse_lines, trawl, trawl_command, urls, wait_bounded, workdir, write_seeds,
+    RUN_LIMIT, Site, line_count, parse_lines, send_signal, trawl, trawl_command, urls,
+    wait_bounded, wait_for_lines, workdir, write_seeds,
 };
 use trawl_testsite::SiteConfig;
 
@@ -31,28 +31,6 @@ const CRAWL: &[&str] = &[
 
 fn with(extra: &[&'static str]) -> Vec<&'static str> {
     CRAWL.iter().chain(extra).copied().collect()
-}
-
-fn line_count(path: &Path) -> usize {
-    std::fs::read(path)
-        .map(|bytes| bytes.iter().filter(|&&b| b == b'\n').count())
-        .unwrap_or(0)
-}
-
-#[allow(clippy::disallowed_methods)] // a plain test thread, not an async runtime
-fn wait_for_lines(path: &Path, lines: usize, child: &mut std::process::Child) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while line_count(path) < lines {
-        assert!(
-            Instant::now() < deadline,
-            "fewer than {lines} lines after 60 s"
-        );
-        assert!(
-            child.try_wait().expect("poll trawl").is_none(),
-            "trawl ended before the kill point"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }
 
 #[test]
@@ -78,11 +56,7 @@ fn killed_crawls_resume_without_loss_or_duplicates() {
             .spawn()
             .expect("spawn trawl");
         wait_for_lines(&output, kill_at, &mut child);
-        let status = Command::new("kill")
-            .args(["-KILL", &child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(status.success());
+        send_signal(child.id(), "KILL");
         let run = wait_bounded(child, RUN_LIMIT);
         assert!(!run.status.success(), "killed");
         assert!(
@@ -140,10 +114,7 @@ fn existing_state_needs_resume_or_fresh() {
     let output = dir.path().join("out/crawl.jsonl");
     let mut child = trawl_command(dir.path(), &with(&[])).spawn().unwrap();
     wait_for_lines(&output, 10, &mut child);
-    Command::new("kill")
-        .args(["-KILL", &child.id().to_string()])
-        .status()
-        .unwrap();
+    send_signal(child.id(), "KILL");
     wait_bounded(child, RUN_LIMIT);
     let before = std::fs::read(&output).unwrap();
 

@@ -8,7 +8,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use trawl_testsite::{SiteConfig, TestSite};
@@ -166,3 +166,43 @@ pub const FAST: &[&str] = &[
     "-c",
     "16",
 ];
+
+/// Whole lines written so far to `path` (a line being written is not one).
+pub fn line_count(path: &Path) -> usize {
+    std::fs::read(path)
+        .map(|bytes| bytes.iter().filter(|&&b| b == b'\n').count())
+        .unwrap_or(0)
+}
+
+/// Waits a moment on this plain test thread (there is no async runtime
+/// here to block; clippy's guard is for the crawler's crates).
+#[allow(clippy::disallowed_methods)]
+pub fn pause(duration: Duration) {
+    std::thread::sleep(duration);
+}
+
+/// Polls, for at most a minute, until `child` has written `lines` lines to
+/// `path`; fails if the child exits first.
+pub fn wait_for_lines(path: &Path, lines: usize, child: &mut Child) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while line_count(path) < lines {
+        assert!(
+            Instant::now() < deadline,
+            "fewer than {lines} lines after 60 s"
+        );
+        assert!(
+            child.try_wait().expect("poll trawl").is_none(),
+            "trawl ended before writing {lines} lines"
+        );
+        pause(Duration::from_millis(20));
+    }
+}
+
+/// Sends `signal` (`INT`, `KILL`) to a process.
+pub fn send_signal(pid: u32, signal: &str) {
+    let status = Command::new("kill")
+        .args([format!("-{signal}"), pid.to_string()])
+        .status()
+        .expect("run kill");
+    assert!(status.success(), "kill -{signal} {pid}");
+}
