@@ -1,5 +1,5 @@
 //! Pipeline wiring: the dispatcher hands URLs from the frontier to fetch
-//! tasks, fetch tasks parse HTML on the blocking pool, feed new links back
+//! tasks, fetch tasks parse HTML on the extraction threads, feed new links back
 //! to the frontier and send one record each to the sink.
 //!
 //! Structured concurrency: every fetch task lives in one `JoinSet`, is
@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use bytes::Bytes;
-use tokio::sync::{Notify, Semaphore, mpsc};
+use tokio::sync::{Notify, Semaphore, mpsc, oneshot};
 use tokio::task::{Id, JoinSet};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -77,9 +77,9 @@ struct Shared {
     records: mpsc::Sender<SinkItem>,
     /// Journal newly queued URLs (the crawl has state).
     journaling: bool,
-    /// Bounds concurrent HTML parses to the number of cores, so the blocking
-    /// pool never runs more parsers than there are CPUs to run them.
-    parse_slots: Semaphore,
+    /// Parses HTML on its own OS threads, one per core, so parsing never
+    /// runs on the async worker threads.
+    extract_pool: ExtractPool,
     stats: Arc<Stats>,
     /// `None` with `--ignore-robots`.
     robots: Option<RobotsCache>,
@@ -231,7 +231,7 @@ pub async fn run(
         wake: Notify::new(),
         records: records_tx,
         journaling,
-        parse_slots: Semaphore::new(parsers),
+        extract_pool: ExtractPool::new(parsers)?,
         stats,
         robots,
         pacing: Pacing::new(
@@ -648,7 +648,7 @@ fn redirect_verdict(
     }
 }
 
-/// Parses the body on the blocking pool when it is HTML: declared so (and
+/// Parses the body on the extraction pool when it is HTML: declared so (and
 /// not binary), or undeclared and sniffed as HTML.
 async fn extract_if_html(shared: &Shared, fetched: &Fetched) -> Option<Page> {
     if fetched.error.is_some() || fetched.body.is_empty() {
@@ -662,18 +662,87 @@ async fn extract_if_html(shared: &Shared, fetched: &Fetched) -> Option<Page> {
     if !html {
         return None;
     }
-    let _slot = shared.parse_slots.acquire().await.ok()?;
-    let url = fetched.final_url.clone();
-    let charset = fetched.charset.clone();
-    let parsed = tokio::task::spawn_blocking(move || {
-        trawl_extractor::extract(&body, &url, charset.as_deref())
-    })
-    .await;
-    match parsed {
+    let (reply, parsed) = oneshot::channel();
+    let job = ExtractJob {
+        body,
+        url: fetched.final_url.clone(),
+        charset: fetched.charset.clone(),
+        reply,
+    };
+    if shared.extract_pool.jobs.send(job).await.is_err() {
+        tracing::error!(url = %fetched.final_url, "HTML extraction failed: no parser threads");
+        return None;
+    }
+    match parsed.await {
         Ok(page) => Some(page),
-        Err(error) => {
-            tracing::error!(url = %fetched.final_url, "HTML extraction failed: {error}");
+        Err(_) => {
+            tracing::error!(url = %fetched.final_url, "HTML extraction failed: the parser panicked");
             None
+        }
+    }
+}
+
+/// Pages waiting for a parser thread, per thread. A full queue makes fetch
+/// tasks wait (holding their concurrency permits): backpressure.
+const EXTRACT_QUEUE_PER_THREAD: usize = 4;
+
+/// One page to parse and where its [`Page`] goes.
+struct ExtractJob {
+    body: Bytes,
+    url: Url,
+    charset: Option<String>,
+    reply: oneshot::Sender<Page>,
+}
+
+/// A fixed pool of parser threads fed by one bounded queue. Cheaper than a
+/// `spawn_blocking` per page: busy threads take the next page without
+/// being woken, and no thread is created or parked per page. The threads
+/// end when the last sender (the pool) is dropped.
+#[derive(Debug)]
+struct ExtractPool {
+    jobs: mpsc::Sender<ExtractJob>,
+}
+
+impl ExtractPool {
+    fn new(threads: usize) -> std::io::Result<Self> {
+        let threads = threads.max(1);
+        let (jobs, queue) = mpsc::channel::<ExtractJob>(threads * EXTRACT_QUEUE_PER_THREAD);
+        let queue = Arc::new(Mutex::new(queue));
+        for index in 0..threads {
+            let queue = Arc::clone(&queue);
+            std::thread::Builder::new()
+                .name(format!("trawl-extract-{index}"))
+                .spawn(move || extract_worker(&queue))?;
+        }
+        Ok(ExtractPool { jobs })
+    }
+}
+
+/// Parses pages until the queue is closed. A panicking parse costs that
+/// page its links (its reply is dropped), not the thread.
+fn extract_worker(queue: &Mutex<mpsc::Receiver<ExtractJob>>) {
+    loop {
+        // Only the waiting thread holds the lock; it lets go as soon as it
+        // has a page, so the others parse meanwhile.
+        let job = queue
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .blocking_recv();
+        let Some(job) = job else {
+            return;
+        };
+        let ExtractJob {
+            body,
+            url,
+            charset,
+            reply,
+        } = job;
+        let parsed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            trawl_extractor::extract(&body, &url, charset.as_deref())
+        }));
+        if let Ok(page) = parsed {
+            // The fetch task is gone only when the crawl was aborted.
+            let _ = reply.send(page);
         }
     }
 }

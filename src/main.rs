@@ -28,6 +28,15 @@ use crate::config::CrawlConfig;
 use crate::crawl::Shutdown;
 use crate::progress::Stats;
 
+/// jemalloc instead of the system allocator: html5ever allocates a node,
+/// an attribute list and string buffers for every tag, and page bodies are
+/// allocated on the async threads and freed on the parser threads, where
+/// glibc's malloc spends much of its time (about a fifth of the crawler's
+/// CPU). jemalloc measured faster than mimalloc here and keeps peak memory
+/// near glibc's (mimalloc's per-thread heaps about doubled it).
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 const EXIT_FATAL: u8 = 1;
 const EXIT_USAGE: u8 = 2;
 const EXIT_INTERRUPTED: u8 = 130;

@@ -95,7 +95,7 @@ fn extract_within(
     // T² stack steps, so when that is within budget the scan is skipped:
     // counting `<` is far cheaper than modelling the tags, and almost every
     // real page passes here.
-    let tags = text.bytes().filter(|&byte| byte == b'<').count() as u64;
+    let tags = count_byte(text.as_bytes(), b'<');
     let parsed = if tags.saturating_mul(tags) <= work_budget {
         &text[..]
     } else {
@@ -233,6 +233,23 @@ impl<'d> Facts<'d> {
             _ => {}
         }
     }
+}
+
+/// How many times `needle` occurs in `haystack`. Counted in blocks of 255
+/// bytes with a byte-wide tally, which the compiler turns into wide
+/// compare-and-subtract vector code (about 10x faster than a plain
+/// `filter().count()`, which widens every byte to 64 bits).
+fn count_byte(haystack: &[u8], needle: u8) -> u64 {
+    haystack
+        .chunks(255)
+        .map(|block| {
+            u64::from(
+                block
+                    .iter()
+                    .fold(0u8, |tally, &byte| tally + u8::from(byte == needle)),
+            )
+        })
+        .sum()
 }
 
 /// Removes repeated URLs, keeping the first occurrence's position; the kept

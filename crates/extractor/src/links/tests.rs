@@ -614,3 +614,22 @@ mod properties {
     }
     }
 }
+
+#[test]
+fn byte_count_matches_a_plain_count_across_block_edges() {
+    for len in [0, 1, 254, 255, 256, 510, 511, 1000, 70_000] {
+        let text: Vec<u8> = (0..len)
+            .map(|i: usize| {
+                if i.is_multiple_of(3) || i.is_multiple_of(7) {
+                    b'<'
+                } else {
+                    b'a'
+                }
+            })
+            .collect();
+        let plain = text.iter().filter(|&&b| b == b'<').count() as u64;
+        assert_eq!(count_byte(&text, b'<'), plain, "length {len}");
+    }
+    // Blocks made entirely of the byte must not overflow the tally.
+    assert_eq!(count_byte(&[b'<'; 1024], b'<'), 1024);
+}
