@@ -9,7 +9,7 @@
 //! untyped body is HTML.
 //!
 //! It does **not** fetch anything, do I/O or run async code (the crawler
-//! calls it on a blocking pool), decide which links are in scope or obey
+//! calls it on its own parser threads), decide which links are in scope or obey
 //! `nofollow` / `noindex` (it only reports them), or canonicalise URLs beyond
 //! what `url` parsing does (lower-cased scheme and host, resolved dot
 //! segments, percent-encoding): the frontier owns the canonical form. Links
