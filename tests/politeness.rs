@@ -32,6 +32,23 @@ fn by_path<'a>(site: &Site, records: &'a [Value]) -> HashMap<String, &'a Value> 
         .collect()
 }
 
+/// `trawl crawl -o crawl.jsonl --quiet` with the rate limit and adaptive
+/// pacing lifted, plus `extra`.
+fn unlimited(extra: &[&'static str]) -> Vec<&'static str> {
+    let mut args = vec![
+        "crawl",
+        "-o",
+        "crawl.jsonl",
+        "--quiet",
+        "--per-host-rate",
+        "0",
+        "--delay-factor",
+        "0",
+    ];
+    args.extend_from_slice(extra);
+    args
+}
+
 fn page_requests(site: &Site) -> Vec<trawl_testsite::RequestRecord> {
     site.site
         .requests()
@@ -55,20 +72,7 @@ fn robots_txt_is_fetched_first_once_and_obeyed() {
     write_seeds(dir.path(), &[&site.url("/")]);
     let run = trawl(
         dir.path(),
-        &[
-            "crawl",
-            "-o",
-            "crawl.jsonl",
-            "--quiet",
-            "--per-host-rate",
-            "0",
-            "--delay-factor",
-            "0",
-            "-c",
-            "8",
-            "--per-host-concurrency",
-            "8",
-        ],
+        &unlimited(&["-c", "8", "--per-host-concurrency", "8"]),
     );
     assert!(run.status.success(), "{}", run.stderr);
     let requests = site.site.requests();
@@ -223,20 +227,7 @@ fn retry_after_pauses_the_whole_host() {
     write_seeds(dir.path(), &seed_refs);
     let run = trawl(
         dir.path(),
-        &[
-            "crawl",
-            "-o",
-            "crawl.jsonl",
-            "--quiet",
-            "--per-host-rate",
-            "0",
-            "--delay-factor",
-            "0",
-            "--per-host-concurrency",
-            "2",
-            "--max-depth",
-            "0",
-        ],
+        &unlimited(&["--per-host-concurrency", "2", "--max-depth", "0"]),
     );
     assert!(run.status.success(), "{}", run.stderr);
     let records = read_records(&dir.path().join("crawl.jsonl"));
@@ -315,15 +306,7 @@ fn faults_become_records_with_the_right_kind() {
     write_seeds(dir.path(), &seed_refs);
     let run = trawl(
         dir.path(),
-        &[
-            "crawl",
-            "-o",
-            "crawl.jsonl",
-            "--quiet",
-            "--per-host-rate",
-            "0",
-            "--delay-factor",
-            "0",
+        &unlimited(&[
             "-c",
             "32",
             "--per-host-concurrency",
@@ -334,7 +317,7 @@ fn faults_become_records_with_the_right_kind() {
             "1M",
             "--max-depth",
             "0",
-        ],
+        ]),
     );
     assert!(run.status.success(), "{}", run.stderr);
     let records = read_records(&dir.path().join("crawl.jsonl"));
@@ -484,19 +467,7 @@ fn an_infinite_trap_ends() {
     });
     let dir = workdir();
     write_seeds(dir.path(), &[&site.url("/fault/trap/")]);
-    let run = trawl(
-        dir.path(),
-        &[
-            "crawl",
-            "-o",
-            "crawl.jsonl",
-            "--quiet",
-            "--per-host-rate",
-            "0",
-            "--delay-factor",
-            "0",
-        ],
-    );
+    let run = trawl(dir.path(), &unlimited(&[]));
     assert!(run.status.success(), "{}", run.stderr);
     let records = read_records(&dir.path().join("crawl.jsonl"));
     assert!(
@@ -524,20 +495,7 @@ fn sitemaps_add_pages_no_link_leads_to() {
     });
     let dir = workdir();
     write_seeds(dir.path(), &[&site.url("/")]);
-    let run = trawl(
-        dir.path(),
-        &[
-            "crawl",
-            "-o",
-            "crawl.jsonl",
-            "--quiet",
-            "--per-host-rate",
-            "0",
-            "--delay-factor",
-            "0",
-            "--sitemaps",
-        ],
-    );
+    let run = trawl(dir.path(), &unlimited(&["--sitemaps"]));
     assert!(run.status.success(), "{}", run.stderr);
     let records = read_records(&dir.path().join("crawl.jsonl"));
     let crawled = unique_urls(&records);
@@ -569,19 +527,7 @@ fn sitemaps_add_pages_no_link_leads_to() {
     let dir = workdir();
     write_seeds(dir.path(), &[&site.url("/")]);
     let before = site.site.hits("/sitemap.xml");
-    let run = trawl(
-        dir.path(),
-        &[
-            "crawl",
-            "-o",
-            "crawl.jsonl",
-            "--quiet",
-            "--per-host-rate",
-            "0",
-            "--delay-factor",
-            "0",
-        ],
-    );
+    let run = trawl(dir.path(), &unlimited(&[]));
     assert!(run.status.success());
     assert_eq!(site.site.hits("/sitemap.xml"), before);
 }
@@ -594,19 +540,7 @@ fn rel_nofollow_links_are_skipped_on_request() {
     });
     let dir = workdir();
     write_seeds(dir.path(), &[&site.url("/fault/rel-nofollow")]);
-    let run = trawl(
-        dir.path(),
-        &[
-            "crawl",
-            "-o",
-            "crawl.jsonl",
-            "--quiet",
-            "--per-host-rate",
-            "0",
-            "--delay-factor",
-            "0",
-        ],
-    );
+    let run = trawl(dir.path(), &unlimited(&[]));
     assert!(run.status.success(), "{}", run.stderr);
     assert_eq!(
         site.site.hits("/fault/leaf/relnf"),
@@ -615,20 +549,7 @@ fn rel_nofollow_links_are_skipped_on_request() {
     );
     let dir = workdir();
     write_seeds(dir.path(), &[&site.url("/fault/rel-nofollow")]);
-    let run = trawl(
-        dir.path(),
-        &[
-            "crawl",
-            "-o",
-            "crawl.jsonl",
-            "--quiet",
-            "--per-host-rate",
-            "0",
-            "--delay-factor",
-            "0",
-            "--skip-nofollow-links",
-        ],
-    );
+    let run = trawl(dir.path(), &unlimited(&["--skip-nofollow-links"]));
     assert!(run.status.success(), "{}", run.stderr);
     assert_eq!(
         site.site.hits("/fault/leaf/relnf"),
