@@ -165,6 +165,15 @@ pub struct CrawlArgs {
     #[arg(long, default_value_t = 100_000, value_name = "N")]
     pub max_queue_in_memory: usize,
 
+    /// Threads that run the network I/O and scheduling (the async runtime)
+    /// [default: half the cores, at least 1].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub io_threads: Option<u32>,
+
+    /// Threads that parse HTML, off the I/O threads [default: one per core].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub parse_threads: Option<u32>,
+
     /// No progress bar and no summary.
     #[arg(short, long)]
     pub quiet: bool,

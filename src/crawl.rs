@@ -220,7 +220,6 @@ pub async fn run(
             })
             .await;
     }
-    let parsers = std::thread::available_parallelism().map_or(2, |n| n.get());
     let robots = config
         .obey_robots
         .then(|| RobotsCache::new(&fetcher, &config.robots_agent));
@@ -231,7 +230,7 @@ pub async fn run(
         wake: Notify::new(),
         records: records_tx,
         journaling,
-        extract_pool: ExtractPool::new(parsers)?,
+        extract_pool: ExtractPool::new(config.parse_threads)?,
         stats,
         robots,
         pacing: Pacing::new(

@@ -118,6 +118,7 @@ fn crawl_command(args: &CrawlArgs) -> ExitCode {
         );
     }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(config.io_threads.max(1))
         .enable_all()
         .build()
     {
