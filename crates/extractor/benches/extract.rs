@@ -1,5 +1,7 @@
 //! Throughput of `trawl_extractor::extract` (decode + parse + collect links)
-//! on generated, realistic pages of ~20 KB and ~200 KB.
+//! on generated, realistic pages of ~20 KB and ~200 KB: the streaming path,
+//! the fallback (a page with links in tables: the streaming pass gives up
+//! and the reference parses it again), and the reference alone.
 //!
 //! `cargo bench -p trawl-extractor --bench extract` (add `-- --quick` for a
 //! fast look). Reported as bytes of HTML per second.
@@ -8,13 +10,14 @@ use std::fmt::Write as _;
 use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use trawl_extractor::{Parser, extract_reference, extract_with};
 use url::Url;
 
 /// A page like a news or documentation site's: a head with meta tags,
 /// scripts and styles, a 50-link nav, article paragraphs, a table and 100
 /// links in assorted relative spellings. Article sections repeat until the
 /// page is at least `target` bytes.
-fn page(target: usize) -> String {
+fn page(target: usize, tables: bool) -> String {
     let mut html = String::with_capacity(target + 4096);
     html.push_str(
         r#"<!DOCTYPE html>
@@ -98,7 +101,7 @@ fn page(target: usize) -> String {
                  consectetur adipiscing elit, sed do eiusmod tempor incididunt ut labore.</p>"
             );
         }
-        if html.len() < target {
+        if tables && html.len() < target {
             html.push_str("<table><thead><tr><th>host</th><th>pages</th><th>p50 ms</th><th>link</th></tr></thead><tbody>\n");
             for row in 0..10 {
                 let _ = writeln!(
@@ -125,21 +128,41 @@ fn page(target: usize) -> String {
 fn extract(c: &mut Criterion) {
     let page_url = Url::parse("https://www.example.com/articles/benchmark-page").unwrap();
     let mut group = c.benchmark_group("extract");
-    for (name, target) in [("20KB", 20_000), ("200KB", 200_000)] {
-        let html = page(target);
+    // Without tables the streaming pass handles the page alone; with links
+    // in tables it gives up and the page is parsed again by the reference.
+    for (name, target, tables, expected) in [
+        ("20KB", 20_000, false, Parser::Streaming),
+        ("200KB", 200_000, false, Parser::Streaming),
+        ("20KB-tables", 20_000, true, Parser::Reference),
+    ] {
+        let html = page(target, tables);
         // Sanity: the generated page has what the benchmark claims.
-        let links = trawl_extractor::extract(html.as_bytes(), &page_url, None).links;
-        assert!(links.len() >= 150, "{name}: only {} links", links.len());
+        let (page, parser) = extract_with(html.as_bytes(), &page_url, None, Parser::Streaming);
+        assert!(
+            page.links.len() >= 150,
+            "{name}: only {} links",
+            page.links.len()
+        );
+        assert_eq!(parser, expected, "{name}");
+        assert_eq!(page, extract_reference(html.as_bytes(), &page_url, None));
         eprintln!(
             "extract/{name}: {} bytes, {} links",
             html.len(),
-            links.len()
+            page.links.len()
         );
         group.throughput(Throughput::Bytes(html.len() as u64));
         group.bench_function(name, |b| {
             b.iter(|| {
-                trawl_extractor::extract(black_box(html.as_bytes()), black_box(&page_url), None)
+                extract_with(
+                    black_box(html.as_bytes()),
+                    black_box(&page_url),
+                    None,
+                    Parser::Streaming,
+                )
             })
+        });
+        group.bench_function(format!("{name}-reference"), |b| {
+            b.iter(|| extract_reference(black_box(html.as_bytes()), black_box(&page_url), None))
         });
     }
     group.finish();

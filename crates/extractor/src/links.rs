@@ -55,31 +55,82 @@ pub struct MetaRobots {
     pub nofollow: bool,
 }
 
-/// Attribute values borrowed from the parsed document, gathered in one pass.
-#[derive(Default)]
-struct Facts<'d> {
-    title: Option<String>,
-    title_seen: bool,
-    hrefs: Vec<(&'d str, bool)>,
-    base_href: Option<&'d str>,
-    canonical_href: Option<&'d str>,
-    meta_robots: MetaRobots,
+/// The raw page facts, before URL resolution: borrowed from the parsed
+/// document on the reference path, owned on the streaming one.
+#[derive(Debug, Default)]
+pub(crate) struct Facts<'d> {
+    pub(crate) title: Option<String>,
+    /// `href` values in document order, with whether `rel` has `nofollow`.
+    pub(crate) hrefs: Vec<(Cow<'d, str>, bool)>,
+    pub(crate) base_href: Option<Cow<'d, str>>,
+    pub(crate) canonical_href: Option<Cow<'d, str>>,
+    pub(crate) meta_robots: MetaRobots,
 }
 
-const HTML_NAMESPACE: &str = "http://www.w3.org/1999/xhtml";
+pub(crate) const HTML_NAMESPACE: &str = "http://www.w3.org/1999/xhtml";
+
+/// Which parser produced a [`Page`]'s facts (for tests and benchmarks).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Parser {
+    /// The streaming pass (`lol_html`): the default, when it is sure.
+    Streaming,
+    /// The full tree builder (`scraper`/html5ever): the reference, and the
+    /// fallback for markup whose tree the streaming pass cannot be sure of.
+    Reference,
+}
 
 /// Decodes `html` (see [`decode_html`](crate::decode_html) for the charset
 /// rules), parses it once and collects the page facts. `page_url` is the URL
 /// the page was fetched from (after redirects); relative links resolve
 /// against it or the page's `<base href>`. Never fails and never panics:
 /// garbage in gives an empty [`Page`].
+///
+/// Facts come from a streaming pass over the tokens (`lol_html`) when that
+/// pass can be sure a tree builder would agree, and otherwise from a full
+/// parse (see [`extract_reference`]); both give the same [`Page`], which a
+/// differential test checks on generated, malformed and real-world markup.
 pub fn extract(html: &[u8], page_url: &Url, header_charset: Option<&str>) -> Page {
-    extract_within(html, page_url, header_charset, None)
+    extract_with(html, page_url, header_charset, Parser::Streaming).0
 }
 
-/// [`extract`], with a tree-building work budget other than the page's own
-/// so tests can show the cut without paying for the real one in a debug
-/// build.
+/// [`extract`] with html5ever's full tree builder (through `scraper`)
+/// always: the reference the streaming path is tested against.
+pub fn extract_reference(html: &[u8], page_url: &Url, header_charset: Option<&str>) -> Page {
+    extract_with(html, page_url, header_charset, Parser::Reference).0
+}
+
+/// [`extract`] starting with `preferred`, also telling which parser the
+/// facts came from (the streaming pass falls back to the reference).
+pub fn extract_with(
+    html: &[u8],
+    page_url: &Url,
+    header_charset: Option<&str>,
+    preferred: Parser,
+) -> (Page, Parser) {
+    let tld = page_url
+        .domain()
+        .and_then(|domain| domain.rsplit('.').next());
+    let (text, encoding) = decode_with_tld(html, header_charset, tld);
+    if preferred == Parser::Streaming
+        && let Ok(facts) = crate::stream::facts(&text)
+    {
+        return (
+            page_from_facts(facts, page_url, encoding),
+            Parser::Streaming,
+        );
+    }
+    let document = parse_within_budget(&text, None);
+    let facts = Facts::collect(&document);
+    (
+        page_from_facts(facts, page_url, encoding),
+        Parser::Reference,
+    )
+}
+
+/// [`extract_reference`] with a tree-building work budget other than the
+/// page's own, so tests can show the cut without paying for the real one
+/// in a debug build.
+#[cfg(test)]
 fn extract_within(
     html: &[u8],
     page_url: &Url,
@@ -90,6 +141,13 @@ fn extract_within(
         .domain()
         .and_then(|domain| domain.rsplit('.').next());
     let (text, encoding) = decode_with_tld(html, header_charset, tld);
+    let document = parse_within_budget(&text, work_budget);
+    page_from_facts(Facts::collect(&document), page_url, encoding)
+}
+
+/// html5ever's parse of `text`, cut where its tree building would pass
+/// the work budget (hostile nesting, see `nesting`).
+fn parse_within_budget(text: &str, work_budget: Option<u64>) -> Html {
     let work_budget = work_budget.unwrap_or_else(|| crate::nesting::work_budget(text.len()));
     // A page with T tags cannot make the tree builder take more than about
     // T² stack steps, so when that is within budget the scan is skipped:
@@ -97,14 +155,16 @@ fn extract_within(
     // real page passes here.
     let tags = count_byte(text.as_bytes(), b'<');
     let parsed = if tags.saturating_mul(tags) <= work_budget {
-        &text[..]
+        text
     } else {
-        &text[..crate::nesting::parse_limit(&text, work_budget)]
+        &text[..crate::nesting::parse_limit(text, work_budget)]
     };
-    let document = Html::parse_document(parsed);
+    Html::parse_document(parsed)
+}
 
-    let facts = Facts::collect(&document);
-
+/// Resolves the raw facts against the page URL (or its base) into a
+/// [`Page`].
+fn page_from_facts(facts: Facts<'_>, page_url: &Url, encoding: &'static Encoding) -> Page {
     // Browsers percent-encode a link's query in the page's encoding (a
     // Shift_JIS page's `?q=日` requests `?q=%93%FA`), so the crawler
     // must too to fetch the same resource.
@@ -118,6 +178,7 @@ fn extract_within(
     // to the page URL.
     let base = facts
         .base_href
+        .as_deref()
         .and_then(|href| {
             options
                 .base_url(Some(page_url))
@@ -131,12 +192,18 @@ fn extract_within(
         facts
             .hrefs
             .iter()
-            .filter_map(|&(href, nofollow)| {
-                resolve(options, href).map(|url| Link { url, nofollow })
+            .filter_map(|(href, nofollow)| {
+                resolve(options, href).map(|url| Link {
+                    url,
+                    nofollow: *nofollow,
+                })
             })
             .collect(),
     );
-    let canonical = facts.canonical_href.and_then(|href| resolve(options, href));
+    let canonical = facts
+        .canonical_href
+        .as_deref()
+        .and_then(|href| resolve(options, href));
 
     Page {
         title: facts.title,
@@ -151,6 +218,7 @@ fn extract_within(
 impl<'d> Facts<'d> {
     fn collect(document: &'d Html) -> Self {
         let mut facts = Facts::default();
+        let mut title_seen = false;
         // Pre-order walk over the tree, not entering `<template>` contents
         // (inert, not part of the document, like `querySelectorAll`).
         let mut next = document.tree.root().first_child();
@@ -160,7 +228,7 @@ impl<'d> Facts<'d> {
                 if element.value().name() == "template" {
                     descend = false;
                 } else {
-                    facts.visit(element);
+                    facts.visit(element, &mut title_seen);
                 }
             }
             next = if let Some(child) = node.first_child().filter(|_| descend) {
@@ -181,56 +249,69 @@ impl<'d> Facts<'d> {
         facts
     }
 
-    fn visit(&mut self, element_ref: ElementRef<'d>) {
+    fn visit(&mut self, element_ref: ElementRef<'d>, title_seen: &mut bool) {
         let element = element_ref.value();
+        let html = &*element.name.ns == HTML_NAMESPACE;
         match element.name() {
+            // An SVG `<a>` is a link too.
             "a" | "area" => {
                 if let Some(href) = element.attr("href") {
                     let nofollow = element
                         .attr("rel")
                         .is_some_and(|rel| has_token(rel, "nofollow"));
-                    self.hrefs.push((href, nofollow));
+                    self.hrefs.push((Cow::Borrowed(href), nofollow));
                 }
             }
             // The document's title is the first HTML `<title>` (an SVG
             // `<title>` is a tooltip), even when it is blank.
-            "title" if !self.title_seen && &*element.name.ns == HTML_NAMESPACE => {
-                self.title_seen = true;
+            "title" if !*title_seen && html => {
+                *title_seen = true;
                 let collapsed = collapse_whitespace(element_ref.text());
                 if !collapsed.is_empty() {
                     self.title = Some(collapsed);
                 }
             }
-            "base" if self.base_href.is_none() => {
-                self.base_href = element.attr("href");
+            "base" if html && self.base_href.is_none() => {
+                self.base_href = element.attr("href").map(Cow::Borrowed);
             }
             "link"
-                if self.canonical_href.is_none()
+                if html
+                    && self.canonical_href.is_none()
                     && element
                         .attr("rel")
                         .is_some_and(|rel| has_token(rel, "canonical")) =>
             {
-                self.canonical_href = element.attr("href");
+                self.canonical_href = element.attr("href").map(Cow::Borrowed);
             }
-            "meta" => {
-                if element
-                    .attr("name")
-                    .is_some_and(|name| name.trim().eq_ignore_ascii_case("robots"))
+            "meta" if html => {
+                if let Some(name) = element.attr("name")
                     && let Some(content) = element.attr("content")
                 {
-                    for token in content.split(|c: char| c == ',' || c.is_ascii_whitespace()) {
-                        if token.eq_ignore_ascii_case("none") {
-                            self.meta_robots.noindex = true;
-                            self.meta_robots.nofollow = true;
-                        } else if token.eq_ignore_ascii_case("noindex") {
-                            self.meta_robots.noindex = true;
-                        } else if token.eq_ignore_ascii_case("nofollow") {
-                            self.meta_robots.nofollow = true;
-                        }
-                    }
+                    read_meta_robots(name, content, &mut self.meta_robots);
                 }
             }
             _ => {}
+        }
+    }
+}
+
+/// Adds the directives of `<meta name content>` to `robots` when `name`
+/// is `robots`. Tokens are comma or space separated, case-insensitive.
+pub(crate) fn read_meta_robots(name: &str, content: &str, robots: &mut MetaRobots) {
+    if !name
+        .trim_matches(|c: char| c.is_ascii_whitespace())
+        .eq_ignore_ascii_case("robots")
+    {
+        return;
+    }
+    for token in content.split(|c: char| c == ',' || c.is_ascii_whitespace()) {
+        if token.eq_ignore_ascii_case("none") {
+            robots.noindex = true;
+            robots.nofollow = true;
+        } else if token.eq_ignore_ascii_case("noindex") {
+            robots.noindex = true;
+        } else if token.eq_ignore_ascii_case("nofollow") {
+            robots.nofollow = true;
         }
     }
 }
@@ -348,14 +429,14 @@ fn resolve(options: ParseOptions<'_>, href: &str) -> Option<Url> {
 }
 
 /// Whether a space-separated token list (`rel`) holds `token`, ignoring case.
-fn has_token(list: &str, token: &str) -> bool {
+pub(crate) fn has_token(list: &str, token: &str) -> bool {
     list.split_ascii_whitespace()
         .any(|t| t.eq_ignore_ascii_case(token))
 }
 
 /// Joins text pieces, collapsing ASCII whitespace runs (also across pieces)
 /// to one space and trimming, as `document.title` does.
-fn collapse_whitespace<'a>(parts: impl Iterator<Item = &'a str>) -> String {
+pub(crate) fn collapse_whitespace<'a>(parts: impl Iterator<Item = &'a str>) -> String {
     let mut out = String::new();
     let mut pending_space = false;
     for part in parts {

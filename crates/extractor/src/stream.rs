@@ -1,0 +1,508 @@
+//! The fast path: the page facts from one streaming pass of `lol_html`,
+//! without building a tree.
+//!
+//! A tokenizer alone cannot always tell what a tree builder would make of
+//! its tokens, so this pass only answers when the answer is certain and
+//! says [`Unsure`] otherwise; the caller then parses the page with the
+//! reference (html5ever) path. It is unsure when:
+//!
+//! - `lol_html` meets a text-switching tag (`<title>`, `<script>`, …) where
+//!   a tree builder might ignore it (inside `<select>`, after `<frameset>`):
+//!   its strict mode stops there;
+//! - a fact-bearing tag (`<a>`, `<area>`, `<title>`, `<base>`, `<link>`,
+//!   `<meta>`) sits inside `<select>` (which ignores most tags) or inside
+//!   a `<table>`, or the page has a `<frameset>`. A tag in table structure
+//!   outside a cell is moved before the table, out of document order, and
+//!   telling whether a cell is still open takes the implied end tags of a
+//!   full tree builder, so any table counts; links in tables therefore
+//!   cost a full parse.
+//!
+//! - a raw-text element's start tag ends in an empty attribute value
+//!   (`<textarea x=>`), or the page has a self-closing `<svg/>` or
+//!   `<math/>`: `lol_html` 3.0 mis-tokenizes what follows those;
+//! - an `<svg>` or `<math>` block is not closed by its own end tag, or its
+//!   source has a tag that can end foreign content early (`<p>`, `<div>`,
+//!   …) or lead back into HTML (`<foreignObject>`, `<desc>`, …): only a
+//!   tree builder knows whether a `<title>` there is the page's or an SVG
+//!   tooltip, and how the text after it is tokenized. In a plain SVG icon,
+//!   `<title>` is a tooltip and `<a>` a link;
+//! - one of the elements tracked here (`<template>`, `<select>`, `<table>`,
+//!   `<svg>`, `<math>`) is closed by another element's end tag.
+//!
+//! - a fact-bearing tag sits inside `<template>`: its contents are not part
+//!   of the document, but an `<a>` left open there is re-opened after it by
+//!   a tree builder (as a copy, with the same `href`).
+
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+use std::sync::LazyLock;
+
+use lol_html::html_content::Element;
+use lol_html::{ElementContentHandlers, HandlerResult, HtmlRewriter, Selector, Settings};
+
+use crate::entity::{Context, decode};
+use crate::links::{Facts, HTML_NAMESPACE, has_token, read_meta_robots};
+
+/// The streaming pass could not be sure it matches a tree builder.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Unsure;
+
+/// Tags that give page facts, and tags that change how later tags are
+/// placed. Parsed once: `lol_html` compiles them into its matcher per page.
+static SELECTORS: LazyLock<Selectors> = LazyLock::new(|| Selectors {
+    links: parse("a[href], area[href]"),
+    title: parse("title"),
+    base: parse("base[href]"),
+    link: parse("link[rel][href]"),
+    meta: parse("meta[name][content]"),
+    template: parse("template"),
+    select: parse("select"),
+    frameset: parse("frameset"),
+    table: parse("table"),
+    foreign: parse("svg, math"),
+    text_switching: parse(
+        "title, textarea, script, style, xmp, iframe, noembed, noframes, noscript, plaintext",
+    ),
+});
+
+struct Selectors {
+    links: Selector,
+    title: Selector,
+    base: Selector,
+    link: Selector,
+    meta: Selector,
+    template: Selector,
+    select: Selector,
+    frameset: Selector,
+    table: Selector,
+    foreign: Selector,
+    text_switching: Selector,
+}
+
+fn parse(selector: &str) -> Selector {
+    // The selectors are constants of this file; a test parses them all.
+    selector
+        .parse()
+        .unwrap_or_else(|error| panic!("bad built-in selector {selector:?}: {error}"))
+}
+
+/// What the pass has seen so far. Counters live in `Rc<Cell>` because
+/// end-tag handlers must be `'static`.
+#[derive(Default)]
+struct PassState {
+    /// Open `<template>` elements.
+    templates: Rc<Cell<u32>>,
+    /// Open `<select>` elements.
+    selects: Rc<Cell<u32>>,
+    /// Open `<table>` elements.
+    tables: Rc<Cell<u32>>,
+    /// Open `<svg>` and `<math>` elements.
+    foreign: Rc<Cell<u32>>,
+    /// Source ranges of the closed outermost `<svg>` and `<math>` blocks,
+    /// checked after the pass (see [`leaves_foreign_content`]).
+    foreign_blocks: Rc<RefCell<Vec<std::ops::Range<usize>>>>,
+    /// A fact-bearing tag was read provisionally inside the open foreign
+    /// block.
+    facts_in_foreign: Rc<Cell<bool>>,
+    /// One of the counted elements was closed by another element's end tag:
+    /// the counts may no longer match a tree builder's.
+    lost: Rc<Cell<bool>>,
+    unsure: Rc<Cell<bool>>,
+}
+
+impl PassState {
+    /// Where a fact-bearing tag stands; marks the pass unsure where a tree
+    /// builder might place it elsewhere.
+    fn place(&self) -> Place {
+        let unsure = self.templates.get() > 0
+            || self.selects.get() > 0
+            || self.tables.get() > 0
+            || self.lost.get();
+        if unsure {
+            self.unsure.set(true);
+            Place::Unsure
+        } else if self.foreign.get() > 0 {
+            self.facts_in_foreign.set(true);
+            Place::Foreign
+        } else {
+            Place::Html
+        }
+    }
+}
+
+/// Where a fact-bearing tag stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Place {
+    /// In the HTML document.
+    Html,
+    /// Inside `<svg>` or `<math>`, provisionally: an SVG `<a>` is a link,
+    /// a `<title>`, `<base>` or `<link>` there is not the page's. Checked
+    /// when the foreign block ends (see [`leaves_foreign_content`]).
+    Foreign,
+    /// Somewhere only a tree builder knows: the pass is unsure.
+    Unsure,
+}
+
+/// Page facts from one streaming pass over UTF-8 `html`, or [`Unsure`].
+pub(crate) fn facts(html: &str) -> Result<Facts<'static>, Unsure> {
+    let selectors = &*SELECTORS;
+    let state = PassState::default();
+    let facts = RefCell::new(Facts::default());
+    // Where the first HTML `<title>`'s text starts; its text is read from
+    // the source afterwards (see `title_text`).
+    let title_text_start: Cell<Option<usize>> = Cell::new(None);
+
+    let handlers: Vec<(&Selector, ElementContentHandlers<'_>)> = vec![
+        (
+            &selectors.links,
+            ElementContentHandlers::default().element(|element: &mut Element<'_, '_>| {
+                if state.place() != Place::Unsure
+                    && let Some(href) = element.get_attribute("href")
+                {
+                    let nofollow = element
+                        .get_attribute("rel")
+                        .is_some_and(|rel| has_token(&rel, "nofollow"));
+                    facts
+                        .borrow_mut()
+                        .hrefs
+                        .push((attribute(href).into(), nofollow));
+                }
+                Ok(())
+            }),
+        ),
+        (
+            &selectors.title,
+            ElementContentHandlers::default().element(|element: &mut Element<'_, '_>| {
+                if state.place() == Place::Html && title_text_start.get().is_none() {
+                    title_text_start.set(Some(element.source_location().bytes().end));
+                }
+                Ok(())
+            }),
+        ),
+        (
+            &selectors.base,
+            ElementContentHandlers::default().element(|element: &mut Element<'_, '_>| {
+                if state.place() == Place::Html {
+                    let mut facts = facts.borrow_mut();
+                    if facts.base_href.is_none() {
+                        facts.base_href =
+                            element.get_attribute("href").map(|v| attribute(v).into());
+                    }
+                }
+                Ok(())
+            }),
+        ),
+        (
+            &selectors.link,
+            ElementContentHandlers::default().element(|element: &mut Element<'_, '_>| {
+                if state.place() == Place::Html
+                    && facts.borrow().canonical_href.is_none()
+                    && element
+                        .get_attribute("rel")
+                        .is_some_and(|rel| has_token(&attribute(rel), "canonical"))
+                {
+                    facts.borrow_mut().canonical_href =
+                        element.get_attribute("href").map(|v| attribute(v).into());
+                }
+                Ok(())
+            }),
+        ),
+        (
+            &selectors.meta,
+            ElementContentHandlers::default().element(|element: &mut Element<'_, '_>| {
+                if state.place() == Place::Html
+                    && let Some(name) = element.get_attribute("name")
+                    && let Some(content) = element.get_attribute("content")
+                {
+                    read_meta_robots(
+                        &attribute(name),
+                        &attribute(content),
+                        &mut facts.borrow_mut().meta_robots,
+                    );
+                }
+                Ok(())
+            }),
+        ),
+        (
+            &selectors.template,
+            ElementContentHandlers::default().element(|element: &mut Element<'_, '_>| {
+                count_while_open(element, &state.templates, &state.lost)
+            }),
+        ),
+        (
+            &selectors.select,
+            ElementContentHandlers::default().element(|element: &mut Element<'_, '_>| {
+                if element.namespace_uri() != HTML_NAMESPACE {
+                    return Ok(());
+                }
+                count_while_open(element, &state.selects, &state.lost)
+            }),
+        ),
+        (
+            &selectors.frameset,
+            ElementContentHandlers::default().element(|_: &mut Element<'_, '_>| {
+                state.unsure.set(true);
+                Ok(())
+            }),
+        ),
+        (
+            &selectors.foreign,
+            ElementContentHandlers::default().element(|element: &mut Element<'_, '_>| {
+                // `lol_html` 3.0 stays in foreign content after `<svg/>`,
+                // which a tree builder closes at once, and so would read a
+                // later `<title>` or `<script>` as markup.
+                if element.is_self_closing() {
+                    state.unsure.set(true);
+                }
+                if state.foreign.get() > 0 {
+                    return count_while_open(element, &state.foreign, &state.lost);
+                }
+                let start = element.source_location().bytes().start;
+                state.facts_in_foreign.set(false);
+                state.foreign.set(1);
+                let name = element.tag_name();
+                let Some(handlers) = element.end_tag_handlers() else {
+                    state.foreign.set(0);
+                    return Ok(());
+                };
+                let (foreign, lost) = (Rc::clone(&state.foreign), Rc::clone(&state.lost));
+                let facts_in_foreign = Rc::clone(&state.facts_in_foreign);
+                let unsure = Rc::clone(&state.unsure);
+                let blocks = Rc::clone(&state.foreign_blocks);
+                handlers.push(Box::new(move |end| {
+                    let closed_by_other = end.name() != name;
+                    if closed_by_other {
+                        lost.set(true);
+                        if facts_in_foreign.get() {
+                            unsure.set(true);
+                        }
+                    }
+                    blocks
+                        .borrow_mut()
+                        .push(start..end.source_location().bytes().end);
+                    foreign.set(0);
+                    Ok(())
+                }));
+                Ok(())
+            }),
+        ),
+        (
+            &selectors.text_switching,
+            ElementContentHandlers::default().element(|element: &mut Element<'_, '_>| {
+                let tag = html.get(element.source_location().bytes()).unwrap_or("");
+                if ends_with_empty_value(tag) {
+                    state.unsure.set(true);
+                }
+                Ok(())
+            }),
+        ),
+        (
+            &selectors.table,
+            ElementContentHandlers::default().element(|element: &mut Element<'_, '_>| {
+                if element.namespace_uri() != HTML_NAMESPACE {
+                    return Ok(());
+                }
+                count_while_open(element, &state.tables, &state.lost)
+            }),
+        ),
+    ];
+
+    let mut settings = Settings::new().with_strict(true);
+    for (selector, handlers) in handlers {
+        settings = settings
+            .append_element_content_handler((std::borrow::Cow::Borrowed(selector), handlers));
+    }
+    let mut rewriter = HtmlRewriter::new(settings, |_: &[u8]| {});
+    let written = rewriter
+        .write(html.as_bytes())
+        .and_then(|()| rewriter.end());
+    // Where a tree builder leaves foreign content early, it may also switch
+    // the tokenizer differently from `lol_html` (`<style>` after an
+    // integration point), so such a block makes the pass unsure even
+    // without facts inside; so does one still open at the end.
+    let foreign_unsure = state.foreign.get() > 0
+        || state
+            .foreign_blocks
+            .borrow()
+            .iter()
+            .any(|block| leaves_foreign_content(html.get(block.clone()).unwrap_or("")));
+    if written.is_err() || state.unsure.get() || foreign_unsure {
+        return Err(Unsure);
+    }
+    let mut facts = facts.into_inner();
+    if let Some(start) = title_text_start.get() {
+        let raw = title_text(html, start);
+        let collapsed =
+            crate::links::collapse_whitespace(std::iter::once(&*decode(raw, Context::Text)));
+        facts.title = (!collapsed.is_empty()).then_some(collapsed);
+    }
+    Ok(facts)
+}
+
+/// The text of a `<title>` whose start tag ends at `start`: RCDATA, which
+/// runs to the first `</title` followed by whitespace, `/` or `>` (or to
+/// the end of the page). Read from the source rather than from text
+/// chunks, which do not carry end-tag-like text such as `</b>` in a title.
+fn title_text(html: &str, start: usize) -> &str {
+    let rest = html.get(start..).unwrap_or("");
+    let bytes = rest.as_bytes();
+    let mut from = 0;
+    while let Some(offset) = rest[from..].find("</") {
+        let at = from + offset;
+        let name_end = at + 2 + "title".len();
+        if bytes
+            .get(at + 2..name_end)
+            .is_some_and(|name| name.eq_ignore_ascii_case(b"title"))
+            && bytes
+                .get(name_end)
+                .is_some_and(|&b| matches!(b, b'\t' | b'\n' | b'\x0C' | b'\r' | b' ' | b'/' | b'>'))
+        {
+            return &rest[..at];
+        }
+        from = at + 2;
+    }
+    rest
+}
+
+fn attribute(raw: String) -> String {
+    match decode(&raw, Context::Attribute) {
+        std::borrow::Cow::Borrowed(_) => raw,
+        std::borrow::Cow::Owned(decoded) => decoded,
+    }
+}
+
+/// Whether a start tag's source ends in an attribute without a value
+/// (`<title x=>`). `lol_html` 3.0 then misses the switch to raw text and
+/// would read the element's text (`<textarea x=><a href=…>`) as markup.
+/// Also true for an unquoted value ending in `=`, which only costs a full
+/// parse.
+fn ends_with_empty_value(tag: &str) -> bool {
+    tag.strip_suffix('>')
+        .map(|inner| inner.trim_end_matches(|c: char| c.is_ascii_whitespace()))
+        .is_some_and(|inner| inner.ends_with('='))
+}
+
+/// Whether the source of an `<svg>` or `<math>` block holds anything that
+/// would make a tree builder leave foreign content inside it: an HTML
+/// breakout tag (`<p>`, `<div>`, `<b>`, …, `</p>`, `</br>`, `<font>`), an
+/// HTML integration point (`<foreignObject>`, `<desc>`, MathML text
+/// elements, `<annotation-xml>`), or a tag inside an SVG `<title>`. Reads
+/// raw source, so a `<p` in a comment or attribute also counts: that only
+/// costs a full parse.
+fn leaves_foreign_content(block: &str) -> bool {
+    const LEAVES: &[&str] = &[
+        "b",
+        "big",
+        "blockquote",
+        "body",
+        "br",
+        "center",
+        "code",
+        "dd",
+        "div",
+        "dl",
+        "dt",
+        "em",
+        "embed",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "head",
+        "hr",
+        "i",
+        "img",
+        "li",
+        "listing",
+        "menu",
+        "meta",
+        "nobr",
+        "ol",
+        "p",
+        "pre",
+        "ruby",
+        "s",
+        "small",
+        "span",
+        "strong",
+        "strike",
+        "sub",
+        "sup",
+        "table",
+        "tt",
+        "u",
+        "ul",
+        "var",
+        "font",
+        "foreignobject",
+        "desc",
+        "mi",
+        "mo",
+        "mn",
+        "ms",
+        "mtext",
+        "annotation-xml",
+    ];
+    let bytes = block.as_bytes();
+    let mut in_title = false;
+    let mut at = 0;
+    while let Some(offset) = block[at..].find('<') {
+        let mut name_start = at + offset + 1;
+        let end_tag = bytes.get(name_start) == Some(&b'/');
+        if end_tag {
+            name_start += 1;
+        }
+        let name_len = bytes[name_start..]
+            .iter()
+            .take_while(|b| b.is_ascii_alphanumeric() || **b == b'-')
+            .count();
+        let name = &block[name_start..name_start + name_len];
+        at = name_start + name_len;
+        if name.is_empty() || !bytes[name_start].is_ascii_alphabetic() {
+            continue;
+        }
+        if end_tag {
+            if name.eq_ignore_ascii_case("p") || name.eq_ignore_ascii_case("br") {
+                return true;
+            }
+            if name.eq_ignore_ascii_case("title") {
+                in_title = false;
+            }
+        } else if in_title || LEAVES.iter().any(|leave| name.eq_ignore_ascii_case(leave)) {
+            return true;
+        } else if name.eq_ignore_ascii_case("title") {
+            in_title = true;
+        }
+    }
+    false
+}
+
+/// Adds one to `counter` until the element's own end tag. `lol_html` also
+/// closes it at an ancestor's end tag (`<template><b></div>`), where a tree
+/// builder may well keep it open; from then on the pass has `lost` track
+/// and the counter stays up.
+fn count_while_open(
+    element: &mut Element<'_, '_>,
+    counter: &Rc<Cell<u32>>,
+    lost: &Rc<Cell<bool>>,
+) -> HandlerResult {
+    counter.set(counter.get() + 1);
+    let name = element.tag_name();
+    let Some(handlers) = element.end_tag_handlers() else {
+        // Cannot have content, so nothing is inside it.
+        counter.set(counter.get() - 1);
+        return Ok(());
+    };
+    let (counter, lost) = (Rc::clone(counter), Rc::clone(lost));
+    handlers.push(Box::new(move |end| {
+        if end.name() == name {
+            counter.set(counter.get() - 1);
+        } else {
+            lost.set(true);
+        }
+        Ok(())
+    }));
+    Ok(())
+}

@@ -1,0 +1,401 @@
+//! The streaming extractor (the default) against the reference (html5ever's
+//! full tree builder through scraper): the same links in the same order,
+//! nofollow facts, base href, title, canonical and meta robots, on
+//!
+//! - generated markup soup built to hit the places where a tokenizer and a
+//!   tree builder disagree (tables, select, templates, SVG/MathML, raw
+//!   text elements, entities, broken tags), shrunk by proptest on failure;
+//! - realistic generated pages, and pages with assorted hand-written traps;
+//! - real-world HTML found on the machine (the Rust toolchain's and other
+//!   installed documentation, thousands of pages from several generators),
+//!   or the folders in `TRAWL_DIFF_CORPUS` (`:`-separated); a sample by
+//!   default, all of it with `TRAWL_DIFF_ALL=1`.
+//!
+//! `extract` falls back to the reference when its streaming pass is unsure,
+//! so equality alone could hide a streaming path that always gives up: the
+//! tests also require that most realistic pages stay on the streaming path.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use proptest::prelude::*;
+use trawl_extractor::{Page, Parser, extract_reference, extract_with};
+use url::Url;
+
+fn page_url() -> Url {
+    Url::parse("http://h.example/dir/page.html").expect("valid URL")
+}
+
+/// Both extractions of `html`; panics with the page when they differ.
+fn compare(html: &[u8], url: &Url) -> Parser {
+    let (fast, parser) = extract_with(html, url, None, Parser::Streaming);
+    let reference = extract_reference(html, url, None);
+    assert_same(&fast, &reference, html);
+    parser
+}
+
+fn assert_same(fast: &Page, reference: &Page, html: &[u8]) {
+    assert!(
+        fast == reference,
+        "streaming and reference extraction differ\n--- html ---\n{}\n--- streaming ---\n{fast:#?}\n--- reference ---\n{reference:#?}",
+        String::from_utf8_lossy(html)
+    );
+}
+
+// ---------------------------------------------------------------- soup ----
+
+const TAGS: &[&str] = &[
+    "a",
+    "a",
+    "a",
+    "area",
+    "base",
+    "link",
+    "meta",
+    "title",
+    "title",
+    "template",
+    "svg",
+    "math",
+    "desc",
+    "foreignObject",
+    "annotation-xml",
+    "mi",
+    "mtext",
+    "table",
+    "tr",
+    "td",
+    "th",
+    "caption",
+    "tbody",
+    "colgroup",
+    "p",
+    "div",
+    "b",
+    "i",
+    "font",
+    "nobr",
+    "script",
+    "style",
+    "textarea",
+    "noscript",
+    "plaintext",
+    "select",
+    "option",
+    "optgroup",
+    "iframe",
+    "xmp",
+    "noembed",
+    "noframes",
+    "frameset",
+    "frame",
+    "body",
+    "html",
+    "head",
+    "br",
+    "img",
+    "input",
+    "form",
+    "button",
+    "li",
+    "ul",
+    "h1",
+    "pre",
+    "listing",
+    "image",
+    "span",
+    "object",
+    "applet",
+    "marquee",
+    "dd",
+    "center",
+    "keygen",
+    "hr",
+];
+
+const HREFS: &[&str] = &[
+    "/a",
+    "b",
+    "../c?x=1&amp;y=2",
+    "/d#frag",
+    "#top",
+    "",
+    " /e\n",
+    "http://other.example/f",
+    "mailto:x@y",
+    "javascript:void(0)",
+    "&#47;g",
+    "/h?q=&copy=1",
+    "/i?q=&copy;",
+    "/&lt;j&gt;",
+    "//proto.example/k",
+    "/l\u{0}m",
+    "https://h.example/dir/page.html",
+    "/caf\u{e9}",
+    "/n&#x3f;o",
+];
+
+const RELS: &[&str] = &[
+    "nofollow",
+    "NoFollow noopener",
+    "canonical",
+    "alternate canonical",
+    "stylesheet",
+    "",
+];
+
+fn attribute() -> impl Strategy<Value = String> {
+    prop_oneof![
+        4 => prop::sample::select(HREFS).prop_map(|v| format!(" href=\"{v}\"")),
+        1 => prop::sample::select(HREFS).prop_map(|v| format!(" HREF='{v}'")),
+        1 => prop::sample::select(HREFS).prop_map(|v| format!(" href={}", v.replace([' ', '\n', '>'], ""))),
+        2 => prop::sample::select(RELS).prop_map(|v| format!(" rel=\"{v}\"")),
+        1 => Just(" name=\"robots\" content=\"noindex, nofollow\"".to_owned()),
+        1 => Just(" name=robots content=none".to_owned()),
+        1 => Just(" color=red".to_owned()),
+        1 => Just(" encoding=\"text/html\"".to_owned()),
+        1 => Just(" type=hidden".to_owned()),
+        1 => Just(" x".to_owned()),
+    ]
+}
+
+fn piece() -> impl Strategy<Value = String> {
+    prop_oneof![
+        6 => (prop::sample::select(TAGS), prop::collection::vec(attribute(), 0..3), prop::bool::weighted(0.1))
+            .prop_map(|(tag, attrs, self_closing)| {
+                format!("<{tag}{}{}>", attrs.concat(), if self_closing { "/" } else { "" })
+            }),
+        4 => prop::sample::select(TAGS).prop_map(|tag| format!("</{tag}>")),
+        2 => prop::sample::select(&[
+            "text", " ", "\n", "a &amp; b", "&lt;a href=/no&gt;", "&copy", "&notit;", "<",
+            "& ", "x</", "\u{0}", "\r\n", "caf\u{e9}", "<!-- <a href=/c> -->", "<!--", "-->",
+            "<![CDATA[ <a href=/cdata> ]]>", "<!DOCTYPE html>", "<?php x ?>", "</>", "<a href",
+            "'\"", "=", "<title>", "</title>", "</script>", "</style>",
+        ][..])
+        .prop_map(str::to_owned),
+    ]
+}
+
+fn soup() -> impl Strategy<Value = String> {
+    prop::collection::vec(piece(), 0..40).prop_map(|pieces| pieces.concat())
+}
+
+proptest! {
+    // 3,000 cases take seconds; set PROPTEST_CASES for a longer soak.
+    #![proptest_config(ProptestConfig {
+        cases: std::env::var("PROPTEST_CASES").ok().and_then(|n| n.parse().ok()).unwrap_or(3000),
+        ..ProptestConfig::default()
+    })]
+
+    #[test]
+    fn generated_markup_soup_gives_the_same_facts(html in soup()) {
+        compare(html.as_bytes(), &page_url());
+    }
+}
+
+// ----------------------------------------------------- realistic pages ----
+
+/// Pages shaped like real sites (head furniture, nav, articles, scripts,
+/// forms, SVG icons, tables) with a varying mix, plus hand-written traps;
+/// each with whether the streaming pass must handle it alone (links in
+/// tables and templates, and some traps, take the full parse).
+fn realistic_pages() -> Vec<(String, Option<bool>)> {
+    let mut pages = Vec::new();
+    for variant in 0..64u32 {
+        let mut html = String::from("<!DOCTYPE html><html lang=en><head><meta charset=utf-8>");
+        html.push_str("<meta name=viewport content=\"width=device-width\">");
+        if variant % 3 == 0 {
+            html.push_str("<meta name=\"robots\" content=\"index, follow\">");
+        }
+        if variant % 5 == 0 {
+            html.push_str("<base href=\"/base/\">");
+        }
+        html.push_str(&format!(
+            "<title> Page {variant} &mdash; Caf&eacute; &amp; Co </title>"
+        ));
+        html.push_str(&format!(
+            "<link rel=canonical href=\"/canonical/{variant}\"><link rel=stylesheet href=/s.css>"
+        ));
+        html.push_str(
+            "<script>var s = '<a href=\"/not-a-link\">'; if (a < b && c) {}</script>\
+             <style>a[href^='/'] { color: red }</style></head><body>",
+        );
+        html.push_str(
+            "<header><a href=/ class=logo><svg viewBox=\"0 0 10 10\"><title>Logo</title>\
+             <path d=\"M0 0\"/></svg></a><nav><ul>",
+        );
+        for i in 0..(10 + variant % 20) {
+            html.push_str(&format!(
+                "<li><a href=\"/section/{i}/\" {}>S{i}</a></li>",
+                if i % 4 == 0 { "rel=\"nofollow\"" } else { "" }
+            ));
+        }
+        html.push_str("</ul></nav></header><main>");
+        for i in 0..(5 + variant % 7) {
+            html.push_str(&format!(
+                "<article><h2><a href=\"../posts/{variant}-{i}.html?ref=home&amp;utm=x#c\">Post</a></h2>\
+                 <p>Text with <b>bold</b>, <i>italics</i> &amp; an <a href=\"https://other.example/x?a=1&b=2\">outlink</a>.\
+                 <img src=/i.png alt=\"\"><br></p></article>"
+            ));
+        }
+        if variant % 4 == 1 {
+            html.push_str(
+                "<form action=/search><input name=q><select name=s><option>1</option></select>\
+                 <button>Go</button></form>",
+            );
+        }
+        if variant % 4 == 2 {
+            html.push_str("<noscript><a href=\"/noscript\">x</a></noscript>");
+            html.push_str("<template><a href=\"/template\">x</a></template>");
+        }
+        if variant % 8 == 3 {
+            html.push_str("<table><tr><td><a href=/in-table>t</a></td></tr></table>");
+        }
+        html.push_str("<footer><a href=\"mailto:x@h.example\">mail</a> <a href=/about>About</a></footer></main></body></html>");
+        let needs_tree = variant % 4 == 2 || variant % 8 == 3;
+        pages.push((html, Some(!needs_tree)));
+    }
+    pages.extend(
+        [
+            "<title>a</title><title>b</title><a href=x>",
+            "<a href=/1 rel=nofollow></a><a href=/1></a><a href=/2 rel=nofollow>",
+            "<base href=//cdn.example/x/><a href=y>",
+            "<base href=\"javascript:alert(1)\"><a href=y>",
+            "<svg><a href=/svg-link><title>tip</title></a></svg><title>real</title>",
+            "<textarea><a href=/in-textarea></textarea><a href=/after>",
+            "<xmp><a href=/in-xmp></xmp><iframe><a href=/in-iframe></iframe>",
+            "<plaintext><a href=/after-plaintext>",
+            "<a href=/unclosed-attr title='x><a href=/hidden>'><a href=/shown>",
+            "<!-- <a href=/commented> --><a href=/real>",
+            "<a href=\"/a?x=1&copy=2&amp;y&lt=3\">",
+            "<meta name=ROBOTS content=\"NOINDEX\"><meta name=robots content=nofollow>",
+            "<link rel=\"Canonical\" href=\"/c#x\">",
+        ]
+        .map(|html| (html.to_owned(), None)),
+    );
+    pages
+}
+
+#[test]
+fn realistic_pages_give_the_same_facts_and_stream_when_they_can() {
+    for (html, must_stream) in realistic_pages() {
+        let parser = compare(html.as_bytes(), &page_url());
+        if must_stream == Some(true) {
+            assert_eq!(
+                parser,
+                Parser::Streaming,
+                "fell back to a full parse on\n{html}"
+            );
+        }
+        if must_stream == Some(false) {
+            assert_eq!(
+                parser,
+                Parser::Reference,
+                "streamed a page it cannot be sure of\n{html}"
+            );
+        }
+    }
+}
+
+// ------------------------------------------------ real pages on the disk ----
+
+/// Folders of real HTML: `TRAWL_DIFF_CORPUS`, or documentation that comes
+/// with the toolchain and the system when present.
+fn corpus_roots() -> Vec<PathBuf> {
+    if let Some(list) = std::env::var_os("TRAWL_DIFF_CORPUS") {
+        return std::env::split_paths(&list).collect();
+    }
+    let mut roots = Vec::new();
+    if let Some(sysroot) = std::process::Command::new("rustc")
+        .args(["--print", "sysroot"])
+        .output()
+        .ok()
+        .and_then(|out| String::from_utf8(out.stdout).ok())
+    {
+        roots.push(Path::new(sysroot.trim()).join("share/doc/rust/html"));
+    }
+    roots.push(PathBuf::from("/usr/share/doc"));
+    roots.retain(|root| root.is_dir());
+    roots
+}
+
+/// Up to `limit` `.html` files under `roots`, spread over the folders
+/// (every `stride`-th file of a deterministic walk).
+fn html_files(roots: &[PathBuf], limit: usize, stride: usize) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    let mut seen = 0usize;
+    let mut stack: Vec<PathBuf> = roots.to_vec();
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        let mut entries: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+        entries.sort();
+        for path in entries {
+            if path.is_dir() {
+                stack.push(path);
+            } else if path
+                .extension()
+                .is_some_and(|ext| ext == "html" || ext == "htm")
+            {
+                if seen.is_multiple_of(stride) {
+                    files.push(path);
+                    if files.len() >= limit {
+                        return files;
+                    }
+                }
+                seen += 1;
+            }
+        }
+    }
+    files
+}
+
+#[test]
+fn real_world_pages_give_the_same_facts() {
+    let roots = corpus_roots();
+    // Every 23rd page, at most 1,500, within two minutes; TRAWL_DIFF_ALL=1
+    // compares every page found (a soak, in release mode).
+    let all = std::env::var_os("TRAWL_DIFF_ALL").is_some();
+    let (limit, stride, budget) = if all {
+        (usize::MAX, 1, Duration::from_secs(3600))
+    } else {
+        (1500, 23, Duration::from_secs(120))
+    };
+    let files = html_files(&roots, limit, stride);
+    let deadline = Instant::now() + budget;
+    let (mut compared, mut streamed, mut links) = (0usize, 0usize, 0usize);
+    for path in &files {
+        if Instant::now() > deadline {
+            break;
+        }
+        let Ok(html) = std::fs::read(path) else {
+            continue;
+        };
+        // Pages over 2 MB add time, not coverage.
+        if html.len() > 2 * 1024 * 1024 {
+            continue;
+        }
+        let url = Url::from_file_path(path).unwrap_or_else(|()| page_url());
+        let url = Url::parse(&format!("http://docs.example{}", url.path())).unwrap_or(url);
+        let (fast, parser) = extract_with(&html, &url, None, Parser::Streaming);
+        let reference = extract_reference(&html, &url, None);
+        assert!(
+            fast == reference,
+            "streaming and reference extraction differ on {}",
+            path.display()
+        );
+        compared += 1;
+        links += reference.links.len();
+        streamed += usize::from(parser == Parser::Streaming);
+    }
+    eprintln!(
+        "real-world corpus: {compared} pages from {roots:?}, {links} links, {streamed} on the streaming path"
+    );
+    if compared >= 100 {
+        assert!(
+            streamed * 2 >= compared,
+            "only {streamed} of {compared} real pages stayed on the streaming path"
+        );
+    }
+}
