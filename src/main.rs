@@ -129,7 +129,17 @@ fn crawl_command(args: &CrawlArgs) -> ExitCode {
         }
     };
     let state_dir = state.map(|(dir, _)| dir);
-    runtime.block_on(run(config, state_dir, frontier, queued_seeds, bar))
+    // The crawl runs as a task on the runtime's workers, not on this thread
+    // inside `block_on`: the dispatcher then shares a worker with the fetch
+    // tasks it wakes instead of waking it across threads for every URL.
+    let crawl = runtime.spawn(run(config, state_dir, frontier, queued_seeds, bar));
+    match runtime.block_on(crawl) {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("trawl: internal error: the crawl task failed: {error}");
+            ExitCode::from(EXIT_FATAL)
+        }
+    }
 }
 
 /// Creates the output's folder and opens the file for writing without

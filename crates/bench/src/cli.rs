@@ -26,6 +26,10 @@ usage: trawl-bench [OPTIONS]
   --testsite PATH   the test site binary   [default: target/release/trawl-testsite]
   --baseline PATH   a previous trawl binary to measure too (optional)
   --timeout SECS    upper bound for each phase (start, ceiling, crawl) [default: 600]
+  --rounds N        measure the ceiling and every crawl N times, interleaved,
+                    and report each row's median round (by its ratio to
+                    that round's ceiling): steadier on a busy machine
+                                                           [default: 3]
   --trawl-arg ARG   one more argument for every trawl run (repeatable), e.g.
                     --trawl-arg=--delay-factor=0
   --json            print one JSON object instead of the table
@@ -69,6 +73,8 @@ pub struct Options {
     pub timeout: Duration,
     pub trawl_args: Vec<String>,
     pub json: bool,
+    /// Interleaved repetitions of the single-host measurement.
+    pub rounds: usize,
     /// `Some` in many-hosts mode (`--hosts`).
     pub many_hosts: Option<ManyHosts>,
 }
@@ -107,6 +113,7 @@ impl Default for Options {
             timeout: Duration::from_secs(600),
             trawl_args: Vec::new(),
             json: false,
+            rounds: 3,
             many_hosts: None,
         }
     }
@@ -188,6 +195,12 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command> {
             "--baseline" => options.baseline = Some(PathBuf::from(value)),
             "--timeout" => options.timeout = Duration::from_secs(number(&flag, &value)?),
             "--trawl-arg" => options.trawl_args.push(value),
+            "--rounds" => {
+                options.rounds = number(&flag, &value)?;
+                if options.rounds == 0 {
+                    bail!("--rounds must be at least 1");
+                }
+            }
             "--hosts" => hosts = Some(number(&flag, &value)?),
             "--per-host-rate" => rate = Some(positive_rate(&flag, &value)?),
             "--per-host-concurrency" => per_host_concurrency = Some(number(&flag, &value)?),
@@ -308,6 +321,7 @@ mod tests {
             "--trawl-arg=--delay-factor=0",
             "--trawl-arg",
             "--retries",
+            "--rounds=5",
             "--json",
         ])
         .unwrap();
@@ -325,6 +339,7 @@ mod tests {
                 timeout: Duration::from_secs(30),
                 trawl_args: vec!["--delay-factor=0".into(), "--retries".into()],
                 json: true,
+                rounds: 5,
                 many_hosts: None,
             })
         );

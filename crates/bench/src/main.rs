@@ -223,30 +223,51 @@ async fn measure_all(
     site: &SiteProcess,
     truth: &BTreeSet<String>,
 ) -> Result<Vec<Row>> {
-    eprintln!(
-        "trawl-bench: raw ceiling: {} paths over {} connections to {}",
-        truth.len(),
-        options.concurrency,
-        site.addr
-    );
     let paths = Arc::new(truth.iter().cloned().collect::<Vec<_>>());
-    let load = tokio::time::timeout(
-        options.timeout,
-        loadgen::run(site.addr, paths, options.concurrency),
-    )
-    .await
-    .context("the raw ceiling run timed out")?
-    .context("the raw ceiling run failed")?;
-    let raw = Row::raw(&load);
-    let mut rows = vec![raw.clone()];
-
     let urls = run::site_urls(&site.base_url(), truth);
-    for (name, binary) in binaries(options) {
-        eprintln!("trawl-bench: crawling with {}", binary.display());
-        let crawl = run::crawl(binary, site, &urls, options)
-            .await
-            .with_context(|| format!("the {name} run ({})", binary.display()))?;
-        rows.push(Row::crawl(name, &crawl, raw.per_sec));
+    // One list of rows per round, in the order ceiling, trawl, baseline.
+    let mut rounds: Vec<Vec<Row>> = Vec::new();
+    for round in 1..=options.rounds {
+        eprintln!(
+            "trawl-bench: round {round}/{}: raw ceiling: {} paths over {} connections to {}",
+            options.rounds,
+            truth.len(),
+            options.concurrency,
+            site.addr
+        );
+        let load = tokio::time::timeout(
+            options.timeout,
+            loadgen::run(site.addr, Arc::clone(&paths), options.concurrency),
+        )
+        .await
+        .context("the raw ceiling run timed out")?
+        .context("the raw ceiling run failed")?;
+        let raw = Row::raw(&load);
+        let mut rows = vec![raw.clone()];
+        for (name, binary) in binaries(options) {
+            eprintln!(
+                "trawl-bench: round {round}: crawling with {}",
+                binary.display()
+            );
+            let crawl = run::crawl(binary, site, &urls, options)
+                .await
+                .with_context(|| format!("the {name} run ({})", binary.display()))?;
+            rows.push(Row::crawl(name, &crawl, raw.per_sec));
+        }
+        rounds.push(rows);
     }
-    Ok(rows)
+    for (column, row) in rounds[0].iter().enumerate() {
+        let ratios: Vec<String> = rounds
+            .iter()
+            .map(|rows| format!("{:.2}", rows[column].ratio))
+            .collect();
+        if column > 0 {
+            eprintln!(
+                "trawl-bench: {} vs raw per round: {}",
+                row.run,
+                ratios.join(" ")
+            );
+        }
+    }
+    Ok(report::median_rows(rounds))
 }

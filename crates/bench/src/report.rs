@@ -285,6 +285,7 @@ pub fn hosts_to_json(
             "trawl": options.trawl,
             "baseline": options.baseline,
             "trawl_args": options.trawl_args,
+            "rounds": options.rounds,
         },
         "runs": rows.iter().map(|row| json!({
             "run": row.run,
@@ -309,9 +310,35 @@ pub fn hosts_to_json(
 /// A one-line description of the site and the settings.
 pub fn describe(options: &Options, reachable: usize) -> String {
     format!(
-        "site: {} pages ({reachable} reachable), {} links/page, ~{} B/page, seed {}; concurrency {}",
-        options.pages, options.links, options.page_bytes, options.seed, options.concurrency
+        "site: {} pages ({reachable} reachable), {} links/page, ~{} B/page, seed {}; concurrency {}; median of {} round(s)",
+        options.pages,
+        options.links,
+        options.page_bytes,
+        options.seed,
+        options.concurrency,
+        options.rounds
     )
+}
+
+/// For each row position (ceiling, trawl, baseline), the round with the
+/// median ratio to its own round's ceiling (the ceiling's row: the median
+/// rate). With an even count the lower middle is taken.
+pub fn median_rows(rounds: Vec<Vec<Row>>) -> Vec<Row> {
+    let columns = rounds.first().map_or(0, Vec::len);
+    (0..columns)
+        .filter_map(|column| {
+            let mut rows: Vec<Row> = rounds
+                .iter()
+                .filter_map(|rows| rows.get(column).cloned())
+                .collect();
+            rows.sort_by(|a, b| {
+                let key = |row: &Row| if column == 0 { row.per_sec } else { row.ratio };
+                key(a).total_cmp(&key(b))
+            });
+            let middle = rows.len().saturating_sub(1) / 2;
+            rows.into_iter().nth(middle)
+        })
+        .collect()
 }
 
 /// The same numbers as [`format_table`], as one JSON object.
@@ -390,6 +417,27 @@ trawl        19801   12.25     1616    0.12          812          95.2      100.
         assert_eq!(table, expected);
         let widths: Vec<usize> = table.lines().map(|l| l.chars().count()).collect();
         assert!(widths.windows(2).all(|w| w[0] == w[1]), "{widths:?}");
+    }
+
+    #[test]
+    fn the_median_round_is_taken_per_row() {
+        let round = |ceiling: f64, ratio: f64| {
+            let mut rows = rows();
+            rows[0].per_sec = ceiling;
+            rows[1].ratio = ratio;
+            rows
+        };
+        let median = median_rows(vec![
+            round(100.0, 0.30),
+            round(300.0, 0.10),
+            round(200.0, 0.20),
+        ]);
+        assert_eq!(median.len(), 2);
+        assert_eq!(median[0].per_sec, 200.0);
+        assert_eq!(median[1].ratio, 0.20);
+        // An even count takes the lower middle.
+        let median = median_rows(vec![round(100.0, 0.3), round(300.0, 0.1)]);
+        assert_eq!((median[0].per_sec, median[1].ratio), (100.0, 0.1));
     }
 
     #[test]
