@@ -165,6 +165,23 @@ fn extract(c: &mut Criterion) {
             b.iter(|| extract_reference(black_box(html.as_bytes()), black_box(&page_url), None))
         });
     }
+    // The fixed cost per page (the streaming pass compiles its selectors
+    // for every page), reported per page.
+    let tiny = b"<!doctype html><title>t</title><a href=/x>x</a>";
+    group.throughput(Throughput::Elements(1));
+    group.bench_function("tiny-page", |b| {
+        b.iter(|| {
+            extract_with(
+                black_box(tiny),
+                black_box(&page_url),
+                None,
+                Parser::Streaming,
+            )
+        })
+    });
+    group.bench_function("tiny-page-reference", |b| {
+        b.iter(|| extract_reference(black_box(tiny), black_box(&page_url), None))
+    });
     group.finish();
 }
 

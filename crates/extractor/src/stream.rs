@@ -57,12 +57,8 @@ static SELECTORS: LazyLock<Selectors> = LazyLock::new(|| Selectors {
     meta: parse("meta[name][content]"),
     template: parse("template"),
     select: parse("select"),
-    frameset: parse("frameset"),
     table: parse("table"),
     foreign: parse("svg, math"),
-    text_switching: parse(
-        "title, textarea, script, style, xmp, iframe, noembed, noframes, noscript, plaintext",
-    ),
 });
 
 struct Selectors {
@@ -73,10 +69,8 @@ struct Selectors {
     meta: Selector,
     template: Selector,
     select: Selector,
-    frameset: Selector,
     table: Selector,
     foreign: Selector,
-    text_switching: Selector,
 }
 
 fn parse(selector: &str) -> Selector {
@@ -145,6 +139,9 @@ enum Place {
 
 /// Page facts from one streaming pass over UTF-8 `html`, or [`Unsure`].
 pub(crate) fn facts(html: &str) -> Result<Facts<'static>, Unsure> {
+    if prescan_unsure(html) {
+        return Err(Unsure);
+    }
     let selectors = &*SELECTORS;
     let state = PassState::default();
     let facts = RefCell::new(Facts::default());
@@ -239,13 +236,6 @@ pub(crate) fn facts(html: &str) -> Result<Facts<'static>, Unsure> {
             }),
         ),
         (
-            &selectors.frameset,
-            ElementContentHandlers::default().element(|_: &mut Element<'_, '_>| {
-                state.unsure.set(true);
-                Ok(())
-            }),
-        ),
-        (
             &selectors.foreign,
             ElementContentHandlers::default().element(|element: &mut Element<'_, '_>| {
                 // `lol_html` 3.0 stays in foreign content after `<svg/>`,
@@ -283,16 +273,6 @@ pub(crate) fn facts(html: &str) -> Result<Facts<'static>, Unsure> {
                     foreign.set(0);
                     Ok(())
                 }));
-                Ok(())
-            }),
-        ),
-        (
-            &selectors.text_switching,
-            ElementContentHandlers::default().element(|element: &mut Element<'_, '_>| {
-                let tag = html.get(element.source_location().bytes()).unwrap_or("");
-                if ends_with_empty_value(tag) {
-                    state.unsure.set(true);
-                }
                 Ok(())
             }),
         ),
@@ -369,17 +349,6 @@ fn attribute(raw: String) -> String {
         std::borrow::Cow::Borrowed(_) => raw,
         std::borrow::Cow::Owned(decoded) => decoded,
     }
-}
-
-/// Whether a start tag's source ends in an attribute without a value
-/// (`<title x=>`). `lol_html` 3.0 then misses the switch to raw text and
-/// would read the element's text (`<textarea x=><a href=…>`) as markup.
-/// Also true for an unquoted value ending in `=`, which only costs a full
-/// parse.
-fn ends_with_empty_value(tag: &str) -> bool {
-    tag.strip_suffix('>')
-        .map(|inner| inner.trim_end_matches(|c: char| c.is_ascii_whitespace()))
-        .is_some_and(|inner| inner.ends_with('='))
 }
 
 /// Whether the source of an `<svg>` or `<math>` block holds anything that
@@ -479,6 +448,114 @@ fn leaves_foreign_content(block: &str) -> bool {
     false
 }
 
+/// Raw-text elements: their start tag switches the tokenizer to text.
+const TEXT_SWITCHING: &[&str] = &[
+    "title",
+    "textarea",
+    "script",
+    "style",
+    "xmp",
+    "iframe",
+    "noembed",
+    "noframes",
+    "noscript",
+    "plaintext",
+];
+
+/// One pass over the tag openings (`<` + letter) for what is cheaper to
+/// find in the source than with a selector (each costs `lol_html` time per
+/// page): a `<frameset>`, or a raw-text element's start tag ending in an
+/// attribute without a value (`<textarea x=>`), after which `lol_html`
+/// 3.0 misses the switch to raw text and would read the element's text as
+/// markup. Sees every tag the tokenizer sees and more (`<script>` in a
+/// comment too), which only costs a full parse.
+fn prescan_unsure(html: &str) -> bool {
+    let bytes = html.as_bytes();
+    let mut at = 0;
+    while let Some(offset) = html[at..].find('<') {
+        let name_start = at + offset + 1;
+        let name_len = bytes[name_start..]
+            .iter()
+            .take_while(|b| b.is_ascii_alphanumeric())
+            .count();
+        at = name_start + name_len;
+        if name_len == 0 || !bytes[name_start].is_ascii_alphabetic() {
+            continue;
+        }
+        let name = &html[name_start..at];
+        if name.eq_ignore_ascii_case("frameset") {
+            return true;
+        }
+        if TEXT_SWITCHING.iter().any(|t| name.eq_ignore_ascii_case(t))
+            && ends_in_empty_value(&bytes[at..])
+        {
+            return true;
+        }
+    }
+    false
+}
+
+/// Whether the start tag whose name ends where `rest` begins is closed by
+/// a `>` right after an attribute's `=` (the WHATWG tokenizer's "before
+/// attribute value" state), following the attribute syntax, quotes
+/// included. A name that goes on (`<titles`) is another tag: false.
+fn ends_in_empty_value(rest: &[u8]) -> bool {
+    let mut i = 0;
+    match rest.first() {
+        Some(b'\t' | b'\n' | b'\x0C' | b'\r' | b' ' | b'/') => {}
+        _ => return false,
+    }
+    loop {
+        // Before an attribute name.
+        while matches!(
+            rest.get(i),
+            Some(b'\t' | b'\n' | b'\x0C' | b'\r' | b' ' | b'/')
+        ) {
+            i += 1;
+        }
+        match rest.get(i) {
+            None | Some(b'>') => return false,
+            // A name may start with `=`.
+            Some(_) => i += 1,
+        }
+        while !matches!(
+            rest.get(i),
+            None | Some(b'\t' | b'\n' | b'\x0C' | b'\r' | b' ' | b'/' | b'>' | b'=')
+        ) {
+            i += 1;
+        }
+        while matches!(rest.get(i), Some(b'\t' | b'\n' | b'\x0C' | b'\r' | b' ')) {
+            i += 1;
+        }
+        if rest.get(i) != Some(&b'=') {
+            continue;
+        }
+        i += 1;
+        while matches!(rest.get(i), Some(b'\t' | b'\n' | b'\x0C' | b'\r' | b' ')) {
+            i += 1;
+        }
+        match rest.get(i) {
+            None => return false,
+            Some(b'>') => return true,
+            Some(&quote @ (b'"' | b'\'')) => {
+                i += 1;
+                match rest[i..].iter().position(|&b| b == quote) {
+                    Some(end) => i += end + 1,
+                    None => return false,
+                }
+            }
+            Some(_) => {
+                while !matches!(
+                    rest.get(i),
+                    None | Some(b'\t' | b'\n' | b'\x0C' | b'\r' | b' ' | b'>')
+                ) {
+                    i += 1;
+                }
+            }
+        }
+    }
+}
+
 /// Adds one to `counter` until the element's own end tag. `lol_html` also
 /// closes it at an ancestor's end tag (`<template><b></div>`), where a tree
 /// builder may well keep it open; from then on the pass has `lost` track
@@ -505,4 +582,40 @@ fn count_while_open(
         Ok(())
     }));
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn built_in_selectors_parse() {
+        LazyLock::force(&SELECTORS);
+    }
+
+    #[test]
+    fn empty_attribute_values_before_the_end_of_raw_text_tags_are_found() {
+        for html in [
+            "<textarea x=>",
+            "<TITLE a=\"1\" b = >",
+            "<script src=x.js defer x=\t>",
+            "<style media='a>b' x=>",
+            "<p>x</p><noscript/x=>",
+            "<frameset>",
+        ] {
+            assert!(prescan_unsure(html), "{html}");
+        }
+        for html in [
+            "<textarea x=y>",
+            "<title-x a=>",
+            "<script>f = x => x</script>",
+            "<script>if (a < b && c => d) {}</script>",
+            "<style media='a>b'>",
+            "<a href=>x</a>",
+            "<titles a=>",
+            "<script x=\"=>\">",
+        ] {
+            assert!(!prescan_unsure(html), "{html}");
+        }
+    }
 }
