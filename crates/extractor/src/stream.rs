@@ -105,24 +105,38 @@ struct PassState {
 }
 
 impl PassState {
-    /// Where a fact-bearing tag stands; marks the pass unsure where a tree
-    /// builder might place it elsewhere.
-    fn place(&self) -> Place {
+    /// Where a fact-bearing tag stands: in the document or provisionally in
+    /// foreign content; an error, which stops the pass at once, where a
+    /// tree builder might place it elsewhere.
+    fn place(&self) -> Result<Place, Stop> {
         let unsure = self.templates.get() > 0
             || self.selects.get() > 0
             || self.tables.get() > 0
             || self.lost.get();
         if unsure {
             self.unsure.set(true);
-            Place::Unsure
+            Err(Stop)
         } else if self.foreign.get() > 0 {
             self.facts_in_foreign.set(true);
-            Place::Foreign
+            Ok(Place::Foreign)
         } else {
-            Place::Html
+            Ok(Place::Html)
         }
     }
 }
+
+/// Returned from a handler to end the pass early: it is unsure, and the
+/// rest of the page would not change that.
+#[derive(Debug)]
+struct Stop;
+
+impl std::fmt::Display for Stop {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the streaming pass is unsure")
+    }
+}
+
+impl std::error::Error for Stop {}
 
 /// Where a fact-bearing tag stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -133,8 +147,6 @@ enum Place {
     /// a `<title>`, `<base>` or `<link>` there is not the page's. Checked
     /// when the foreign block ends (see [`leaves_foreign_content`]).
     Foreign,
-    /// Somewhere only a tree builder knows: the pass is unsure.
-    Unsure,
 }
 
 /// Page facts from one streaming pass over UTF-8 `html`, or [`Unsure`].
@@ -153,9 +165,8 @@ pub(crate) fn facts(html: &str) -> Result<Facts<'static>, Unsure> {
         (
             &selectors.links,
             ElementContentHandlers::default().element(|element: &mut Element<'_, '_>| {
-                if state.place() != Place::Unsure
-                    && let Some(href) = element.get_attribute("href")
-                {
+                state.place()?;
+                if let Some(href) = element.get_attribute("href") {
                     let nofollow = element
                         .get_attribute("rel")
                         .is_some_and(|rel| has_token(&rel, "nofollow"));
@@ -170,7 +181,7 @@ pub(crate) fn facts(html: &str) -> Result<Facts<'static>, Unsure> {
         (
             &selectors.title,
             ElementContentHandlers::default().element(|element: &mut Element<'_, '_>| {
-                if state.place() == Place::Html && title_text_start.get().is_none() {
+                if state.place()? == Place::Html && title_text_start.get().is_none() {
                     title_text_start.set(Some(element.source_location().bytes().end));
                 }
                 Ok(())
@@ -179,7 +190,7 @@ pub(crate) fn facts(html: &str) -> Result<Facts<'static>, Unsure> {
         (
             &selectors.base,
             ElementContentHandlers::default().element(|element: &mut Element<'_, '_>| {
-                if state.place() == Place::Html {
+                if state.place()? == Place::Html {
                     let mut facts = facts.borrow_mut();
                     if facts.base_href.is_none() {
                         facts.base_href =
@@ -192,7 +203,7 @@ pub(crate) fn facts(html: &str) -> Result<Facts<'static>, Unsure> {
         (
             &selectors.link,
             ElementContentHandlers::default().element(|element: &mut Element<'_, '_>| {
-                if state.place() == Place::Html
+                if state.place()? == Place::Html
                     && facts.borrow().canonical_href.is_none()
                     && element
                         .get_attribute("rel")
@@ -207,7 +218,7 @@ pub(crate) fn facts(html: &str) -> Result<Facts<'static>, Unsure> {
         (
             &selectors.meta,
             ElementContentHandlers::default().element(|element: &mut Element<'_, '_>| {
-                if state.place() == Place::Html
+                if state.place()? == Place::Html
                     && let Some(name) = element.get_attribute("name")
                     && let Some(content) = element.get_attribute("content")
                 {
@@ -243,6 +254,7 @@ pub(crate) fn facts(html: &str) -> Result<Facts<'static>, Unsure> {
                 // later `<title>` or `<script>` as markup.
                 if element.is_self_closing() {
                     state.unsure.set(true);
+                    return Err(Stop.into());
                 }
                 if state.foreign.get() > 0 {
                     return count_while_open(element, &state.foreign, &state.lost);
@@ -265,6 +277,7 @@ pub(crate) fn facts(html: &str) -> Result<Facts<'static>, Unsure> {
                         lost.set(true);
                         if facts_in_foreign.get() {
                             unsure.set(true);
+                            return Err(Stop.into());
                         }
                     }
                     blocks
