@@ -2,11 +2,12 @@
 //! what the robots headers say, its canonical links, and the record itself.
 
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::time::SystemTime;
 
 use trawl_extractor::Page;
 use trawl_fetcher::Fetched;
-use trawl_frontier::{Entry, canonicalize};
+use trawl_frontier::{Entry as QueueEntry, canonicalize, fingerprint};
 use url::Url;
 
 use crate::record::{CrawlRecord, RecordError};
@@ -22,9 +23,13 @@ pub(crate) fn looks_binary(body: &[u8]) -> bool {
     if body.starts_with(&[0xFF, 0xFE]) || body.starts_with(&[0xFE, 0xFF]) {
         return false;
     }
-    body.iter()
-        .take(1024)
-        .any(|&byte| matches!(byte, 0x00..=0x08 | 0x0E..=0x1A | 0x1C..=0x1F))
+    // A fold without early exit, which the compiler turns into vector
+    // code: every page pays this, and HTML has no such byte.
+    body[..body.len().min(1024)]
+        .iter()
+        .fold(false, |found, &byte| {
+            found | matches!(byte, 0x00..=0x08 | 0x0E..=0x1A | 0x1C..=0x1F)
+        })
 }
 
 pub(crate) fn header_nofollow(fetched: &Fetched) -> bool {
@@ -54,16 +59,19 @@ pub(crate) fn canonical_links(page: Option<&Page>) -> Vec<(Url, bool)> {
     let Some(page) = page else {
         return Vec::new();
     };
-    let mut seen: HashMap<String, usize> = HashMap::with_capacity(page.links.len());
+    // Keyed by the frontier's 64-bit fingerprint: no copy of each URL, and
+    // the frontier already treats equal fingerprints as one URL.
+    let mut seen: HashMap<u64, usize, foldhash::fast::RandomState> =
+        HashMap::with_capacity_and_hasher(page.links.len(), foldhash::fast::RandomState::default());
     let mut links: Vec<(Url, bool)> = Vec::with_capacity(page.links.len());
     for link in &page.links {
         let Ok(url) = canonicalize(&link.url) else {
             continue;
         };
-        match seen.get(url.as_str()) {
-            Some(&index) => links[index].1 &= link.nofollow,
-            None => {
-                seen.insert(url.as_str().to_owned(), links.len());
+        match seen.entry(fingerprint(&url)) {
+            Entry::Occupied(entry) => links[*entry.get()].1 &= link.nofollow,
+            Entry::Vacant(entry) => {
+                entry.insert(links.len());
                 links.push((url, link.nofollow));
             }
         }
@@ -72,7 +80,7 @@ pub(crate) fn canonical_links(page: Option<&Page>) -> Vec<(Url, bool)> {
 }
 
 pub(crate) fn build_record(
-    entry: &Entry,
+    entry: &QueueEntry,
     fetched: Fetched,
     page: Option<Page>,
     links: Vec<(Url, bool)>,
@@ -129,7 +137,11 @@ pub(crate) fn build_record(
     }
 }
 
-pub(crate) fn failure_record(entry: &Entry, kind: &'static str, message: String) -> CrawlRecord {
+pub(crate) fn failure_record(
+    entry: &QueueEntry,
+    kind: &'static str,
+    message: String,
+) -> CrawlRecord {
     CrawlRecord {
         url: entry.url.to_string(),
         final_url: entry.url.to_string(),

@@ -339,7 +339,8 @@ fn dedup(mut links: Vec<Link>) -> Vec<Link> {
     let mut keep = vec![true; links.len()];
     let mut followable = Vec::new();
     {
-        let mut first: HashMap<&str, usize> = HashMap::with_capacity(links.len());
+        let mut first: HashMap<&str, usize, foldhash::fast::RandomState> =
+            HashMap::with_capacity_and_hasher(links.len(), foldhash::fast::RandomState::default());
         for (index, link) in links.iter().enumerate() {
             match first.entry(link.url.as_str()) {
                 Entry::Occupied(entry) => {
