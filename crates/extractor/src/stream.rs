@@ -26,6 +26,8 @@
 //!   `<title>` is a tooltip and `<a>` a link;
 //! - one of the elements tracked here (`<template>`, `<select>`, `<table>`,
 //!   `<svg>`, `<math>`) is closed by another element's end tag;
+//! - the page nests so deep that `lol_html` would need more than
+//!   [`MEMORY_LIMIT`] (hostile markup);
 //! - a raw-text element's start tag ends in an empty attribute value
 //!   (`<textarea x=>`), or the page has a self-closing `<svg/>` or
 //!   `<math/>`: `lol_html` 3.0 mis-tokenizes what follows those.
@@ -38,10 +40,19 @@ use std::rc::Rc;
 use std::sync::LazyLock;
 
 use lol_html::html_content::Element;
-use lol_html::{ElementContentHandlers, HandlerResult, HtmlRewriter, Selector, Settings};
+use lol_html::{
+    ElementContentHandlers, HandlerResult, HtmlRewriter, MemorySettings, Selector, Settings,
+};
 
 use crate::entity::{Context, decode};
 use crate::links::{Facts, HTML_NAMESPACE, has_token, read_meta_robots};
+
+/// Most memory `lol_html` may use for one page, above all its stack of open
+/// elements (tens of bytes each). Real pages nest a few hundred deep; a
+/// hostile one of 2 million unclosed `<div>`s would take about 200 MB.
+/// Past the limit the pass gives up and the reference path, which bounds
+/// its own work on such markup, takes the page.
+const MEMORY_LIMIT: usize = 4 * 1024 * 1024;
 
 /// The streaming pass could not be sure it matches a tree builder.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -316,7 +327,9 @@ pub(crate) fn facts(html: &str) -> Result<Facts<'static>, Unsure> {
         ));
     }
 
-    let mut settings = Settings::new().with_strict(true);
+    let mut settings = Settings::new()
+        .with_strict(true)
+        .with_memory_settings(MemorySettings::new().with_max_allowed_memory_usage(MEMORY_LIMIT));
     for (selector, handlers) in handlers {
         settings = settings
             .append_element_content_handler((std::borrow::Cow::Borrowed(selector), handlers));
@@ -665,6 +678,14 @@ mod tests {
     #[test]
     fn built_in_selectors_parse() {
         LazyLock::force(&SELECTORS);
+    }
+
+    #[test]
+    fn hostile_nesting_hits_the_memory_limit_instead_of_growing() {
+        let html = format!("{}<a href=/x>x</a>", "<div>".repeat(200_000));
+        assert_eq!(facts(&html).err(), Some(Unsure));
+        let fine = format!("{}<a href=/x>x</a>", "<div>".repeat(1_000));
+        assert_eq!(facts(&fine).map(|facts| facts.hrefs.len()), Ok(1));
     }
 
     #[test]
