@@ -94,10 +94,21 @@ pub(crate) async fn read_capped(
         .content_length()
         .and_then(|length| usize::try_from(length).ok())
         .unwrap_or(0);
-    let mut body: Vec<u8> = Vec::with_capacity(hint.min(cap).min(1 << 20));
+    // A body that arrives as one chunk (most pages over keep-alive) is kept
+    // as that chunk, without a copy; a second chunk starts the buffer.
+    let mut single: Option<Bytes> = None;
+    let mut body: Vec<u8> = Vec::new();
     loop {
         match response.chunk().await {
             Ok(Some(chunk)) => {
+                if body.is_empty() && single.is_none() && chunk.len() <= cap {
+                    single = Some(chunk);
+                    continue;
+                }
+                if let Some(first) = single.take() {
+                    body.reserve_exact(hint.max(first.len() + chunk.len()).min(cap).min(1 << 20));
+                    body.extend_from_slice(&first);
+                }
                 let room = cap - body.len();
                 let take = chunk.len().min(room);
                 grow_within(&mut body, take, cap);
@@ -112,7 +123,7 @@ pub(crate) async fn read_capped(
                     return (Bytes::from(body), Some(error));
                 }
             }
-            Ok(None) => return (Bytes::from(body), None),
+            Ok(None) => return (single.unwrap_or_else(|| Bytes::from(body)), None),
             Err(error) => {
                 let mut error = FetchError::from_reqwest(url, error);
                 // Any failure after the headers is the body breaking, unless
@@ -121,7 +132,11 @@ pub(crate) async fn read_capped(
                     error.kind = ErrorKind::Decode;
                 }
                 error.message = format!("reading the body of {}", error.message);
-                return (Bytes::from(body), Some(error));
+                let partial = match single {
+                    Some(first) => first,
+                    None => Bytes::from(body),
+                };
+                return (partial, Some(error));
             }
         }
     }
