@@ -285,7 +285,6 @@ pub fn hosts_to_json(
             "trawl": options.trawl,
             "baseline": options.baseline,
             "trawl_args": options.trawl_args,
-            "rounds": options.rounds,
         },
         "runs": rows.iter().map(|row| json!({
             "run": row.run,
@@ -354,6 +353,7 @@ pub fn to_json(options: &Options, reachable: usize, rows: &[Row]) -> Value {
             "trawl": options.trawl,
             "baseline": options.baseline,
             "trawl_args": options.trawl_args,
+            "rounds": options.rounds,
         },
         "runs": rows.iter().map(|row| json!({
             "run": row.run,
@@ -445,6 +445,7 @@ trawl        19801   12.25     1616    0.12          812          95.2      100.
         let value = to_json(&Options::default(), 19_800, &rows());
         assert_eq!(value["config"]["pages"], 20_000);
         assert_eq!(value["config"]["reachable"], 19_800);
+        assert_eq!(value["config"]["rounds"], 3);
         let runs = value["runs"].as_array().unwrap();
         assert_eq!(runs.len(), 2);
         assert_eq!(runs[0]["run"], "raw ceiling");
