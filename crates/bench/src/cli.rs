@@ -29,7 +29,7 @@ usage: trawl-bench [OPTIONS]
   --rounds N        measure the ceiling and every crawl N times, interleaved,
                     and report each row's median round (by its ratio to
                     that round's ceiling): steadier on a busy machine
-                                                           [default: 3]
+                    (not in many-hosts mode)               [default: 3]
   --trawl-arg ARG   one more argument for every trawl run (repeatable), e.g.
                     --trawl-arg=--delay-factor=0
   --json            print one JSON object instead of the table
