@@ -80,15 +80,17 @@ pub enum Parser {
 }
 
 /// Decodes `html` (see [`decode_html`](crate::decode_html) for the charset
-/// rules), parses it once and collects the page facts. `page_url` is the URL
+/// rules) and collects the page facts. `page_url` is the URL
 /// the page was fetched from (after redirects); relative links resolve
 /// against it or the page's `<base href>`. Never fails and never panics:
 /// garbage in gives an empty [`Page`].
 ///
 /// Facts come from a streaming pass over the tokens (`lol_html`) when that
 /// pass can be sure a tree builder would agree, and otherwise from a full
-/// parse (see [`extract_reference`]); both give the same [`Page`], which a
-/// differential test checks on generated, malformed and real-world markup.
+/// parse (see [`extract_reference`]; the streaming pass stops where it
+/// becomes unsure, so such a page is read twice, in part). Both give the
+/// same [`Page`], which a differential test checks on generated, malformed
+/// and real-world markup.
 pub fn extract(html: &[u8], page_url: &Url, header_charset: Option<&str>) -> Page {
     extract_with(html, page_url, header_charset, Parser::Streaming).0
 }
