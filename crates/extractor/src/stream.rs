@@ -555,17 +555,18 @@ impl Seen {
 fn prescan(html: &str) -> Option<Seen> {
     let bytes = html.as_bytes();
     let mut seen = Seen::default();
-    let mut at = 0;
-    while let Some(offset) = html[at..].find('<') {
-        let name_start = at + offset + 1;
+    // The memchr crate's search is vectorised; `str::find` walks a word at
+    // a time, which made this scan 8% of a crawl's instructions.
+    for open in memchr::memchr_iter(b'<', bytes) {
+        let name_start = open + 1;
         let name_len = bytes[name_start..]
             .iter()
             .take_while(|b| b.is_ascii_alphanumeric())
             .count();
-        at = name_start + name_len;
         if name_len == 0 || !bytes[name_start].is_ascii_alphabetic() || name_len > 10 {
             continue;
         }
+        let at = name_start + name_len;
         let name = &bytes[name_start..at];
         seen.note(name);
         if name.eq_ignore_ascii_case(b"frameset") {
