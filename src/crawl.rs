@@ -692,11 +692,13 @@ fn is_html(fetched: &Fetched) -> bool {
 }
 
 /// Pages waiting for a parser thread, per thread. A full queue makes fetch
-/// tasks wait (holding their concurrency permits): backpressure. Measured
-/// (trawl-bench, 5 rounds each against 4): 1 and 16 were no better (0.24
-/// of the ceiling against 0.23-0.26), so a small queue keeps at most a few
-/// bodies per thread waiting in memory.
-const EXTRACT_QUEUE_PER_THREAD: usize = 4;
+/// tasks wait (holding their concurrency permits): backpressure. A queued
+/// page holds its permit too, so the queue never lets more bodies into
+/// memory than `--concurrency`. Measured with trawl-bench (5 rounds, each
+/// against the other in the same run) since parser threads finish pages:
+/// 16 reached 0.31 of the ceiling against 0.28-0.30 with 4; 64 was no
+/// better than 16.
+const EXTRACT_QUEUE_PER_THREAD: usize = 16;
 
 /// A fetched HTML page for a parser thread to finish: the lease and the
 /// concurrency permit travel with it and are given back when it is done.
