@@ -112,7 +112,6 @@ struct PassState {
     /// One of the counted elements was closed by another element's end tag:
     /// the counts may no longer match a tree builder's.
     lost: Rc<Cell<bool>>,
-    unsure: Rc<Cell<bool>>,
 }
 
 impl PassState {
@@ -125,7 +124,6 @@ impl PassState {
             || self.tables.get() > 0
             || self.lost.get();
         if unsure {
-            self.unsure.set(true);
             Err(Stop)
         } else if self.foreign.get() > 0 {
             self.facts_in_foreign.set(true);
@@ -278,7 +276,6 @@ pub(crate) fn facts(html: &str) -> Result<Facts<'static>, Unsure> {
                 // which a tree builder closes at once, and so would read a
                 // later `<title>` or `<script>` as markup.
                 if element.is_self_closing() {
-                    state.unsure.set(true);
                     return Err(Stop.into());
                 }
                 if state.foreign.get() > 0 {
@@ -294,14 +291,12 @@ pub(crate) fn facts(html: &str) -> Result<Facts<'static>, Unsure> {
                 };
                 let (foreign, lost) = (Rc::clone(&state.foreign), Rc::clone(&state.lost));
                 let facts_in_foreign = Rc::clone(&state.facts_in_foreign);
-                let unsure = Rc::clone(&state.unsure);
                 let blocks = Rc::clone(&state.foreign_blocks);
                 handlers.push(Box::new(move |end| {
                     let closed_by_other = end.name() != name;
                     if closed_by_other {
                         lost.set(true);
                         if facts_in_foreign.get() {
-                            unsure.set(true);
                             return Err(Stop.into());
                         }
                     }
@@ -348,7 +343,8 @@ pub(crate) fn facts(html: &str) -> Result<Facts<'static>, Unsure> {
             .borrow()
             .iter()
             .any(|block| leaves_foreign_content(html.get(block.clone()).unwrap_or("")));
-    if written.is_err() || state.unsure.get() || foreign_unsure {
+    // Every unsure place stops the pass with an error.
+    if written.is_err() || foreign_unsure {
         return Err(Unsure);
     }
     let mut facts = facts.into_inner();
