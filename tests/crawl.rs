@@ -24,6 +24,27 @@ fn args<'a>(seeds: &'a str, output: &'a str, extra: &[&'a str]) -> Vec<&'a str> 
     args
 }
 
+/// Crawls `seeds.txt` into `crawl.jsonl` with a single request in flight,
+/// the rate limit lifted: the tightest pipeline, where a stall would show.
+fn crawl_one_request_at_a_time(dir: &std::path::Path) -> common::Run {
+    trawl(
+        dir,
+        &[
+            "crawl",
+            "seeds.txt",
+            "-o",
+            "crawl.jsonl",
+            "--quiet",
+            "--per-host-rate",
+            "0",
+            "-c",
+            "1",
+            "--per-host-concurrency",
+            "1",
+        ],
+    )
+}
+
 #[test]
 fn crawls_every_reachable_page_of_a_2000_page_site_exactly_once() {
     let site = site(2000, 10);
@@ -348,22 +369,7 @@ fn pages_linking_to_hundreds_of_new_pages_do_not_deadlock_at_concurrency_1() {
     let site = site(1500, 250);
     let dir = workdir();
     write_seeds(dir.path(), &[&site.url("/")]);
-    let run = trawl(
-        dir.path(),
-        &[
-            "crawl",
-            "seeds.txt",
-            "-o",
-            "crawl.jsonl",
-            "--quiet",
-            "--per-host-rate",
-            "0",
-            "-c",
-            "1",
-            "--per-host-concurrency",
-            "1",
-        ],
-    );
+    let run = crawl_one_request_at_a_time(dir.path());
     assert!(run.status.success(), "{}", run.stderr);
     let crawled = unique_urls(&read_records(&dir.path().join("crawl.jsonl")));
     let expected: HashSet<String> = site.site.reachable().keys().cloned().collect();
@@ -427,22 +433,7 @@ fn redirect_targets_are_fetched_once() {
             &site.url("/fault/redirect-chain/0"),
         ],
     );
-    let run = trawl(
-        dir.path(),
-        &[
-            "crawl",
-            "seeds.txt",
-            "-o",
-            "crawl.jsonl",
-            "--quiet",
-            "--per-host-rate",
-            "0",
-            "-c",
-            "1",
-            "--per-host-concurrency",
-            "1",
-        ],
-    );
+    let run = crawl_one_request_at_a_time(dir.path());
     assert!(run.status.success(), "{}", run.stderr);
     let records = read_records(&dir.path().join("crawl.jsonl"));
     assert_eq!(site.site.hits("/fault/redirect-chain/0"), 1, "{records:?}");

@@ -11,18 +11,22 @@ use common::{
 };
 use trawl_testsite::SiteConfig;
 
-#[test]
-fn first_ctrl_c_finishes_in_flight_requests_and_prints_the_summary() {
+/// A 3,000-page site answering each request after `latency`, and trawl
+/// crawling it into `crawl.jsonl` with `concurrency` requests in flight
+/// (the site and the folder live as long as the caller keeps them).
+fn start_crawl(
+    latency: Duration,
+    concurrency: &str,
+) -> (Site, tempfile::TempDir, std::process::Child) {
     let site = Site::start(SiteConfig {
         pages: 3000,
         links_per_page: 8,
-        latency: Duration::from_millis(40),
+        latency,
         ..SiteConfig::default()
     });
     let dir = workdir();
     write_seeds(dir.path(), &[&site.url("/")]);
-    let output = dir.path().join("crawl.jsonl");
-    let mut child = trawl_command(
+    let child = trawl_command(
         dir.path(),
         &[
             "crawl",
@@ -31,13 +35,20 @@ fn first_ctrl_c_finishes_in_flight_requests_and_prints_the_summary() {
             "--per-host-rate",
             "0",
             "--per-host-concurrency",
-            "4",
+            concurrency,
             "-c",
-            "4",
+            concurrency,
         ],
     )
     .spawn()
     .expect("spawn trawl");
+    (site, dir, child)
+}
+
+#[test]
+fn first_ctrl_c_finishes_in_flight_requests_and_prints_the_summary() {
+    let (site, dir, mut child) = start_crawl(Duration::from_millis(40), "4");
+    let output = dir.path().join("crawl.jsonl");
     wait_for_lines(&output, 20, &mut child);
     send_signal(child.id(), "INT");
     let run = wait_bounded(child, RUN_LIMIT);
@@ -67,31 +78,8 @@ fn first_ctrl_c_finishes_in_flight_requests_and_prints_the_summary() {
 
 #[test]
 fn second_ctrl_c_stops_at_once_without_half_lines() {
-    let site = Site::start(SiteConfig {
-        pages: 3000,
-        links_per_page: 8,
-        latency: Duration::from_millis(400),
-        ..SiteConfig::default()
-    });
-    let dir = workdir();
-    write_seeds(dir.path(), &[&site.url("/")]);
+    let (_site, dir, mut child) = start_crawl(Duration::from_millis(400), "8");
     let output = dir.path().join("crawl.jsonl");
-    let mut child = trawl_command(
-        dir.path(),
-        &[
-            "crawl",
-            "-o",
-            "crawl.jsonl",
-            "--per-host-rate",
-            "0",
-            "--per-host-concurrency",
-            "8",
-            "-c",
-            "8",
-        ],
-    )
-    .spawn()
-    .expect("spawn trawl");
     wait_for_lines(&output, 3, &mut child);
     send_signal(child.id(), "INT");
     pause(Duration::from_millis(200));
