@@ -270,7 +270,7 @@ pub fn hosts_to_json(
     rows: &[HostsRow],
 ) -> Value {
     json!({
-        "config": {
+        "config": config_json(options, json!({
             "mode": "many_hosts",
             "hosts": many.hosts,
             "per_host_rate": many.rate,
@@ -278,14 +278,7 @@ pub fn hosts_to_json(
             "pages_per_host": options.pages,
             "reachable_per_host": pages_per_host,
             "reachable": many.hosts * pages_per_host,
-            "links": options.links,
-            "page_bytes": options.page_bytes,
-            "seed": options.seed,
-            "concurrency": options.concurrency,
-            "trawl": options.trawl,
-            "baseline": options.baseline,
-            "trawl_args": options.trawl_args,
-        },
+        })),
         "runs": rows.iter().map(|row| json!({
             "run": row.run,
             "hosts": row.hosts,
@@ -340,21 +333,33 @@ pub fn median_rows(rounds: Vec<Vec<Row>>) -> Vec<Row> {
         .collect()
 }
 
+/// The settings both modes report, added to the mode's own `fields` (an
+/// object).
+fn config_json(options: &Options, mut fields: Value) -> Value {
+    if let Some(map) = fields.as_object_mut() {
+        for (key, value) in [
+            ("links", json!(options.links)),
+            ("page_bytes", json!(options.page_bytes)),
+            ("seed", json!(options.seed)),
+            ("concurrency", json!(options.concurrency)),
+            ("trawl", json!(options.trawl)),
+            ("baseline", json!(options.baseline)),
+            ("trawl_args", json!(options.trawl_args)),
+        ] {
+            map.insert(key.to_owned(), value);
+        }
+    }
+    fields
+}
+
 /// The same numbers as [`format_table`], as one JSON object.
 pub fn to_json(options: &Options, reachable: usize, rows: &[Row]) -> Value {
     json!({
-        "config": {
+        "config": config_json(options, json!({
             "pages": options.pages,
             "reachable": reachable,
-            "links": options.links,
-            "page_bytes": options.page_bytes,
-            "seed": options.seed,
-            "concurrency": options.concurrency,
-            "trawl": options.trawl,
-            "baseline": options.baseline,
-            "trawl_args": options.trawl_args,
             "rounds": options.rounds,
-        },
+        })),
         "runs": rows.iter().map(|row| json!({
             "run": row.run,
             "pages": row.pages,
