@@ -1,6 +1,5 @@
 //! Fault endpoints: servers that misbehave the ways real ones do.
 
-use std::io::Write;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -295,17 +294,62 @@ fn encoded_page(
     }
 }
 
-/// `bytes` zero bytes, gzip-compressed: a few hundred KB that inflate to
-/// as much as asked.
+/// `bytes` zero bytes, gzip-compressed: about 1 KB on the wire per MiB
+/// inflated, built in time that does not grow with `bytes`.
+///
+/// Compressing all of it grows with `bytes`: 100 MiB at the best level
+/// took over a second in a debug build on an idle machine, and under the
+/// whole test suite's load the first response's headers went out after the
+/// test crawl's 2-second deadline, so the crawl retried a bomb that should
+/// have hit the body cap on its first attempt. So only one MiB is compressed, by a fresh
+/// raw deflate stream ending in a full flush: its output refers to nothing
+/// before it and ends on a byte boundary with a non-final block, so copies
+/// of it can follow each other. A final empty block and the gzip trailer
+/// (CRC-32 of the whole, combined from the per-MiB CRC) close the member.
 pub(crate) fn gzip_zeros(bytes: u64) -> Bytes {
-    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
-    let zeros = vec![0u8; 1 << 20];
-    let mut left = bytes;
-    while left > 0 {
-        let take = left.min(zeros.len() as u64) as usize;
-        // Writing into a Vec cannot fail.
-        let _ = encoder.write_all(&zeros[..take]);
-        left -= take as u64;
+    const MIB: u64 = 1 << 20;
+    let zeros = vec![0u8; MIB as usize];
+    let whole_mib = deflate_segment(&zeros, flate2::FlushCompress::Full);
+    let mut mib_crc = flate2::Crc::new();
+    mib_crc.update(&zeros);
+
+    // Magic, deflate, no flags, no mtime, no extra flags, unknown OS.
+    let mut body = vec![0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 255];
+    let mut crc = flate2::Crc::new();
+    for _ in 0..bytes / MIB {
+        body.extend_from_slice(&whole_mib);
+        crc.combine(&mib_crc);
     }
-    Bytes::from(encoder.finish().unwrap_or_default())
+    let rest = &zeros[..(bytes % MIB) as usize];
+    body.extend_from_slice(&deflate_segment(rest, flate2::FlushCompress::Full));
+    let mut rest_crc = flate2::Crc::new();
+    rest_crc.update(rest);
+    crc.combine(&rest_crc);
+    body.extend_from_slice(&deflate_segment(&[], flate2::FlushCompress::Finish));
+    body.extend_from_slice(&crc.sum().to_le_bytes());
+    // ISIZE is the length modulo 2^32 (RFC 1952).
+    body.extend_from_slice(&(bytes as u32).to_le_bytes());
+    Bytes::from(body)
+}
+
+/// `input` through a fresh raw deflate stream, ended by `flush`.
+fn deflate_segment(input: &[u8], flush: flate2::FlushCompress) -> Vec<u8> {
+    let mut compress = flate2::Compress::new(flate2::Compression::best(), false);
+    let mut output = Vec::with_capacity(input.len() / 64 + 64);
+    loop {
+        let consumed = compress.total_in() as usize;
+        // Compressing into a Vec cannot fail; an error ends the segment.
+        let status = compress
+            .compress_vec(&input[consumed..], &mut output, flush)
+            .unwrap_or(flate2::Status::StreamEnd);
+        let all_in = compress.total_in() as usize == input.len();
+        // A flush is complete once it returns with room to spare.
+        let flushed = all_in && output.len() < output.capacity();
+        if status == flate2::Status::StreamEnd
+            || (flush != flate2::FlushCompress::Finish && flushed)
+        {
+            return output;
+        }
+        output.reserve(output.capacity().max(64));
+    }
 }

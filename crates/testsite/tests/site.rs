@@ -507,6 +507,17 @@ async fn statuses_are_served_as_asked() {
 #[tokio::test]
 async fn gzip_bomb_is_small_on_the_wire_and_huge_inflated() {
     let site = start(small()).await;
+    // Whole MiBs, a part MiB, and less than one: each a valid gzip member
+    // whose checksum and length the decoder checks.
+    for size in [(3 << 20) + 12_345, 17, 0] {
+        let reply = get(&site, &format!("/fault/gzip-bomb?bytes={size}")).await;
+        let mut inflated = Vec::new();
+        flate2::read::GzDecoder::new(reply.body.as_slice())
+            .read_to_end(&mut inflated)
+            .unwrap_or_else(|error| panic!("{size} bytes: invalid gzip: {error}"));
+        assert_eq!(inflated.len(), size, "{size} bytes");
+        assert!(inflated.iter().all(|&b| b == 0), "{size} bytes");
+    }
     let size = 8 << 20;
     let reply = get(&site, &format!("/fault/gzip-bomb?bytes={size}")).await;
     assert_eq!(reply.status, 200);
