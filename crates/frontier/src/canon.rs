@@ -134,6 +134,86 @@ pub fn fingerprint_str(canonical: &str) -> u64 {
     xxhash_rust::xxh3::xxh3_64(canonical.as_bytes())
 }
 
+/// A URL in canonical form: the only kind the frontier queues, dedups or
+/// hands out. Built by canonicalising once ([`CanonicalUrl::new`]); code
+/// that holds one never canonicalises it again.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct CanonicalUrl(Url);
+
+impl CanonicalUrl {
+    /// Canonicalises `url`.
+    pub fn new(url: &Url) -> Result<CanonicalUrl, CanonError> {
+        canonicalize(url).map(CanonicalUrl)
+    }
+
+    /// Parses `text` as an absolute URL and canonicalises it.
+    pub fn parse(text: &str) -> Result<CanonicalUrl, CanonError> {
+        parse_canonical(text).map(CanonicalUrl)
+    }
+
+    /// Takes `url` as canonical without checking: for URLs read back from
+    /// the frontier's own storage, which only ever held canonical ones.
+    pub fn from_stored(url: Url) -> CanonicalUrl {
+        CanonicalUrl(url)
+    }
+
+    /// The URL.
+    pub fn as_url(&self) -> &Url {
+        &self.0
+    }
+
+    /// The URL's text.
+    pub fn as_str(&self) -> &str {
+        self.0.as_str()
+    }
+
+    /// The URL, owned.
+    pub fn into_url(self) -> Url {
+        self.0
+    }
+
+    /// The seen-set key.
+    pub fn fingerprint(&self) -> u64 {
+        fingerprint(&self.0)
+    }
+
+    /// The scheduling key (`scheme://host:port`).
+    pub fn host_key(&self) -> String {
+        host_key(&self.0)
+    }
+}
+
+impl std::ops::Deref for CanonicalUrl {
+    type Target = Url;
+    fn deref(&self) -> &Url {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for CanonicalUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.0.as_str())
+    }
+}
+
+impl std::fmt::Debug for CanonicalUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "CanonicalUrl({})", self.0.as_str())
+    }
+}
+
+impl From<CanonicalUrl> for String {
+    fn from(url: CanonicalUrl) -> String {
+        url.0.into()
+    }
+}
+
+impl From<CanonicalUrl> for Url {
+    fn from(url: CanonicalUrl) -> Url {
+        url.0
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -253,5 +333,19 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn canonical_url_is_canonicalised_once_at_construction() {
+        let url = CanonicalUrl::parse("HTTP://A.Example:80/%7euser/../x#frag").unwrap();
+        assert_eq!(url.as_str(), "http://a.example/x");
+        assert_eq!(url.host_key(), "http://a.example:80");
+        assert_eq!(url.fingerprint(), fingerprint_str("http://a.example/x"));
+        assert_eq!(
+            CanonicalUrl::new(&Url::parse("mailto:x@a.example").unwrap()),
+            Err(CanonError::UnsupportedScheme("mailto".into()))
+        );
+        assert_eq!(String::from(url.clone()), "http://a.example/x");
+        assert_eq!(url.path(), "/x", "derefs to the URL");
     }
 }

@@ -39,10 +39,15 @@ pub mod canon;
 mod frontier;
 pub mod scope;
 mod spill;
+mod store;
 
 pub use canon::{
-    CanonError, canonicalize, fingerprint, fingerprint_str, host_key, parse_canonical,
+    CanonError, CanonicalUrl, canonicalize, fingerprint, fingerprint_str, host_key, parse_canonical,
 };
 pub use frontier::{Admission, Counts, Entry, Frontier, Lease, Limits, Pop};
 pub use scope::{Scope, ScopeMode};
 pub use spill::SpillConfig;
+pub use store::{
+    Claim, Found, FrontierStore, HostGate, Lease as StoreLease, LeaseToken, RedirectAdmission,
+    StoreError, StoreFuture,
+};
