@@ -5,49 +5,31 @@ use std::net::{SocketAddr, ToSocketAddrs};
 use std::time::Duration;
 
 use regex::Regex;
-use trawl_fetcher::FetcherConfig;
+use trawl_crawler::{Destination, Settings};
+use trawl_fetcher::{FetcherConfig, PolitenessConfig};
 use trawl_frontier::{Limits, ScopeMode};
 use url::Url;
 
 use crate::cli::{CrawlArgs, ScopeArg};
-use crate::sink::Destination;
 
-/// Everything a crawl needs, validated.
+/// Everything a crawl needs, validated: the library's settings plus what
+/// only the command line knows.
 #[derive(Debug)]
 pub struct CrawlConfig {
     pub seeds: Vec<Url>,
+    pub settings: Settings,
     pub destination: Destination,
-    pub concurrency: usize,
-    pub per_host_rate: f64,
-    pub limits: Limits,
-    pub scope: ScopeMode,
-    pub include: Vec<Regex>,
-    pub exclude: Vec<Regex>,
-    pub fetcher: FetcherConfig,
     pub quiet: bool,
     /// The crawl's state folder; `None` when the output is stdout and no
     /// --state was given.
     pub state_dir: Option<std::path::PathBuf>,
     pub resume: bool,
     pub fresh: bool,
-    pub sitemaps: bool,
-    pub skip_nofollow_links: bool,
     pub max_queue_in_memory: usize,
     /// Where queued URLs beyond `max_queue_in_memory` spill.
     pub spill_dir: std::path::PathBuf,
-    pub retries: u32,
-    pub max_retry_after: Duration,
-    pub obey_robots: bool,
-    pub max_crawl_delay: Duration,
-    pub delay_factor: f64,
-    /// The `User-agent:` product token matched in robots.txt.
-    pub robots_agent: String,
-    /// How long in-flight requests may run after the first Ctrl-C.
-    pub grace: Duration,
     /// Async runtime worker threads.
     pub io_threads: usize,
-    /// HTML parser threads.
-    pub parse_threads: usize,
 }
 
 /// A usage or configuration error (exit code 2).
@@ -131,27 +113,29 @@ impl CrawlConfig {
             // idle connections are never reused; fewer would close and reopen
             // connections under load.
             pool_idle_per_host: args.per_host_concurrency as usize,
+            keep_headers: false,
         };
         let destination = Destination::from_arg(&args.output);
         let state_dir = match (&args.state, &destination) {
             (Some(dir), _) => Some(dir.clone()),
-            (None, Destination::File(path)) => Some(crate::state::default_dir(path)),
+            (None, Destination::File(path)) => Some(trawl_frontier::default_state_dir(path)),
             (None, Destination::Stdout) => None,
         };
         // The cores are split between I/O and parsing, which take about
-        // equal shares of a page's CPU. Measured on 2 cores (trawl-bench,
-        // 5 rounds): one thread each reached 0.25 of the ceiling against
-        // 0.23 with two parser threads and 0.19-0.21 with two of each: more
-        // threads than cores spend the difference on wake-ups and context
-        // switches.
+        // equal shares of a page's CPU; more threads than cores spend the
+        // difference on wake-ups and context switches (measured: README).
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         let io_threads = args.io_threads.map_or(cores.div_ceil(2), |n| n as usize);
         let spill_dir = state_dir.clone().unwrap_or_else(std::env::temp_dir);
-        Ok(CrawlConfig {
-            seeds,
-            destination,
-            concurrency: args.concurrency as usize,
+        let politeness = PolitenessConfig {
             per_host_rate,
+            delay_factor: args.delay_factor,
+            per_host_concurrency: args.per_host_concurrency,
+            max_crawl_delay,
+        };
+        let settings = Settings {
+            concurrency: args.concurrency as usize,
+            politeness,
             limits: Limits {
                 max_depth: args.max_depth.unwrap_or(u32::MAX),
                 max_pages: args.max_pages.unwrap_or(u64::MAX),
@@ -167,25 +151,29 @@ impl CrawlConfig {
             include,
             exclude,
             fetcher,
+            sitemaps: args.sitemaps,
+            skip_nofollow_links: args.skip_nofollow_links,
+            retries: args.retries.min(20),
+            max_retry_after,
+            obey_robots: !args.ignore_robots,
+            robots_agent: robots_token(&args.user_agent),
+            grace: Duration::from_secs(5),
+            parse_threads: args
+                .parse_threads
+                .map_or(cores.saturating_sub(io_threads).max(1), |n| n as usize),
+            ..Settings::default()
+        };
+        Ok(CrawlConfig {
+            seeds,
+            settings,
+            destination,
             quiet: args.quiet,
             state_dir,
             resume: args.resume,
             fresh: args.fresh,
-            sitemaps: args.sitemaps,
-            skip_nofollow_links: args.skip_nofollow_links,
             max_queue_in_memory: args.max_queue_in_memory.max(1),
             spill_dir,
-            retries: args.retries.min(20),
-            max_retry_after,
-            obey_robots: !args.ignore_robots,
-            max_crawl_delay,
-            delay_factor: args.delay_factor,
-            robots_agent: robots_token(&args.user_agent),
-            grace: Duration::from_secs(5),
             io_threads,
-            parse_threads: args
-                .parse_threads
-                .map_or(cores.saturating_sub(io_threads).max(1), |n| n as usize),
         })
     }
 }

@@ -1,6 +1,6 @@
 //! `trawl`: the command-line crawler. This binary parses arguments, checks
-//! them, opens the output, wires the library crates into a pipeline
-//! (`crawl`), shows progress and prints the summary.
+//! them, opens the output and the crawl state, runs the `trawl-crawler`
+//! pipeline, shows progress and prints the summary.
 //!
 //! Exit codes: 0 when the crawl ran (whatever pages failed), 1 for a fatal
 //! I/O error (output not writable), 2 for usage and configuration errors,
@@ -8,25 +8,20 @@
 
 mod cli;
 mod config;
-mod crawl;
-mod pacing;
-mod page;
 mod progress;
-mod record;
 mod seeds;
-mod sink;
-mod state;
 
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
+use trawl_crawler::{Crawler, Destination, Ending, JsonlSink, Recorded, Shutdown};
+use trawl_frontier::{LocalConfig, LocalStore, OpenError, SpillConfig, StateDir, StateError};
 
 use crate::cli::{Cli, Command, CrawlArgs};
 use crate::config::CrawlConfig;
-use crate::crawl::Shutdown;
-use crate::progress::Stats;
+use crate::progress::{ProgressObserver, SummaryObserver};
 
 /// jemalloc instead of the system allocator: the HTML parsers allocate per
 /// tag and per page (lol_html its matcher and token buffers, html5ever a
@@ -42,6 +37,9 @@ const EXIT_FATAL: u8 = 1;
 const EXIT_USAGE: u8 = 2;
 const EXIT_INTERRUPTED: u8 = 130;
 
+/// Queued URLs per spill chunk.
+const SPILL_CHUNK_ENTRIES: usize = 4096;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
@@ -49,19 +47,54 @@ fn main() -> ExitCode {
     }
 }
 
+/// A failure before the crawl starts, with its exit code.
+struct Refusal {
+    code: u8,
+    message: String,
+}
+
+impl Refusal {
+    fn usage(error: impl std::fmt::Display) -> Self {
+        Refusal {
+            code: EXIT_USAGE,
+            message: error.to_string(),
+        }
+    }
+
+    fn fatal(error: impl std::fmt::Display) -> Self {
+        Refusal {
+            code: EXIT_FATAL,
+            message: error.to_string(),
+        }
+    }
+}
+
 fn crawl_command(args: &CrawlArgs) -> ExitCode {
     let bar = progress::bar(args.quiet);
     init_logging(bar.clone());
-    // Seeds are read and every flag checked before the runtime exists, so a
-    // mistake costs no request and no blocking I/O runs on async threads.
-    let config = match CrawlConfig::from_args(args) {
-        Ok(config) => config,
-        Err(error) => {
-            eprintln!("trawl: error: {error}");
-            return ExitCode::from(EXIT_USAGE);
+    match prepare(args) {
+        Ok(prepared) => start(prepared, bar),
+        Err(refusal) => {
+            eprintln!("trawl: error: {}", refusal.message);
+            ExitCode::from(refusal.code)
         }
-    };
-    if !config.obey_robots {
+    }
+}
+
+/// Everything opened before the runtime starts.
+struct Prepared {
+    config: CrawlConfig,
+    store: LocalStore,
+    sink: JsonlSink,
+    state_dir: Option<StateDir>,
+}
+
+/// Seeds are read, every flag checked and every file opened before the
+/// runtime exists, so a mistake costs no request and no blocking I/O runs
+/// on async threads.
+fn prepare(args: &CrawlArgs) -> Result<Prepared, Refusal> {
+    let config = CrawlConfig::from_args(args).map_err(Refusal::usage)?;
+    if !config.settings.obey_robots {
         eprintln!(
             "trawl: warning: --ignore-robots: robots.txt is neither fetched nor obeyed; \
              crawl only sites whose owners agreed to it"
@@ -69,57 +102,39 @@ fn crawl_command(args: &CrawlArgs) -> ExitCode {
     }
     // The output is checked before the state folder beside it is made, so
     // an unwritable output is reported as such, before any request.
-    if let sink::Destination::File(path) = &config.destination
-        && let Err(error) = check_writable(path)
-    {
-        eprintln!("trawl: error: cannot write {}: {error}", path.display());
-        return ExitCode::from(EXIT_FATAL);
+    if let Destination::File(path) = &config.destination {
+        check_writable(path)
+            .map_err(|error| Refusal::fatal(format!("cannot write {}: {error}", path.display())))?;
     }
-    let state = match prepare_state(&config) {
-        Ok(state) => state,
-        Err(error) => {
-            eprintln!("trawl: error: {error}");
-            let code = match error {
-                state::StateError::Io { .. } => EXIT_FATAL,
-                _ => EXIT_USAGE,
-            };
-            return ExitCode::from(code);
-        }
-    };
-    let resume = match &state {
-        Some((dir, Some(resumed))) => Some((dir, resumed)),
-        _ => None,
-    };
-    let (frontier, queued_seeds) = match crawl::build_frontier(&config, resume) {
-        Ok(built) => built,
-        Err(error) => {
-            eprintln!("trawl: error: {error}");
-            let code = match error {
-                crawl::BuildError::State(state::StateError::Corrupt { .. }) => EXIT_USAGE,
-                _ => EXIT_FATAL,
-            };
-            return ExitCode::from(code);
-        }
-    };
-    if let Some((_, Some(resumed))) = &state
-        && !config.quiet
-    {
+    let state = prepare_state(&config)?;
+    let state_dir = state.as_ref().map(|(dir, _)| dir.clone());
+    let resumed = state.as_ref().and_then(|(_, recorded)| recorded.as_ref());
+    let truncated = resumed.map_or(0, |recorded| recorded.truncated_bytes);
+    let already = resumed.map_or(0, |recorded| recorded.records);
+    let store = open_store(&config, state)?;
+    if config.resume && !config.quiet {
         eprintln!(
-            "trawl: resuming: {} URLs already recorded, {} still queued{}",
-            resumed.records,
-            frontier.counts().queued,
-            if resumed.truncated_bytes > 0 {
-                format!(
-                    "; cut a half-written last line ({} bytes) from the output",
-                    resumed.truncated_bytes
-                )
+            "trawl: resuming: {already} URLs already recorded, {} still queued{}",
+            trawl_frontier::FrontierStore::counts(&store).queued,
+            if truncated > 0 {
+                format!("; cut a half-written last line ({truncated} bytes) from the output")
             } else {
                 String::new()
             }
         );
     }
+    let sink = JsonlSink::open(&config.destination, config.resume).map_err(Refusal::fatal)?;
+    Ok(Prepared {
+        config,
+        store,
+        sink,
+        state_dir,
+    })
+}
+
+fn start(prepared: Prepared, bar: indicatif::ProgressBar) -> ExitCode {
     let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(config.io_threads.max(1))
+        .worker_threads(prepared.config.io_threads.max(1))
         .enable_all()
         .build()
     {
@@ -129,11 +144,10 @@ fn crawl_command(args: &CrawlArgs) -> ExitCode {
             return ExitCode::from(EXIT_FATAL);
         }
     };
-    let state_dir = state.map(|(dir, _)| dir);
     // The crawl runs as a task on the runtime's workers, not on this thread
     // inside `block_on`: the dispatcher then shares a worker with the fetch
     // tasks it wakes instead of waking it across threads for every URL.
-    let crawl = runtime.spawn(run(config, state_dir, frontier, queued_seeds, bar));
+    let crawl = runtime.spawn(run(prepared, bar));
     match runtime.block_on(crawl) {
         Ok(code) => code,
         Err(error) => {
@@ -156,128 +170,145 @@ fn check_writable(path: &std::path::Path) -> std::io::Result<()> {
         .map(drop)
 }
 
-/// Creates (or, with --resume, opens and reads) the crawl state. Runs
-/// before the runtime: it is plain blocking file I/O.
-fn prepare_state(
-    config: &CrawlConfig,
-) -> Result<Option<(state::StateDir, Option<state::Resumed>)>, state::StateError> {
+fn state_refusal(error: StateError) -> Refusal {
+    match error {
+        StateError::Io { .. } => Refusal::fatal(error),
+        _ => Refusal::usage(error),
+    }
+}
+
+/// Creates (or, with --resume, opens, and reads the output it left) the
+/// crawl state. Plain blocking file I/O, before the runtime.
+fn prepare_state(config: &CrawlConfig) -> Result<Option<(StateDir, Option<Recorded>)>, Refusal> {
+    const STDOUT_RESUME: &str =
+        "--resume needs the output file, but `-o -` writes to standard output";
     let Some(dir) = &config.state_dir else {
         return if config.resume {
-            Err(state::StateError::Stdout)
+            Err(Refusal::usage(STDOUT_RESUME))
         } else {
             Ok(None)
         };
     };
     if !config.resume {
-        return Ok(Some((state::StateDir::create(dir, config.fresh)?, None)));
+        let state = StateDir::create(dir, config.fresh).map_err(state_refusal)?;
+        return Ok(Some((state, None)));
     }
-    let sink::Destination::File(output) = &config.destination else {
-        return Err(state::StateError::Stdout);
+    let Destination::File(output) = &config.destination else {
+        return Err(Refusal::usage(STDOUT_RESUME));
     };
-    let state = state::StateDir::open(dir)?;
-    let resumed = state.load(output)?;
-    Ok(Some((state, Some(resumed))))
+    let state = StateDir::open(dir).map_err(state_refusal)?;
+    let recorded = trawl_crawler::recorded_urls(output).map_err(|error| match error {
+        trawl_crawler::ResumeError::Corrupt { .. } => {
+            Refusal::usage(format!("crawl state {} is corrupt: {error}", dir.display()))
+        }
+        trawl_crawler::ResumeError::Io { .. } => Refusal::fatal(error),
+    })?;
+    Ok(Some((state, Some(recorded))))
 }
 
-async fn run(
-    config: CrawlConfig,
-    state_dir: Option<state::StateDir>,
-    frontier: trawl_frontier::Frontier,
-    queued_seeds: Vec<state::QueuedUrl>,
-    bar: indicatif::ProgressBar,
-) -> ExitCode {
-    let output = match sink::Output::open(&config.destination, config.resume).await {
-        Ok(output) => output,
+/// The frontier: in memory with a spill file, journaled when the crawl has
+/// state, replayed on --resume.
+fn open_store(
+    config: &CrawlConfig,
+    state: Option<(StateDir, Option<Recorded>)>,
+) -> Result<LocalStore, Refusal> {
+    let mut local = LocalConfig::new(
+        trawl_crawler::scope_for(&config.settings, &config.seeds),
+        trawl_crawler::limits_for(&config.settings),
+    );
+    local.spill = Some(SpillConfig {
+        dir: config.spill_dir.clone(),
+        hot_budget: config.max_queue_in_memory,
+        chunk_entries: SPILL_CHUNK_ENTRIES,
+    });
+    let opened = match state {
+        None => LocalStore::new(local),
+        Some((dir, None)) => {
+            local.journal = Some(dir);
+            LocalStore::new(local)
+        }
+        Some((dir, Some(recorded))) => {
+            LocalStore::resume(local, dir, &recorded.done, recorded.records)
+        }
+    };
+    opened.map_err(|error| match error {
+        OpenError::State(StateError::Corrupt { .. }) => Refusal::usage(error),
+        _ => Refusal::fatal(error),
+    })
+}
+
+async fn run(prepared: Prepared, bar: indicatif::ProgressBar) -> ExitCode {
+    let Prepared {
+        config,
+        store,
+        sink,
+        state_dir,
+    } = prepared;
+    let output_name = config.destination.describe();
+    let quiet = config.quiet;
+    let summary = Arc::new(SummaryObserver::new());
+    let crawler = Crawler::builder(config.settings)
+        .seeds(config.seeds)
+        .store(Arc::new(store))
+        .sink(sink)
+        .observer(Arc::new(ProgressObserver::new(bar.clone())))
+        .observer(Arc::clone(&summary) as Arc<dyn trawl_crawler::Observer>)
+        .build();
+    let crawler = match crawler {
+        Ok(crawler) => crawler,
         Err(error) => {
             eprintln!("trawl: error: {error}");
             return ExitCode::from(EXIT_FATAL);
         }
     };
-    let journal = match &state_dir {
-        Some(dir) => match sink::Output::journal(&dir.queue_file()).await {
-            Ok(journal) => Some(journal),
-            Err(error) => {
-                eprintln!("trawl: error: {error}");
-                return ExitCode::from(EXIT_FATAL);
-            }
-        },
-        None => None,
-    };
-    let output_name = config.destination.describe();
-    let quiet = config.quiet;
-    let stats = Arc::new(Stats::default());
     let shutdown = Shutdown::default();
     let signals = tokio::spawn(watch_ctrl_c(shutdown.clone(), bar.clone()));
-    let ticker = tokio::spawn(tick_progress(bar.clone(), Arc::clone(&stats)));
-    let started = tokio::time::Instant::now();
-
-    let outcome = crawl::run(
-        config,
-        frontier,
-        queued_seeds,
-        output,
-        journal,
-        Arc::clone(&stats),
-        shutdown,
-    )
-    .await;
-
-    ticker.abort();
+    let outcome = crawler.run(shutdown).await;
     signals.abort();
     bar.finish_and_clear();
-    let outcome = match outcome {
-        Ok(outcome) => outcome,
-        Err(error) => {
-            eprintln!("trawl: error: {error:#}");
-            return ExitCode::from(EXIT_FATAL);
-        }
-    };
-    if !quiet {
-        eprint!(
-            "{}",
-            progress::summary(
-                &outcome.report,
-                started.elapsed(),
-                outcome.interrupted,
-                &output_name
-            )
-        );
+    let interrupted = !matches!(outcome.ending, Ending::Finished);
+    if !quiet && let Some(text) = summary.render(interrupted, &output_name) {
+        eprint!("{text}");
     }
-    if let Some(error) = &outcome.fatal {
-        eprintln!(
-            "trawl: error: {error}; the crawl stopped (records made so far are written; state kept for --resume)"
-        );
-        return ExitCode::from(EXIT_FATAL);
-    }
-    if let Err(error) = outcome.output {
-        eprintln!(
-            "trawl: error: {error}; {} records were written before it",
-            outcome.report.records
-        );
-        return ExitCode::from(EXIT_FATAL);
-    }
-    if outcome.interrupted {
-        if let Some(dir) = &state_dir
-            && !quiet
-        {
+    match outcome.ending {
+        Ending::Failed(trawl_crawler::CrawlFailure::Sink(error)) => {
             eprintln!(
-                "trawl: state kept in {}; add --resume to continue",
-                dir.path.display()
+                "trawl: error: {error}; {} records were written before it",
+                outcome.stats.records
             );
+            ExitCode::from(EXIT_FATAL)
         }
-        return ExitCode::from(EXIT_INTERRUPTED);
+        Ending::Failed(error) => {
+            eprintln!(
+                "trawl: error: {error}; the crawl stopped (records made so far are written; state kept for --resume)"
+            );
+            ExitCode::from(EXIT_FATAL)
+        }
+        Ending::Interrupted => {
+            if let Some(dir) = &state_dir
+                && !quiet
+            {
+                eprintln!(
+                    "trawl: state kept in {}; add --resume to continue",
+                    dir.path().display()
+                );
+            }
+            ExitCode::from(EXIT_INTERRUPTED)
+        }
+        Ending::Finished => {
+            // A finished crawl has nothing to resume; its state would only
+            // make the next run refuse to start.
+            if let Some(dir) = &state_dir
+                && let Err(error) = tokio::fs::remove_dir_all(dir.path()).await
+            {
+                tracing::warn!(
+                    "cannot remove finished crawl state {}: {error}",
+                    dir.path().display()
+                );
+            }
+            ExitCode::SUCCESS
+        }
     }
-    // A finished crawl has nothing to resume; its state would only make
-    // the next run refuse to start.
-    if let Some(dir) = &state_dir
-        && let Err(error) = tokio::fs::remove_dir_all(&dir.path).await
-    {
-        tracing::warn!(
-            "cannot remove finished crawl state {}: {error}",
-            dir.path.display()
-        );
-    }
-    ExitCode::SUCCESS
 }
 
 /// First Ctrl-C: stop handing out URLs and let in-flight requests finish.
@@ -329,15 +360,6 @@ impl Interrupts {
     }
     async fn next(&mut self) -> Option<()> {
         tokio::signal::ctrl_c().await.ok()
-    }
-}
-
-async fn tick_progress(bar: indicatif::ProgressBar, stats: Arc<Stats>) {
-    let started = tokio::time::Instant::now();
-    let mut ticker = tokio::time::interval(crawl::PROGRESS_TICK);
-    loop {
-        ticker.tick().await;
-        progress::update(&bar, &stats, started.elapsed());
     }
 }
 

@@ -1,24 +1,69 @@
 //! Progress on stderr (indicatif), log lines that never break the bar, and
-//! the end-of-crawl summary. Only the binary knows indicatif; the pipeline
-//! only bumps counters.
+//! the end-of-crawl summary: two observers of the crawl. Only the binary
+//! knows indicatif; the library only sends events.
 
 use std::io::{IsTerminal, Write};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use tracing_subscriber::fmt::MakeWriter;
+use trawl_crawler::{CrawlEvent, Observer, StatsSnapshot};
 
-use crate::sink::SinkReport;
+/// Redraws the bar on every progress event.
+#[derive(Debug)]
+pub struct ProgressObserver {
+    bar: ProgressBar,
+    started: Instant,
+}
 
-/// Counters every stage bumps; the bar reads them on its own clock.
-#[derive(Debug, Default)]
-pub struct Stats {
-    pub records: AtomicU64,
-    pub errors: AtomicU64,
-    pub bytes: AtomicU64,
-    pub queued: AtomicU64,
-    pub in_flight: AtomicU64,
+impl ProgressObserver {
+    pub fn new(bar: ProgressBar) -> Self {
+        ProgressObserver {
+            bar,
+            started: Instant::now(),
+        }
+    }
+}
+
+impl Observer for ProgressObserver {
+    fn on_event(&self, event: &CrawlEvent<'_>) {
+        if let CrawlEvent::Progress(stats) = event {
+            update(&self.bar, stats, self.started.elapsed());
+        }
+    }
+}
+
+/// Keeps the final counters and the crawl's duration for the summary.
+#[derive(Debug)]
+pub struct SummaryObserver {
+    started: Instant,
+    end: Mutex<Option<(StatsSnapshot, Duration)>>,
+}
+
+impl SummaryObserver {
+    pub fn new() -> Self {
+        SummaryObserver {
+            started: Instant::now(),
+            end: Mutex::new(None),
+        }
+    }
+
+    /// The summary, once the crawl has finished.
+    pub fn render(&self, interrupted: bool, output: &str) -> Option<String> {
+        let end = self.end.lock().unwrap_or_else(|p| p.into_inner());
+        end.as_ref()
+            .map(|(stats, elapsed)| summary(stats, *elapsed, interrupted, output))
+    }
+}
+
+impl Observer for SummaryObserver {
+    fn on_event(&self, event: &CrawlEvent<'_>) {
+        if let CrawlEvent::Finished(stats) = event {
+            *self.end.lock().unwrap_or_else(|p| p.into_inner()) =
+                Some(((*stats).clone(), self.started.elapsed()));
+        }
+    }
 }
 
 /// The progress bar, or a hidden one when stderr is not a terminal or the
@@ -35,18 +80,18 @@ pub fn bar(quiet: bool) -> ProgressBar {
 }
 
 /// Refreshes the bar's message from the counters.
-pub fn update(bar: &ProgressBar, stats: &Stats, elapsed: Duration) {
+fn update(bar: &ProgressBar, stats: &StatsSnapshot, elapsed: Duration) {
     if bar.is_hidden() {
         return;
     }
-    let records = stats.records.load(Ordering::Relaxed);
+    let records = stats.records;
     let rate = records as f64 / elapsed.as_secs_f64().max(0.001);
     bar.set_message(format!(
         "{records} pages · {} queued · {} in flight · {} errors · {rate:.1} pages/s · {}",
-        stats.queued.load(Ordering::Relaxed),
-        stats.in_flight.load(Ordering::Relaxed),
-        stats.errors.load(Ordering::Relaxed),
-        human_bytes(stats.bytes.load(Ordering::Relaxed)),
+        stats.queued,
+        stats.in_flight,
+        stats.errors,
+        human_bytes(stats.bytes),
     ));
     bar.tick();
 }
@@ -101,7 +146,7 @@ impl<'a> MakeWriter<'a> for BarAwareWriter {
 }
 
 /// The end-of-crawl summary, as printed on stderr.
-pub fn summary(report: &SinkReport, elapsed: Duration, interrupted: bool, output: &str) -> String {
+fn summary(report: &StatsSnapshot, elapsed: Duration, interrupted: bool, output: &str) -> String {
     let seconds = elapsed.as_secs_f64();
     let rate = report.records as f64 / seconds.max(0.001);
     let mut text = format!(
@@ -123,10 +168,10 @@ pub fn summary(report: &SinkReport, elapsed: Duration, interrupted: bool, output
             .collect();
         text.push_str(&format!("  status: {}\n", statuses.join(", ")));
     }
-    let error_total: u64 = report.errors.values().sum();
+    let error_total: u64 = report.errors_by_kind.values().sum();
     if error_total > 0 {
         let kinds: Vec<String> = report
-            .errors
+            .errors_by_kind
             .iter()
             .map(|(kind, count)| format!("{kind} ×{count}"))
             .collect();
@@ -159,15 +204,15 @@ mod tests {
 
     #[test]
     fn summary_lists_statuses_and_error_kinds() {
-        let mut report = SinkReport {
+        let mut report = StatsSnapshot {
             records: 12,
             bytes: 3 * 1024 * 1024,
-            ..SinkReport::default()
+            ..StatsSnapshot::default()
         };
         report.statuses.insert(200, 10);
         report.statuses.insert(404, 1);
-        report.errors.insert("http", 1);
-        report.errors.insert("connect", 1);
+        report.errors_by_kind.insert("http", 1);
+        report.errors_by_kind.insert("connect", 1);
         let text = summary(&report, Duration::from_secs(2), false, "out.jsonl");
         assert!(
             text.contains("crawled 12 pages in 2.0s (6.0 pages/s), 3.0 MiB read"),

@@ -71,4 +71,4 @@ mod stream;
 
 pub use charset::decode_html;
 pub use links::{Link, MetaRobots, Page, Parser, extract, extract_reference, extract_with};
-pub use sniff::sniff_is_html;
+pub use sniff::{is_html_body, sniff_is_html};

@@ -306,14 +306,23 @@ pub(crate) fn read_meta_robots(name: &str, content: &str, robots: &mut MetaRobot
     {
         return;
     }
-    for token in content.split(|c: char| c == ',' || c.is_ascii_whitespace()) {
-        if token.eq_ignore_ascii_case("none") {
-            robots.noindex = true;
-            robots.nofollow = true;
-        } else if token.eq_ignore_ascii_case("noindex") {
-            robots.noindex = true;
-        } else if token.eq_ignore_ascii_case("nofollow") {
-            robots.nofollow = true;
+    robots.add_directives(content);
+}
+
+impl MetaRobots {
+    /// Adds the directives of a robots meta tag's `content` or of an
+    /// `X-Robots-Tag` header value: `noindex`, `nofollow`, `none` (both),
+    /// comma or space separated, case-insensitive; others are ignored.
+    pub fn add_directives(&mut self, directives: &str) {
+        for token in directives.split(|c: char| c == ',' || c.is_ascii_whitespace()) {
+            if token.eq_ignore_ascii_case("none") {
+                self.noindex = true;
+                self.nofollow = true;
+            } else if token.eq_ignore_ascii_case("noindex") {
+                self.noindex = true;
+            } else if token.eq_ignore_ascii_case("nofollow") {
+                self.nofollow = true;
+            }
         }
     }
 }

@@ -59,7 +59,7 @@ pub(crate) fn content_type(headers: &HeaderMap) -> (Option<String>, Option<Strin
 
 /// Splits a `Content-Type` value into its lower-case media type and its
 /// lower-case `charset` parameter.
-pub fn parse_content_type(value: &str) -> (Option<String>, Option<String>) {
+pub(crate) fn parse_content_type(value: &str) -> (Option<String>, Option<String>) {
     let mut parts = value.split(';');
     let media = parts
         .next()

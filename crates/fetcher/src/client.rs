@@ -1,7 +1,9 @@
 //! The shared client and the fetch of one URL: redirects followed hop by
 //! hop with the caller's approval, then the body read up to a cap.
 
+use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -35,6 +37,11 @@ pub struct FetcherConfig {
     pub pool_idle_per_host: usize,
     /// `(host, address)` overrides, like curl's `--resolve`.
     pub resolve: Vec<(String, SocketAddr)>,
+    /// Keep every header of the final response and the server's address
+    /// in [`Fetched::response_headers`] and [`Fetched::remote_addr`], for
+    /// consumers that archive responses. Off, only [`ResponseFacts`] are
+    /// kept.
+    pub keep_headers: bool,
 }
 
 impl Default for FetcherConfig {
@@ -49,7 +56,30 @@ impl Default for FetcherConfig {
             max_url_len: 2048,
             pool_idle_per_host: 32,
             resolve: Vec::new(),
+            keep_headers: false,
         }
+    }
+}
+
+/// Decides, hop by hop, whether [`Fetcher::fetch_with`] follows a redirect.
+/// Asynchronous, so a policy may consult a networked store.
+pub trait RedirectPolicy: Send {
+    /// The verdict on `target` (resolved, fragment dropped).
+    fn verdict<'a>(
+        &'a mut self,
+        target: &'a Url,
+    ) -> Pin<Box<dyn Future<Output = RedirectVerdict> + Send + 'a>>;
+}
+
+/// A synchronous callback as a [`RedirectPolicy`].
+struct Callback<'c>(&'c mut (dyn FnMut(&Url) -> RedirectVerdict + Send));
+
+impl RedirectPolicy for Callback<'_> {
+    fn verdict<'a>(
+        &'a mut self,
+        target: &'a Url,
+    ) -> Pin<Box<dyn Future<Output = RedirectVerdict> + Send + 'a>> {
+        Box::pin(std::future::ready((self.0)(target)))
     }
 }
 
@@ -105,6 +135,12 @@ pub struct Fetched {
     pub elapsed: Duration,
     /// Headers of the last response that the crawler acts on.
     pub headers: ResponseFacts,
+    /// Every header of the last response, with
+    /// [`FetcherConfig::keep_headers`].
+    pub response_headers: Option<HeaderMap>,
+    /// The server's address for the last response, with
+    /// [`FetcherConfig::keep_headers`].
+    pub remote_addr: Option<SocketAddr>,
     /// Set when the redirect callback said Stop: the target not followed.
     /// `status` is then the 3xx and `error` is `None`.
     pub stopped_redirect: Option<(Url, StopReason)>,
@@ -112,7 +148,8 @@ pub struct Fetched {
 }
 
 impl Fetched {
-    fn new(url: &Url) -> Fetched {
+    /// The outcome before anything was learnt about `url`.
+    pub fn empty(url: &Url) -> Fetched {
         Fetched {
             final_url: url.clone(),
             redirects: Vec::new(),
@@ -122,6 +159,8 @@ impl Fetched {
             body: Bytes::new(),
             elapsed: Duration::ZERO,
             headers: ResponseFacts::default(),
+            response_headers: None,
+            remote_addr: None,
             stopped_redirect: None,
             error: None,
         }
@@ -212,9 +251,14 @@ impl Fetcher {
         url: &Url,
         on_redirect: &mut (dyn FnMut(&Url) -> RedirectVerdict + Send),
     ) -> Fetched {
+        self.fetch_with(url, &mut Callback(on_redirect)).await
+    }
+
+    /// [`Fetcher::fetch`] with an asynchronous redirect policy.
+    pub async fn fetch_with(&self, url: &Url, policy: &mut dyn RedirectPolicy) -> Fetched {
         let started = Instant::now();
-        let mut fetched = Fetched::new(url);
-        fetched.error = self.run(url, on_redirect, &mut fetched, started).await;
+        let mut fetched = Fetched::empty(url);
+        fetched.error = self.run(url, policy, &mut fetched, started).await;
         fetched.elapsed = started.elapsed();
         fetched
     }
@@ -224,7 +268,7 @@ impl Fetcher {
     async fn run(
         &self,
         url: &Url,
-        on_redirect: &mut (dyn FnMut(&Url) -> RedirectVerdict + Send),
+        policy: &mut dyn RedirectPolicy,
         fetched: &mut Fetched,
         started: Instant,
     ) -> Option<FetchError> {
@@ -256,6 +300,10 @@ impl Fetcher {
             fetched.status = Some(status.as_u16());
             fetched.headers = ResponseFacts::from_headers(response.headers(), SystemTime::now());
             (fetched.content_type, fetched.charset) = content_type(response.headers());
+            if config.keep_headers {
+                fetched.response_headers = Some(response.headers().clone());
+                fetched.remote_addr = response.remote_addr();
+            }
 
             if is_followable_redirect(status.as_u16())
                 && let Some(location) = response.headers().get(LOCATION)
@@ -265,7 +313,7 @@ impl Fetcher {
                     Err(error) => return Some(error),
                 };
                 fetched.headers.location = Some(target.clone());
-                match on_redirect(&target) {
+                match policy.verdict(&target).await {
                     RedirectVerdict::Follow => {
                         // The redirect's body is not read: dropping the
                         // response returns the connection to the pool if
@@ -480,7 +528,7 @@ mod tests {
 
     #[test]
     fn retry_advice_follows_the_outcome() {
-        let mut fetched = Fetched::new(&url("http://a.example/"));
+        let mut fetched = Fetched::empty(&url("http://a.example/"));
         assert_eq!(fetched.retry(), None);
         fetched.status = Some(503);
         fetched.error = Some(FetchError::new(ErrorKind::Http, "HTTP 503"));

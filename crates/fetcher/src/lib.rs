@@ -15,8 +15,10 @@
 //!   in output records ([`ErrorKind::as_str`]).
 //! - [`classify`] and [`backoff_delay`] are the retry policy, as pure
 //!   functions; [`RetryAfter`] parses the server's hint.
-//! - [`HostRateLimiter`] is a per-host rate limit (governor), asked without
-//!   waiting, so a resting host never blocks the others.
+//! - [`HostPolicy`] owns politeness: the per-host rate limit
+//!   ([`HostRateLimiter`], governor), robots.txt `Crawl-delay`, adaptive
+//!   pacing and 429/503 pauses, asked without waiting, so a resting host
+//!   never blocks the others.
 //!
 //! - [`RobotsCache`]: robots.txt fetched once per host before any other
 //!   request to it (others wait for it, other hosts don't), parsed with
@@ -51,21 +53,24 @@
 //! - `error.rs`: [`ErrorKind`], [`FetchError`], mapping reqwest's errors to kinds.
 //! - `retry.rs`: [`classify`], [`backoff_delay`], [`RetryAfter`].
 //! - `limiter.rs`: [`HostRateLimiter`] and the tokio clock it runs on.
+//! - `politeness.rs`: [`HostPolicy`], [`PolitenessConfig`].
 //! - `robots.rs`: [`RobotsCache`] and [`RobotsRules`].
-//! - `sitemap.rs`: [`discover_sitemaps`], [`parse_sitemap`].
+//! - `sitemap.rs`: [`discover_sitemaps`] and the sitemap parser.
 
 mod body;
 mod client;
 mod error;
 mod limiter;
+mod politeness;
 mod retry;
 mod robots;
 mod sitemap;
 
-pub use body::{ResponseFacts, parse_content_type};
-pub use client::{Fetched, Fetcher, FetcherConfig, RedirectVerdict, StopReason};
+pub use body::ResponseFacts;
+pub use client::{Fetched, Fetcher, FetcherConfig, RedirectPolicy, RedirectVerdict, StopReason};
 pub use error::{BuildError, ErrorKind, FetchError};
 pub use limiter::{HostRateLimiter, TokioClock};
+pub use politeness::{HostPolicy, PolitenessConfig};
 pub use retry::{Retry, RetryAfter, backoff_delay, classify};
-pub use robots::{ROBOTS_MAX_BYTES, RobotsCache, RobotsRules};
-pub use sitemap::{SITEMAP_MAX_BYTES, SitemapDoc, discover_sitemaps, gunzip_capped, parse_sitemap};
+pub use robots::{RobotsCache, RobotsRules};
+pub use sitemap::discover_sitemaps;

@@ -16,7 +16,7 @@ use crate::client::{Fetcher, RedirectVerdict};
 use crate::error::ErrorKind;
 
 /// RFC 9309 asks crawlers to parse at least 500 KiB.
-pub const ROBOTS_MAX_BYTES: u64 = 500 * 1024;
+pub(crate) const ROBOTS_MAX_BYTES: u64 = 500 * 1024;
 /// RFC 9309: follow at least five consecutive redirects.
 pub const ROBOTS_MAX_REDIRECTS: usize = 5;
 /// Cached rules are fetched again after this long.

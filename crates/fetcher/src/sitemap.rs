@@ -10,13 +10,13 @@ use crate::client::{Fetcher, RedirectVerdict};
 
 /// The protocol's limit for one sitemap, uncompressed; also the cap on a
 /// download and on what a gzip sitemap may inflate to.
-pub const SITEMAP_MAX_BYTES: u64 = 50 * 1024 * 1024;
+pub(crate) const SITEMAP_MAX_BYTES: u64 = 50 * 1024 * 1024;
 /// The protocol's limit of URLs in one sitemap.
 pub const SITEMAP_MAX_URLS: usize = 50_000;
 
 /// What one sitemap file lists.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct SitemapDoc {
+pub(crate) struct SitemapDoc {
     /// `<urlset><url><loc>` entries.
     pub urls: Vec<String>,
     /// `<sitemapindex><sitemap><loc>` entries.
@@ -24,7 +24,7 @@ pub struct SitemapDoc {
 }
 
 /// Parses a sitemap or sitemap index; stops after `max_urls` entries.
-pub fn parse_sitemap(xml: &[u8], max_urls: usize) -> Result<SitemapDoc, String> {
+pub(crate) fn parse_sitemap(xml: &[u8], max_urls: usize) -> Result<SitemapDoc, String> {
     use quick_xml::events::Event;
     let mut reader = quick_xml::Reader::from_reader(xml);
     let mut doc = SitemapDoc::default();
@@ -91,7 +91,7 @@ pub fn parse_sitemap(xml: &[u8], max_urls: usize) -> Result<SitemapDoc, String> 
 }
 
 /// Inflates a gzip body, refusing to go past `cap` bytes.
-pub fn gunzip_capped(compressed: &[u8], cap: u64) -> Result<Vec<u8>, String> {
+pub(crate) fn gunzip_capped(compressed: &[u8], cap: u64) -> Result<Vec<u8>, String> {
     let mut inflated = Vec::new();
     flate2::read::GzDecoder::new(compressed)
         .take(cap + 1)

@@ -1,5 +1,8 @@
 //! Frontier micro-benchmarks: canonicalising URLs, and queueing then
-//! handing out 100,000 URLs over 1,000 hosts.
+//! handing out 100,000 URLs over 1,000 hosts through the embedded store
+//! (links added a page of 100 at a time, claimed 64 at a time, as the
+//! crawler does; the store's futures are ready at once, so the runtime
+//! adds next to nothing).
 //!
 //! `cargo bench -p trawl-frontier --bench frontier` (add `-- --quick` for a
 //! fast look). Reported as URLs (elements) per second.
@@ -9,11 +12,16 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
-use trawl_frontier::{Admission, Frontier, Limits, Pop, Scope, ScopeMode, parse_canonical};
-use url::Url;
+use tokio::runtime::Runtime;
+use trawl_frontier::{
+    Admission, CanonicalUrl, Claim, Entry, Found, FrontierStore, Limits, LocalConfig, LocalStore,
+    Scope, ScopeMode, parse_canonical,
+};
 
 const URLS: usize = 100_000;
 const HOSTS: usize = 1_000;
+const LINKS_PER_PAGE: usize = 100;
+const CLAIM: usize = 64;
 
 /// URLs as pages spell them: mixed case, default ports, dot segments,
 /// fragments, escapes, queries, IDNA, long paths.
@@ -52,10 +60,10 @@ fn canonical(c: &mut Criterion) {
 }
 
 /// 100,000 distinct URLs spread round-robin over 1,000 hosts, pre-parsed.
-fn links() -> Vec<Url> {
+fn links() -> Vec<CanonicalUrl> {
     (0..URLS)
         .map(|i| {
-            Url::parse(&format!(
+            CanonicalUrl::parse(&format!(
                 "http://host{}.example.com/p/{}",
                 i % HOSTS,
                 i / HOSTS
@@ -65,67 +73,93 @@ fn links() -> Vec<Url> {
         .collect()
 }
 
-fn new_frontier() -> Frontier {
-    Frontier::new(
+fn new_store() -> LocalStore {
+    let config = LocalConfig::new(
         Scope::new(ScopeMode::Any, vec![], vec![]),
         Limits {
             per_host_concurrency: u32::MAX,
             ..Limits::default()
         },
-    )
+    );
+    LocalStore::new(config).unwrap()
 }
 
-fn filled(seed: &Url, links: &[Url], parent: &Arc<str>) -> Frontier {
-    let mut frontier = new_frontier();
-    frontier.add_seed(seed);
-    for url in links {
-        let admission = frontier.add_link(url, 1, parent);
-        debug_assert!(matches!(admission, Admission::Queued));
-    }
-    frontier
+fn filled(
+    runtime: &Runtime,
+    seed: &CanonicalUrl,
+    links: &[CanonicalUrl],
+    parent: &Arc<str>,
+) -> LocalStore {
+    let store = new_store();
+    runtime.block_on(async {
+        store
+            .add(vec![Entry::seed(seed.clone())], Found::Seed)
+            .await
+            .unwrap();
+        for page in links.chunks(LINKS_PER_PAGE) {
+            let entries = page
+                .iter()
+                .map(|url| Entry::link(url.clone(), 1, parent))
+                .collect();
+            let admissions = store.add(entries, Found::Link).await.unwrap();
+            debug_assert!(admissions.iter().all(|a| matches!(a, Admission::Queued)));
+        }
+    });
+    store
 }
 
-fn drain(frontier: &mut Frontier) -> usize {
-    let mut done = 0;
-    while let Pop::Ready(lease) = frontier.pop(Instant::now(), &mut |_| Ok(())) {
-        frontier.complete(black_box(lease));
-        done += 1;
-    }
-    done
+fn drain(runtime: &Runtime, store: &LocalStore) -> usize {
+    let open = |_: &str, _: Instant| Ok(());
+    runtime.block_on(async {
+        let mut done = 0;
+        while let Claim::Ready(leases) = store.claim(CLAIM, Instant::now(), &open).await.unwrap() {
+            for lease in leases {
+                store.complete(black_box(lease).token);
+                done += 1;
+            }
+        }
+        done
+    })
 }
 
 fn push_pop(c: &mut Criterion) {
-    let seed = Url::parse("http://seed.example.com/").unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let seed = CanonicalUrl::parse("http://seed.example.com/").unwrap();
     let parent: Arc<str> = Arc::from(seed.as_str());
     let links = links();
 
     // Sanity: every URL is queued once and handed out once.
-    let mut frontier = filled(&seed, &links, &parent);
-    assert_eq!(frontier.counts().queued, URLS as u64 + 1);
-    assert_eq!(drain(&mut frontier), URLS + 1);
-    assert_eq!(frontier.counts().handed_out, URLS as u64 + 1);
+    let store = filled(&runtime, &seed, &links, &parent);
+    assert_eq!(store.counts().queued, URLS as u64 + 1);
+    assert_eq!(drain(&runtime, &store), URLS + 1);
+    assert_eq!(store.counts().handed_out, URLS as u64 + 1);
+    let open = |_: &str, _: Instant| Ok(());
     assert!(matches!(
-        frontier.pop(Instant::now(), &mut |_| Ok(())),
-        Pop::Finished
+        runtime
+            .block_on(store.claim(CLAIM, Instant::now(), &open))
+            .unwrap(),
+        Claim::Finished
     ));
 
     let mut group = c.benchmark_group("frontier_100k_urls_1000_hosts");
     group.sample_size(10);
     group.throughput(Throughput::Elements(URLS as u64));
     group.bench_function("add_link", |b| {
-        b.iter(|| filled(&seed, black_box(&links), &parent))
+        b.iter(|| filled(&runtime, &seed, black_box(&links), &parent))
     });
     group.bench_function("pop_complete", |b| {
         b.iter_batched(
-            || filled(&seed, &links, &parent),
-            |mut frontier| drain(&mut frontier),
+            || filled(&runtime, &seed, &links, &parent),
+            |store| drain(&runtime, &store),
             BatchSize::PerIteration,
         )
     });
     group.bench_function("add_link_pop_complete", |b| {
         b.iter(|| {
-            let mut frontier = filled(&seed, black_box(&links), &parent);
-            drain(&mut frontier)
+            let store = filled(&runtime, &seed, black_box(&links), &parent);
+            drain(&runtime, &store)
         })
     });
     group.finish();

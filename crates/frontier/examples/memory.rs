@@ -9,8 +9,10 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use trawl_frontier::{Frontier, Limits, Pop, Scope, ScopeMode, SpillConfig};
-use url::Url;
+use trawl_frontier::{
+    CanonicalUrl, Claim, Entry, Found, FrontierStore, Limits, LocalConfig, LocalStore, Scope,
+    ScopeMode, SpillConfig,
+};
 
 fn status_kib(field: &str) -> u64 {
     std::fs::read_to_string("/proc/self/status")
@@ -40,40 +42,60 @@ fn main() {
     };
     let spill = args.next().as_deref() != Some("memory");
     let scope = Scope::new(ScopeMode::Any, Vec::new(), Vec::new());
-    let mut frontier = if spill {
-        let config = SpillConfig {
+    let mut config = LocalConfig::new(scope, limits);
+    if spill {
+        config.spill = Some(SpillConfig {
             dir: std::env::temp_dir(),
             hot_budget: 100_000,
             chunk_entries: 4096,
-        };
-        Frontier::with_spill(scope, limits, config).expect("spill file in the temp folder")
-    } else {
-        Frontier::new(scope, limits)
-    };
+        });
+    }
+    let store = LocalStore::new(config).expect("spill file in the temp folder");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("a current-thread runtime");
     let started = Instant::now();
     let mut parents: Vec<Arc<str>> = (0..hosts)
         .map(|h| Arc::from(format!("http://host{h}.example/")))
         .collect();
-    for i in 0..urls {
-        let host = i % hosts;
-        let url = Url::parse(&format!(
-            "http://host{host}.example/section/{}/page-{i}.html?ref=list",
-            i % 97
-        ))
-        .expect("synthetic URL");
-        frontier.add_link(&url, 1, &parents[host as usize]);
-    }
+    runtime.block_on(async {
+        for i in 0..urls {
+            let host = i % hosts;
+            let url = CanonicalUrl::parse(&format!(
+                "http://host{host}.example/section/{}/page-{i}.html?ref=list",
+                i % 97
+            ))
+            .expect("synthetic URL");
+            let entry = Entry::link(url, 1, &parents[host as usize]);
+            store.add(vec![entry], Found::Link).await.expect("add");
+        }
+    });
     parents.clear();
     let enqueue_secs = started.elapsed().as_secs_f64();
-    let counts = frontier.counts();
+    let counts = store.counts();
     let peak_after_enqueue = status_kib("VmHWM:");
     let started = Instant::now();
     let now = std::time::Instant::now();
+    let open = |_: &str, _: std::time::Instant| Ok(());
     let mut drained = 0u64;
-    while let Pop::Ready(lease) = frontier.pop(now, &mut |_| Ok(())) {
-        frontier.complete(lease);
-        drained += 1;
-    }
+    let mut spill_error = None;
+    runtime.block_on(async {
+        loop {
+            match store.claim(64, now, &open).await {
+                Ok(Claim::Ready(leases)) => {
+                    for lease in leases {
+                        store.complete(lease.token);
+                        drained += 1;
+                    }
+                }
+                Ok(_) => break,
+                Err(error) => {
+                    spill_error = Some(error);
+                    break;
+                }
+            }
+        }
+    });
     let drain_secs = started.elapsed().as_secs_f64();
     let peak = status_kib("VmHWM:");
     let per_url = (peak_after_enqueue.saturating_sub(baseline_kib) * 1024) as f64 / urls as f64;
@@ -92,7 +114,7 @@ fn main() {
         urls as f64 / enqueue_secs / 1e6
     );
     println!("drain            {drain_secs:.1} s ({drained} popped)");
-    if let Some(error) = frontier.spill_error() {
+    if let Some(error) = spill_error {
         println!("spill error      {error}");
     }
     println!("peak RSS         {:.0} MiB", peak as f64 / 1024.0);

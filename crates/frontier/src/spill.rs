@@ -20,13 +20,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use url::Url;
 
-use crate::frontier::Entry;
+use crate::canon::CanonicalUrl;
+use crate::entry::Entry;
 
 /// When and where queued URLs spill to disk.
 #[derive(Debug, Clone)]
 pub struct SpillConfig {
     /// Folder for the spill file (created if missing; the file is removed
-    /// when the frontier is dropped).
+    /// when the store is dropped).
     pub dir: PathBuf,
     /// Queued URLs kept in memory over all hosts before spilling starts.
     pub hot_budget: usize,
@@ -126,7 +127,8 @@ impl SpillFile {
             };
             let url_len = u32::from_le_bytes(take(4)?.try_into().map_err(|_| corrupt())?);
             let text = std::str::from_utf8(take(url_len as usize)?).map_err(|_| corrupt())?;
-            let url = Url::parse(text).map_err(|_| corrupt())?;
+            // Only canonical URLs were ever written here.
+            let url = CanonicalUrl::from_stored(Url::parse(text).map_err(|_| corrupt())?);
             entries.push(Entry { url, depth, parent });
         }
         Ok(entries)

@@ -20,7 +20,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crate::canon::CanonicalUrl;
-use crate::frontier::{Admission, Counts, Entry};
+use crate::entry::{Admission, Counts, Entry};
 
 /// The future of one store call.
 pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'a>>;

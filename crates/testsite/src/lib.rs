@@ -137,7 +137,8 @@ pub struct RequestRecord {
     /// The `User-Agent` header, if sent.
     pub user_agent: Option<String>,
     /// When the request head had been read, before any latency or fault
-    /// delay: what rate-limit tests measure the spacing of.
+    /// delay: what rate-limit tests measure the spacing of. Read from
+    /// tokio's clock, so it is virtual time on a paused clock.
     pub at: Instant,
 }
 

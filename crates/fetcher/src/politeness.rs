@@ -1,14 +1,19 @@
-//! Per-host pacing beyond the fixed rate limit: robots.txt `Crawl-delay`
-//! and adaptive politeness (the gap between requests follows the server's
-//! response time, like Scrapy's AutoThrottle or Heritrix's delay factor).
+//! Politeness, one owner: [`HostPolicy`] decides when a host may get its
+//! next request. It combines the fixed per-host rate ([`HostRateLimiter`]),
+//! robots.txt `Crawl-delay`, adaptive pacing (the gap between requests
+//! follows the server's response time, like Scrapy's AutoThrottle or
+//! Heritrix's delay factor) and the pauses a 429 or 503 asks for.
 //!
-//! The dispatcher asks [`Pacing::check`] before the rate limiter and calls
-//! [`Pacing::admitted`] when a request to the host is handed out; fetch
-//! tasks report response times with [`Pacing::observe`].
+//! The scheduler asks [`HostPolicy::admit`] when it would hand out a URL;
+//! a fetch task asks [`HostPolicy::claim_start`] right before its request
+//! (delays learnt after dispatch, from robots.txt, still hold) and reports
+//! response times with [`HostPolicy::observe`].
 
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
+
+use crate::limiter::HostRateLimiter;
 
 /// Weight of the newest response time in the moving average.
 const EWMA_WEIGHT: f64 = 0.3;
@@ -21,11 +26,13 @@ struct HostPace {
     /// The start of the latest request that went through [`Pacing::claim`]
     /// plus the crawl delay: actual starts are spaced from this.
     claimed_until: Option<Instant>,
+    /// Set by a 429 or 503: no request before this.
+    paused_until: Option<Instant>,
 }
 
 /// Pacing state for every host of the crawl.
 #[derive(Debug)]
-pub struct Pacing {
+struct Pacing {
     hosts: Mutex<HashMap<String, HostPace>>,
     delay_factor: f64,
     per_host_concurrency: u32,
@@ -65,10 +72,21 @@ impl Pacing {
 
     /// Ok when `host` may get a request at `now`; otherwise when it may.
     pub fn check(&self, host: &str, now: Instant) -> Result<(), Instant> {
-        match self.hosts().get(host).and_then(|pace| pace.next_start) {
+        let hosts = self.hosts();
+        let Some(pace) = hosts.get(host) else {
+            return Ok(());
+        };
+        match pace.next_start.max(pace.paused_until) {
             Some(next) if next > now => Err(next),
             _ => Ok(()),
         }
+    }
+
+    /// No request to `host` before `until` (a later pause wins).
+    pub fn pause(&self, host: &str, until: Instant) {
+        let mut hosts = self.hosts();
+        let pace = hosts.entry(host.to_owned()).or_default();
+        pace.paused_until = Some(pace.paused_until.map_or(until, |known| known.max(until)));
     }
 
     /// A request to `host` starts at `now`: the next may not start before
@@ -124,7 +142,7 @@ impl Pacing {
 
     /// The current minimum gap between two request starts to `host`.
     #[cfg(test)]
-    pub fn current_gap(&self, host: &str) -> Duration {
+    fn current_gap(&self, host: &str) -> Duration {
         self.hosts()
             .get(host)
             .map(|pace| self.gap(pace))
@@ -145,8 +163,103 @@ impl Pacing {
     /// of many hosts (crawl delays are re-learnt from the robots cache).
     pub fn prune(&self, now: Instant) {
         self.hosts().retain(|_, pace| {
-            pace.crawl_delay.is_some() || pace.next_start.is_some_and(|next| next > now)
+            pace.crawl_delay.is_some()
+                || pace.next_start.is_some_and(|next| next > now)
+                || pace.paused_until.is_some_and(|until| until > now)
         });
+    }
+}
+
+/// How polite to be to each host.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PolitenessConfig {
+    /// Requests per second to one host; 0 means unlimited.
+    pub per_host_rate: f64,
+    /// Adaptive pacing: gap = factor × average response time ÷ per-host
+    /// concurrency; 0 turns it off.
+    pub delay_factor: f64,
+    /// Requests in flight at once to one host.
+    pub per_host_concurrency: u32,
+    /// The longest gap any of the above may ask for (robots.txt
+    /// `Crawl-delay` included).
+    pub max_crawl_delay: Duration,
+}
+
+impl Default for PolitenessConfig {
+    fn default() -> Self {
+        PolitenessConfig {
+            per_host_rate: 2.0,
+            delay_factor: 2.0,
+            per_host_concurrency: 2,
+            max_crawl_delay: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Every per-host politeness rule of a crawl, behind one interface.
+#[derive(Debug)]
+pub struct HostPolicy {
+    pacing: Pacing,
+    limiter: Option<HostRateLimiter>,
+}
+
+impl HostPolicy {
+    /// A policy for `config`. The rate limiter runs on tokio's clock, so a
+    /// test with paused time moves every rule together.
+    pub fn new(config: &PolitenessConfig) -> HostPolicy {
+        HostPolicy {
+            pacing: Pacing::new(
+                config.delay_factor,
+                config.per_host_concurrency,
+                config.max_crawl_delay,
+            )
+            .with_rate(config.per_host_rate),
+            limiter: HostRateLimiter::new(config.per_host_rate),
+        }
+    }
+
+    /// `Ok` when a request to `host` may start at `now`, which then counts
+    /// as started; otherwise the earliest instant it may. Never waits.
+    pub fn admit(&self, host: &str, now: Instant) -> Result<(), Instant> {
+        self.pacing.check(host, now)?;
+        if let Some(limiter) = &self.limiter {
+            limiter.check(host).map_err(|wait| now + wait)?;
+        }
+        self.pacing.admitted(host, now);
+        Ok(())
+    }
+
+    /// The moment a request admitted earlier may really start: `None` for
+    /// now, or the instant to wait for. Spaces requests dispatched before
+    /// the host's `Crawl-delay` was known, and keeps actual starts `1 /
+    /// rate` apart when one of them went out late.
+    pub fn claim_start(&self, host: &str, now: Instant) -> Option<Instant> {
+        self.pacing.claim(host, now)
+    }
+
+    /// Records the host's robots.txt `Crawl-delay` (capped).
+    pub fn set_crawl_delay(&self, host: &str, delay: Duration) {
+        self.pacing.set_crawl_delay(host, delay);
+    }
+
+    /// Feeds one response time of `host` into its adaptive pacing.
+    pub fn observe(&self, host: &str, response_time: Duration) {
+        self.pacing.observe(host, response_time);
+    }
+
+    /// Rests `host` until `until` (a 429 or 503 with or without
+    /// `Retry-After`); the whole host waits, not only the URL that got it.
+    pub fn pause(&self, host: &str, until: Instant) {
+        self.pacing.pause(host, until);
+    }
+
+    /// Forgets the state of hosts with nothing pending, so a crawl over
+    /// many hosts keeps its tables small. Call it now and then.
+    pub fn prune(&self, now: Instant) {
+        if let Some(limiter) = &self.limiter {
+            limiter.retain_recent();
+        }
+        self.pacing.prune(now);
     }
 }
 
@@ -224,5 +337,47 @@ mod tests {
         let off = Pacing::new(0.0, 2, Duration::from_secs(30));
         off.observe("h", Duration::from_secs(5));
         assert_eq!(off.current_gap("h"), Duration::ZERO);
+    }
+
+    #[test]
+    fn a_pause_rests_the_host_until_its_end() {
+        let pacing = Pacing::new(0.0, 2, Duration::from_secs(30));
+        let now = Instant::now();
+        pacing.pause("h", now + Duration::from_secs(5));
+        pacing.pause("h", now + Duration::from_secs(2));
+        assert_eq!(pacing.check("h", now), Err(now + Duration::from_secs(5)));
+        assert_eq!(pacing.check("other", now), Ok(()));
+        pacing.prune(now);
+        assert_eq!(
+            pacing.check("h", now),
+            Err(now + Duration::from_secs(5)),
+            "kept while pending"
+        );
+        assert_eq!(pacing.check("h", now + Duration::from_secs(5)), Ok(()));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_policy_asks_pauses_pacing_and_the_rate_in_one_place() {
+        let policy = HostPolicy::new(&PolitenessConfig {
+            per_host_rate: 1.0,
+            delay_factor: 0.0,
+            per_host_concurrency: 2,
+            max_crawl_delay: Duration::from_secs(30),
+        });
+        let now = tokio::time::Instant::now().into_std();
+        assert_eq!(policy.admit("h", now), Ok(()));
+        let Err(next) = policy.admit("h", now) else {
+            panic!("the rate allows one request a second");
+        };
+        assert_eq!(next, now + Duration::from_secs(1));
+        assert_eq!(policy.admit("other", now), Ok(()));
+        policy.pause("other", now + Duration::from_secs(10));
+        tokio::time::advance(Duration::from_secs(2)).await;
+        let later = tokio::time::Instant::now().into_std();
+        assert_eq!(policy.admit("h", later), Ok(()));
+        assert_eq!(
+            policy.admit("other", later),
+            Err(now + Duration::from_secs(10))
+        );
     }
 }

@@ -1,0 +1,196 @@
+//! The record-sink seam: where finished fetches go.
+//!
+//! One task receives every finished fetch and hands it to each sink in
+//! turn; sinks buffer in memory ([`RecordSink::accept`]) and write in
+//! [`RecordSink::flush`], which runs on a blocking thread, at least every
+//! second and whenever a sink has 256 KiB waiting. Before
+//! any flush the frontier store is synced, so a record on disk implies its
+//! page's links are durable in the store.
+//!
+//! The rules every sink keeps: whole records only (a failed write is cut
+//! back to the last whole record), flushed at least every second, and a
+//! torn tail cut on resume.
+
+pub mod jsonl;
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use reqwest::header::HeaderMap;
+use tokio::sync::mpsc;
+use trawl_frontier::FrontierStore;
+use url::Url;
+
+use crate::observe::{CrawlEvent, Observers, Stats};
+use crate::record::CrawlRecord;
+
+/// Bytes a sink may buffer before it is flushed ahead of the next tick.
+pub(crate) const WRITE_THRESHOLD: usize = 256 * 1024;
+const FLUSH_INTERVAL: Duration = Duration::from_secs(1);
+
+/// The response behind a record, for sinks that ask for it
+/// ([`RecordSink::wants_response`]).
+#[derive(Debug, Clone)]
+pub struct Response {
+    /// The URL of the final response (after redirects).
+    pub url: Url,
+    /// Its status; `None` when no response arrived.
+    pub status: Option<u16>,
+    /// Every header of the final response.
+    pub headers: HeaderMap,
+    /// The server's address.
+    pub remote_addr: Option<SocketAddr>,
+    /// The body as read: decompressed, at most the body cap.
+    pub body: Bytes,
+}
+
+/// One finished fetch as a sink sees it.
+#[derive(Debug, Clone, Copy)]
+pub struct FinishedFetch<'a> {
+    /// The record (what the JSONL line holds).
+    pub record: &'a CrawlRecord,
+    /// The response, when this sink asked for it and there was one.
+    pub response: Option<&'a Response>,
+}
+
+/// A sink failed to write: the crawl stops, records already written stay.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot write {name}: {source}")]
+pub struct SinkError {
+    /// What the sink writes to (a path, "standard output").
+    pub name: String,
+    /// Why.
+    pub source: std::io::Error,
+}
+
+/// Where records go. Implement it for a new output format.
+pub trait RecordSink: Send + fmt::Debug {
+    /// Whether [`FinishedFetch::response`] should be filled in (the fetcher
+    /// then keeps every response header).
+    fn wants_response(&self) -> bool {
+        false
+    }
+
+    /// Takes one finished fetch into the sink's buffer. Runs on the sink
+    /// task: no I/O here.
+    fn accept(&mut self, fetch: FinishedFetch<'_>) -> Result<(), SinkError>;
+
+    /// Bytes buffered and not yet written.
+    fn pending_bytes(&self) -> usize;
+
+    /// Writes the buffer out and makes it durable, whole records only.
+    /// Runs on a blocking thread: plain file I/O is fine.
+    fn flush(&mut self) -> Result<(), SinkError>;
+}
+
+/// What the pipeline sends the sink task.
+#[derive(Debug)]
+pub(crate) struct Finished {
+    pub(crate) record: CrawlRecord,
+    pub(crate) response: Option<Response>,
+}
+
+impl Finished {
+    /// A record without a response.
+    pub(crate) fn record(record: CrawlRecord) -> Self {
+        Finished {
+            record,
+            response: None,
+        }
+    }
+}
+
+/// Why the sink task stopped early.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum Stopped {
+    #[error(transparent)]
+    Sink(#[from] SinkError),
+    #[error("cannot save the queue: {0}")]
+    Store(#[from] trawl_frontier::StoreError),
+}
+
+/// Writes every fetch received until all senders are gone. On a failure
+/// it stops reading, so senders see a closed channel and the crawl winds
+/// down; the failure decides the exit code.
+pub(crate) async fn run(
+    mut received: mpsc::Receiver<Finished>,
+    mut sinks: Vec<Box<dyn RecordSink>>,
+    store: Arc<dyn FrontierStore>,
+    stats: Arc<Stats>,
+    observers: Observers,
+) -> Result<(), Stopped> {
+    let mut ticker = tokio::time::interval(FLUSH_INTERVAL);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let result = loop {
+        tokio::select! {
+            next = received.recv() => match next {
+                Some(finished) => {
+                    stats.recorded(&finished.record);
+                    observers.emit(&CrawlEvent::Recorded(&finished.record));
+                    if let Err(error) = accept(&mut sinks, &finished) {
+                        break Err(error.into());
+                    }
+                    if sinks.iter().any(|sink| sink.pending_bytes() >= WRITE_THRESHOLD)
+                        && let Err(error) = flush(&mut sinks, store.as_ref()).await
+                    {
+                        break Err(error);
+                    }
+                }
+                None => break flush(&mut sinks, store.as_ref()).await,
+            },
+            _ = ticker.tick() => {
+                if let Err(error) = flush(&mut sinks, store.as_ref()).await {
+                    break Err(error);
+                }
+            }
+        }
+    };
+    received.close();
+    result
+}
+
+fn accept(sinks: &mut [Box<dyn RecordSink>], finished: &Finished) -> Result<(), SinkError> {
+    for sink in sinks {
+        let response = if sink.wants_response() {
+            finished.response.as_ref()
+        } else {
+            None
+        };
+        sink.accept(FinishedFetch {
+            record: &finished.record,
+            response,
+        })?;
+    }
+    Ok(())
+}
+
+/// The store first, then the sinks: a record on disk implies its page's
+/// links are durable.
+async fn flush(
+    sinks: &mut Vec<Box<dyn RecordSink>>,
+    store: &dyn FrontierStore,
+) -> Result<(), Stopped> {
+    store.sync().await?;
+    if sinks.iter().all(|sink| sink.pending_bytes() == 0) {
+        return Ok(());
+    }
+    let mut owned = std::mem::take(sinks);
+    let joined = tokio::task::spawn_blocking(move || {
+        let result = owned.iter_mut().try_for_each(|sink| sink.flush());
+        (owned, result)
+    })
+    .await;
+    match joined {
+        Ok((owned, result)) => {
+            *sinks = owned;
+            result.map_err(Stopped::from)
+        }
+        Err(error) => Err(Stopped::Sink(SinkError {
+            name: "the record sinks".to_owned(),
+            source: std::io::Error::other(format!("a sink's flush failed: {error}")),
+        })),
+    }
+}

@@ -1,0 +1,160 @@
+//! The values every store speaks: a queued URL, the limits a crawl honours,
+//! why a URL was or was not queued, and the progress counters.
+
+use std::io::Write;
+use std::sync::Arc;
+
+use crate::canon::CanonicalUrl;
+
+/// Limits a crawl honours exactly.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Links deeper than this (seeds are depth 0) are not queued.
+    pub max_depth: u32,
+    /// At most this many URLs are ever handed out (one record each).
+    pub max_pages: u64,
+    /// At most this many requests in flight to one host key at a time.
+    pub per_host_concurrency: u32,
+    /// At most this many URLs queued over the crawl per host key (a trap
+    /// guard: one host cannot eat the whole crawl).
+    pub max_pages_per_host: u64,
+    /// Links whose path repeats one segment more often than this
+    /// (`/a/b/a/b/a/b/a`, `next/next/next/...`) are dropped as traps.
+    pub max_repeated_segments: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_depth: u32::MAX,
+            max_pages: u64::MAX,
+            per_host_concurrency: 2,
+            max_pages_per_host: u64::MAX,
+            max_repeated_segments: 3,
+        }
+    }
+}
+
+/// A queued URL with how it was found: what stores queue, journal, spill
+/// and hand out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    /// The URL to fetch.
+    pub url: CanonicalUrl,
+    /// Link distance from a seed.
+    pub depth: u32,
+    /// The page on which the URL was first found (`None` for seeds).
+    /// Siblings share one allocation.
+    pub parent: Option<Arc<str>>,
+}
+
+impl Entry {
+    /// A seed: depth 0, no parent.
+    pub fn seed(url: CanonicalUrl) -> Entry {
+        Entry {
+            url,
+            depth: 0,
+            parent: None,
+        }
+    }
+
+    /// A link found at `depth` on page `parent`.
+    pub fn link(url: CanonicalUrl, depth: u32, parent: &Arc<str>) -> Entry {
+        Entry {
+            url,
+            depth,
+            parent: Some(Arc::clone(parent)),
+        }
+    }
+
+    /// Appends the journal line (`depth<TAB>parent<TAB>url`, parent `-`
+    /// for none), newline included. Canonical URLs contain neither tabs
+    /// nor newlines, so the format needs no escaping.
+    pub fn write_journal_line(&self, out: &mut Vec<u8>) {
+        // Writing into a Vec cannot fail.
+        let _ = write!(out, "{}", self.depth);
+        out.push(b'\t');
+        out.extend_from_slice(self.parent.as_deref().unwrap_or("-").as_bytes());
+        out.push(b'\t');
+        out.extend_from_slice(self.url.as_str().as_bytes());
+        out.push(b'\n');
+    }
+
+    /// Parses one journal line (without its newline). The URL is
+    /// canonicalised again because journals written by earlier versions
+    /// held seeds as the user spelled them.
+    pub fn parse_journal_line(line: &str) -> Option<Entry> {
+        let mut parts = line.splitn(3, '\t');
+        let depth = parts.next()?.parse().ok()?;
+        let parent = match parts.next()? {
+            "-" => None,
+            parent => Some(Arc::from(parent)),
+        };
+        let url = CanonicalUrl::parse(parts.next()?).ok()?;
+        Some(Entry { url, depth, parent })
+    }
+}
+
+/// Why a URL was or was not queued.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Admission {
+    /// Newly queued.
+    Queued,
+    /// Its canonical form was seen before in this crawl.
+    Seen,
+    /// Its host is outside the crawl's scope, or a pattern rejects it.
+    OutOfScope,
+    /// It is deeper than `max_depth`.
+    TooDeep,
+    /// The page limit, or its host's page budget, leaves no room for it.
+    LimitReached,
+    /// Its path repeats a segment too often: a crawler trap.
+    Trap,
+    /// It is not an http(s) URL with a host (for callers that
+    /// canonicalise; a store never sees such a URL).
+    Invalid,
+}
+
+/// Counters for progress reporting.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counts {
+    /// URLs waiting in queues.
+    pub queued: u64,
+    /// URLs handed out and not yet completed.
+    pub in_flight: u64,
+    /// URLs handed out so far (completed or not).
+    pub handed_out: u64,
+    /// Distinct canonical URLs seen.
+    pub seen: u64,
+    /// Host keys known.
+    pub hosts: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn journal_lines_round_trip() {
+        let entry = Entry::link(
+            CanonicalUrl::parse("http://a.example/x?q=1").unwrap(),
+            3,
+            &Arc::from("http://a.example/"),
+        );
+        let mut line = Vec::new();
+        entry.write_journal_line(&mut line);
+        assert_eq!(line, b"3\thttp://a.example/\thttp://a.example/x?q=1\n");
+        let text = String::from_utf8(line).unwrap();
+        assert_eq!(Entry::parse_journal_line(text.trim_end()), Some(entry));
+        let seed = Entry::parse_journal_line("0\t-\thttp://a.example/").unwrap();
+        assert_eq!(seed.parent, None);
+        assert!(Entry::parse_journal_line("x\t-\thttp://a.example/").is_none());
+        assert!(Entry::parse_journal_line("0\t-\tmailto:x@a.example").is_none());
+    }
+
+    #[test]
+    fn seeds_journaled_as_spelled_by_older_versions_read_back_canonical() {
+        let seed = Entry::parse_journal_line("0\t-\tHTTP://A.example:80/x#top").unwrap();
+        assert_eq!(seed.url.as_str(), "http://a.example/x");
+    }
+}
