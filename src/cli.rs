@@ -145,6 +145,22 @@ pub struct CrawlArgs {
     #[arg(long, value_name = "HOST:PORT:ADDR")]
     pub resolve: Vec<String>,
 
+    /// Also archive every fetch as WARC 1.1: a request and a response
+    /// record per exchange (redirect hops too). A name ending in `.gz` is
+    /// gzip-compressed, one member per record; `.warc` is plain.
+    #[arg(long, value_name = "PATH")]
+    pub warc: Option<PathBuf>,
+
+    /// Start a new WARC file before one would grow past BYTES (K, M, G):
+    /// the files are then NAME-00001.warc.gz, NAME-00002.warc.gz, ...
+    #[arg(long, value_name = "BYTES", requires = "warc")]
+    pub warc_max_size: Option<String>,
+
+    /// Also write a CDXJ index of the WARC's response records (in crawl
+    /// order; sort it for replay tools).
+    #[arg(long, value_name = "PATH", requires = "warc")]
+    pub warc_cdx: Option<PathBuf>,
+
     /// Folder for the crawl's resumable state [default: beside the output,
     /// e.g. output/crawl.state; none when writing to standard output].
     #[arg(long, value_name = "DIR")]

@@ -5,7 +5,7 @@ use std::net::{SocketAddr, ToSocketAddrs};
 use std::time::Duration;
 
 use regex::Regex;
-use trawl_crawler::{Destination, Settings};
+use trawl_crawler::{Destination, Settings, WarcInfo, WarcOptions};
 use trawl_fetcher::{FetcherConfig, PolitenessConfig};
 use trawl_frontier::{Limits, ScopeMode};
 use url::Url;
@@ -30,6 +30,8 @@ pub struct CrawlConfig {
     pub spill_dir: std::path::PathBuf,
     /// Async runtime worker threads.
     pub io_threads: usize,
+    /// `--warc`: where and how to archive.
+    pub warc: Option<WarcOptions>,
 }
 
 /// A usage or configuration error (exit code 2).
@@ -163,6 +165,25 @@ impl CrawlConfig {
                 .map_or(cores.saturating_sub(io_threads).max(1), |n| n as usize),
             ..Settings::default()
         };
+        let warc = match &args.warc {
+            Some(path) => Some(WarcOptions {
+                path: path.clone(),
+                max_size: args
+                    .warc_max_size
+                    .as_deref()
+                    .map(|text| {
+                        parse_bytes(text).map_err(|reason| ConfigError::Value {
+                            flag: "warc-max-size",
+                            value: text.to_owned(),
+                            reason,
+                        })
+                    })
+                    .transpose()?,
+                cdx: args.warc_cdx.clone(),
+                info: warc_info(&settings, seeds.len()),
+            }),
+            None => None,
+        };
         Ok(CrawlConfig {
             seeds,
             settings,
@@ -174,7 +195,41 @@ impl CrawlConfig {
             max_queue_in_memory: args.max_queue_in_memory.max(1),
             spill_dir,
             io_threads,
+            warc,
         })
+    }
+}
+
+/// The crawl's settings, as the archive's `warcinfo` record states them.
+fn warc_info(settings: &Settings, seeds: usize) -> WarcInfo {
+    let politeness = &settings.politeness;
+    WarcInfo {
+        software: format!("trawl/{}", env!("CARGO_PKG_VERSION")),
+        fields: vec![
+            (
+                "http-header-user-agent".into(),
+                settings.fetcher.user_agent.clone(),
+            ),
+            (
+                "robots".into(),
+                if settings.obey_robots {
+                    "obey"
+                } else {
+                    "ignore"
+                }
+                .into(),
+            ),
+            ("seeds".into(), seeds.to_string()),
+            ("per-host-rate".into(), politeness.per_host_rate.to_string()),
+            (
+                "per-host-concurrency".into(),
+                politeness.per_host_concurrency.to_string(),
+            ),
+            (
+                "max-body".into(),
+                settings.fetcher.max_body_bytes.to_string(),
+            ),
+        ],
     }
 }
 

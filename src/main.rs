@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
-use trawl_crawler::{Crawler, Destination, Ending, JsonlSink, Recorded, Shutdown};
+use trawl_crawler::{Crawler, Destination, Ending, JsonlSink, Recorded, Shutdown, WarcSink};
 use trawl_frontier::{LocalConfig, LocalStore, OpenError, SpillConfig, StateDir, StateError};
 
 use crate::cli::{Cli, Command, CrawlArgs};
@@ -86,6 +86,7 @@ struct Prepared {
     config: CrawlConfig,
     store: LocalStore,
     sink: JsonlSink,
+    warc: Option<WarcSink>,
     state_dir: Option<StateDir>,
 }
 
@@ -124,10 +125,17 @@ fn prepare(args: &CrawlArgs) -> Result<Prepared, Refusal> {
         );
     }
     let sink = JsonlSink::open(&config.destination, config.resume).map_err(Refusal::fatal)?;
+    let warc = match &config.warc {
+        Some(options) => {
+            Some(WarcSink::open(options.clone(), config.resume).map_err(Refusal::fatal)?)
+        }
+        None => None,
+    };
     Ok(Prepared {
         config,
         store,
         sink,
+        warc,
         state_dir,
     })
 }
@@ -242,14 +250,21 @@ async fn run(prepared: Prepared, bar: indicatif::ProgressBar) -> ExitCode {
         config,
         store,
         sink,
+        warc,
         state_dir,
     } = prepared;
     let output_name = config.destination.describe();
     let quiet = config.quiet;
     let summary = Arc::new(SummaryObserver::new());
-    let crawler = Crawler::builder(config.settings)
+    let mut builder = Crawler::builder(config.settings)
         .seeds(config.seeds)
-        .store(Arc::new(store))
+        .store(Arc::new(store));
+    // Sinks flush in order: the archive before the JSONL, so every record
+    // in the output has its exchanges archived.
+    if let Some(warc) = warc {
+        builder = builder.sink(warc);
+    }
+    let crawler = builder
         .sink(sink)
         .observer(Arc::new(ProgressObserver::new(bar.clone())))
         .observer(Arc::clone(&summary) as Arc<dyn trawl_crawler::Observer>)

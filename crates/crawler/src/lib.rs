@@ -97,4 +97,5 @@ pub use observe::{CrawlEvent, LATENCY_BUCKETS_MS, Observer, Stats, StatsSnapshot
 pub use record::{CrawlRecord, RecordError};
 pub use settings::Settings;
 pub use sink::jsonl::{Destination, JsonlSink, Recorded, ResumeError, recorded_urls};
-pub use sink::{FinishedFetch, RecordSink, Response, SinkError};
+pub use sink::warc::{WarcInfo, WarcOptions, WarcSink};
+pub use sink::{FinishedFetch, RecordSink, Response, SinkError, Truncation};

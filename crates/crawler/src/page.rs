@@ -7,12 +7,12 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use trawl_extractor::{MetaRobots, Page};
-use trawl_fetcher::Fetched;
+use trawl_fetcher::{ErrorKind, Fetched};
 use trawl_frontier::{CanonicalUrl, Entry};
 
 use crate::crawler::Pipeline;
 use crate::record::{CrawlRecord, RecordError};
-use crate::sink::{Finished, Response};
+use crate::sink::{Finished, Response, Truncation};
 
 /// A queue entry for `url`.
 pub(crate) fn entry(url: CanonicalUrl, depth: u32, parent: Option<Arc<str>>) -> Entry {
@@ -51,12 +51,16 @@ pub(crate) fn finish_page(
             .map(|(url, _)| self::entry(url.clone(), depth, Some(Arc::clone(&parent))))
             .collect();
     }
-    let response = pipeline.keep_responses.then(|| Response {
-        url: fetched.final_url.clone(),
-        status: fetched.status,
-        headers: fetched.response_headers.take().unwrap_or_default(),
-        remote_addr: fetched.remote_addr,
+    let response = (pipeline.keep_responses && !fetched.exchanges.is_empty()).then(|| Response {
+        exchanges: std::mem::take(&mut fetched.exchanges),
         body: fetched.body.clone(),
+        truncated: match fetched.error.as_ref().map(|error| error.kind) {
+            Some(ErrorKind::BodyTooLarge) => Some(Truncation::Length),
+            Some(ErrorKind::Decode | ErrorKind::Io | ErrorKind::Timeout) => {
+                Some(Truncation::Unspecified)
+            }
+            _ => None,
+        },
     });
     let record = build_record(entry, fetched, page, robots, links, attempts);
     (Finished { record, response }, queue)

@@ -16,6 +16,12 @@ use crate::body::{ResponseFacts, content_type, read_capped};
 use crate::error::{BuildError, ErrorKind, FetchError};
 use crate::retry::{Retry, classify};
 
+/// The `Accept` header of every request.
+const ACCEPT_HTML: &str = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.8";
+/// The `Accept-Encoding` reqwest sends with the decoders this client
+/// enables (read off the wire).
+const ACCEPT_ENCODING: &str = "zstd,gzip,deflate,br";
+
 /// How the shared client behaves.
 #[derive(Debug, Clone)]
 pub struct FetcherConfig {
@@ -37,10 +43,9 @@ pub struct FetcherConfig {
     pub pool_idle_per_host: usize,
     /// `(host, address)` overrides, like curl's `--resolve`.
     pub resolve: Vec<(String, SocketAddr)>,
-    /// Keep every header of the final response and the server's address
-    /// in [`Fetched::response_headers`] and [`Fetched::remote_addr`], for
-    /// consumers that archive responses. Off, only [`ResponseFacts`] are
-    /// kept.
+    /// Keep every response's status line, headers and server address, one
+    /// [`Exchange`] per hop in [`Fetched::exchanges`], for consumers that
+    /// archive responses. Off, only [`ResponseFacts`] are kept.
     pub keep_headers: bool,
 }
 
@@ -81,6 +86,25 @@ impl RedirectPolicy for Callback<'_> {
     ) -> Pin<Box<dyn Future<Output = RedirectVerdict> + Send + 'a>> {
         Box::pin(std::future::ready((self.0)(target)))
     }
+}
+
+/// One request and its response head, as an archive records them.
+#[derive(Debug, Clone)]
+pub struct Exchange {
+    /// The URL requested.
+    pub url: Url,
+    /// The response's HTTP version.
+    pub version: reqwest::Version,
+    /// The response's status code.
+    pub status: u16,
+    /// The response's headers, as received.
+    pub headers: HeaderMap,
+    /// The server's address.
+    pub remote_addr: Option<SocketAddr>,
+    /// The request's headers as this client sends them.
+    pub request_headers: Vec<(&'static str, String)>,
+    /// When the response head arrived.
+    pub started: SystemTime,
 }
 
 /// The caller's answer about one redirect target.
@@ -135,12 +159,9 @@ pub struct Fetched {
     pub elapsed: Duration,
     /// Headers of the last response that the crawler acts on.
     pub headers: ResponseFacts,
-    /// Every header of the last response, with
-    /// [`FetcherConfig::keep_headers`].
-    pub response_headers: Option<HeaderMap>,
-    /// The server's address for the last response, with
-    /// [`FetcherConfig::keep_headers`].
-    pub remote_addr: Option<SocketAddr>,
+    /// Every response of this fetch, redirects first, the final one last,
+    /// with [`FetcherConfig::keep_headers`]; empty without it.
+    pub exchanges: Vec<Exchange>,
     /// Set when the redirect callback said Stop: the target not followed.
     /// `status` is then the 3xx and `error` is `None`.
     pub stopped_redirect: Option<(Url, StopReason)>,
@@ -159,8 +180,7 @@ impl Fetched {
             body: Bytes::new(),
             elapsed: Duration::ZERO,
             headers: ResponseFacts::default(),
-            response_headers: None,
-            remote_addr: None,
+            exchanges: Vec::new(),
             stopped_redirect: None,
             error: None,
         }
@@ -195,10 +215,7 @@ impl Fetcher {
         // application chose one), and then that one is used: nothing to do.
         let _already_installed = rustls::crypto::ring::default_provider().install_default();
         let mut headers = HeaderMap::new();
-        headers.insert(
-            ACCEPT,
-            HeaderValue::from_static("text/html,application/xhtml+xml;q=0.9,*/*;q=0.8"),
-        );
+        headers.insert(ACCEPT, HeaderValue::from_static(ACCEPT_HTML));
         let mut builder = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .gzip(true)
@@ -219,6 +236,21 @@ impl Fetcher {
         Ok(Fetcher {
             inner: Arc::new(Inner { client, config }),
         })
+    }
+
+    /// The headers of a request to `url` as this client sends them.
+    fn request_headers(&self, url: &Url) -> Vec<(&'static str, String)> {
+        let host = match url.port() {
+            Some(port) => format!("{}:{port}", url.host_str().unwrap_or_default()),
+            None => url.host_str().unwrap_or_default().to_owned(),
+        };
+        // In the order they go out on the wire.
+        vec![
+            ("accept", ACCEPT_HTML.to_owned()),
+            ("user-agent", self.inner.config.user_agent.clone()),
+            ("accept-encoding", ACCEPT_ENCODING.to_owned()),
+            ("host", host),
+        ]
     }
 
     /// The configuration the client was built with.
@@ -301,8 +333,15 @@ impl Fetcher {
             fetched.headers = ResponseFacts::from_headers(response.headers(), SystemTime::now());
             (fetched.content_type, fetched.charset) = content_type(response.headers());
             if config.keep_headers {
-                fetched.response_headers = Some(response.headers().clone());
-                fetched.remote_addr = response.remote_addr();
+                fetched.exchanges.push(Exchange {
+                    url: current.clone(),
+                    version: response.version(),
+                    status: status.as_u16(),
+                    headers: response.headers().clone(),
+                    remote_addr: response.remote_addr(),
+                    request_headers: self.request_headers(&current),
+                    started: SystemTime::now(),
+                });
             }
 
             if is_followable_redirect(status.as_u16())

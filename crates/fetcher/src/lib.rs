@@ -67,7 +67,9 @@ mod robots;
 mod sitemap;
 
 pub use body::ResponseFacts;
-pub use client::{Fetched, Fetcher, FetcherConfig, RedirectPolicy, RedirectVerdict, StopReason};
+pub use client::{
+    Exchange, Fetched, Fetcher, FetcherConfig, RedirectPolicy, RedirectVerdict, StopReason,
+};
 pub use error::{BuildError, ErrorKind, FetchError};
 pub use limiter::{HostRateLimiter, TokioClock};
 pub use politeness::{HostPolicy, PolitenessConfig};

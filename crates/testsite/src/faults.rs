@@ -223,6 +223,39 @@ pub(crate) async fn handle(
             stream.write_all(&[b'a'; 100]).await?;
             return Ok(Handled::Close);
         }
+        "gzip-page" => {
+            // A page served gzip-compressed, as most servers do.
+            let page = small_page("Gzip page", "<a href=\"/fault/leaf/gzip\">leaf</a>");
+            let mut encoder =
+                flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+            // Writing into a Vec cannot fail.
+            let _ = std::io::Write::write_all(&mut encoder, page.as_bytes());
+            let body = Bytes::from(encoder.finish().unwrap_or_default());
+            Response::html(200, body).header("Content-Encoding", "gzip")
+        }
+        "chunked" => {
+            // A whole page in three chunks, without Content-Length.
+            let head = head_bytes(
+                200,
+                &[
+                    ("Content-Type".into(), "text/html".into()),
+                    ("Transfer-Encoding".into(), "chunked".into()),
+                ],
+                None,
+            );
+            stream.write_all(&head).await?;
+            let page = small_page("Chunked page", "<a href=\"/fault/leaf/chunked\">leaf</a>");
+            let (first, rest) = page.as_bytes().split_at(page.len() / 2);
+            for chunk in [first, rest] {
+                stream
+                    .write_all(format!("{:x}\r\n", chunk.len()).as_bytes())
+                    .await?;
+                stream.write_all(chunk).await?;
+                stream.write_all(b"\r\n").await?;
+            }
+            stream.write_all(b"0\r\n\r\n").await?;
+            return Ok(Handled::Close);
+        }
         "bad-chunked" => {
             let head = head_bytes(
                 200,

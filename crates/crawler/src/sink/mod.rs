@@ -12,39 +12,45 @@
 //! torn tail cut on resume.
 
 pub mod jsonl;
+pub mod warc;
 
 use std::fmt;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
-use reqwest::header::HeaderMap;
-use tokio::sync::mpsc;
-use trawl_frontier::FrontierStore;
-use url::Url;
-
 use crate::observe::{CrawlEvent, Observers, Stats};
 use crate::record::CrawlRecord;
+use bytes::Bytes;
+use tokio::sync::mpsc;
+use trawl_fetcher::Exchange;
+use trawl_frontier::FrontierStore;
 
 /// Bytes a sink may buffer before it is flushed ahead of the next tick.
 pub(crate) const WRITE_THRESHOLD: usize = 256 * 1024;
 const FLUSH_INTERVAL: Duration = Duration::from_secs(1);
 
-/// The response behind a record, for sinks that ask for it
+/// The responses behind a record, for sinks that ask for them
 /// ([`RecordSink::wants_response`]).
 #[derive(Debug, Clone)]
 pub struct Response {
-    /// The URL of the final response (after redirects).
-    pub url: Url,
-    /// Its status; `None` when no response arrived.
-    pub status: Option<u16>,
-    /// Every header of the final response.
-    pub headers: HeaderMap,
-    /// The server's address.
-    pub remote_addr: Option<SocketAddr>,
-    /// The body as read: decompressed, at most the body cap.
+    /// Every request and response head of the fetch: redirects first, the
+    /// final response last.
+    pub exchanges: Vec<Exchange>,
+    /// The final response's body as read: decompressed, without transfer
+    /// framing, at most the body cap.
     pub body: Bytes,
+    /// The body is not whole: cut at the cap (`Length`) or broken off
+    /// (`Unspecified`).
+    pub truncated: Option<Truncation>,
+}
+
+/// Why a body is shorter than the response's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Truncation {
+    /// Cut at the body cap (`--max-body`).
+    Length,
+    /// Broken off by the server or the network.
+    Unspecified,
 }
 
 /// One finished fetch as a sink sees it.
