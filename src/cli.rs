@@ -145,6 +145,15 @@ pub struct CrawlArgs {
     #[arg(long, value_name = "HOST:PORT:ADDR")]
     pub resolve: Vec<String>,
 
+    /// Extract a field from every HTML page into the record's `fields`
+    /// (repeatable): `NAME=SELECTOR` takes the first match or null,
+    /// `NAME[]=SELECTOR` every match as a list. CSS selectors; a suffix
+    /// `::text` (text, whitespace collapsed; the default), `::attr(NAME)`
+    /// or `::html` (outer HTML) says what to take. Example:
+    /// --field 'price=.price::text' --field 'images[]=img::attr(src)'
+    #[arg(long = "field", value_name = "NAME=SELECTOR")]
+    pub fields: Vec<String>,
+
     /// Also archive every fetch as WARC 1.1: a request and a response
     /// record per exchange (redirect hops too). A name ending in `.gz` is
     /// gzip-compressed, one member per record; `.warc` is plain.

@@ -45,6 +45,8 @@ pub enum ConfigError {
         pattern: String,
         source: regex::Error,
     },
+    #[error("invalid --field {0}")]
+    Field(#[from] trawl_extractor::FieldError),
     #[error("invalid --{flag} value `{value}`: {reason}")]
     Value {
         flag: &'static str,
@@ -101,6 +103,13 @@ impl CrawlConfig {
             .iter()
             .map(|entry| parse_resolve(entry))
             .collect::<Result<Vec<_>, _>>()?;
+        let fields = if args.fields.is_empty() {
+            None
+        } else {
+            Some(std::sync::Arc::new(trawl_extractor::FieldSpec::parse(
+                &args.fields,
+            )?))
+        };
         let seeds = crate::seeds::load(&args.seeds)?;
         let fetcher = FetcherConfig {
             user_agent: args.user_agent.clone(),
@@ -163,6 +172,7 @@ impl CrawlConfig {
             parse_threads: args
                 .parse_threads
                 .map_or(cores.saturating_sub(io_threads).max(1), |n| n as usize),
+            fields,
             ..Settings::default()
         };
         let warc = match &args.warc {

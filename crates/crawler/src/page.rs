@@ -1,12 +1,12 @@
 //! A fetched page becomes its record: which links it gives the frontier,
 //! whether they are followed, and the record itself.
 
-use std::collections::HashMap;
 use std::collections::hash_map::Entry as MapEntry;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use trawl_extractor::{MetaRobots, Page};
+use trawl_extractor::{FieldValue, MetaRobots, Page};
 use trawl_fetcher::{ErrorKind, Fetched};
 use trawl_frontier::{CanonicalUrl, Entry};
 
@@ -39,6 +39,10 @@ pub(crate) fn finish_page(
     page: Option<Page>,
     attempts: u32,
 ) -> (Finished, Vec<Entry>) {
+    let fields = match (&pipeline.settings.fields, &page) {
+        (Some(spec), Some(page)) => Some(field_values(spec.extract(&fetched.body, page.charset))),
+        _ => None,
+    };
     let robots = robots_directives(&fetched, page.as_ref());
     let links = canonical_links(page.as_ref());
     let mut queue = Vec::new();
@@ -62,8 +66,26 @@ pub(crate) fn finish_page(
             _ => None,
         },
     });
-    let record = build_record(entry, fetched, page, robots, links, attempts);
+    let mut record = build_record(entry, fetched, page, robots, links, attempts);
+    record.fields = fields;
     (Finished { record, response }, queue)
+}
+
+/// Field values as the record's JSON holds them.
+fn field_values(values: Vec<(String, FieldValue)>) -> BTreeMap<String, serde_json::Value> {
+    values
+        .into_iter()
+        .map(|(name, value)| {
+            let json = match value {
+                FieldValue::One(Some(text)) => serde_json::Value::String(text),
+                FieldValue::One(None) => serde_json::Value::Null,
+                FieldValue::Many(texts) => serde_json::Value::Array(
+                    texts.into_iter().map(serde_json::Value::String).collect(),
+                ),
+            };
+            (name, json)
+        })
+        .collect()
 }
 
 /// The page's links in canonical form, deduplicated, each with whether
@@ -144,6 +166,7 @@ fn build_record(
             .stopped_redirect
             .map(|(target, _)| target.to_string()),
         attempts,
+        fields: None,
     }
 }
 
@@ -169,6 +192,7 @@ pub(crate) fn failure_record(entry: &Entry, kind: &'static str, message: String)
         nofollow: false,
         location: None,
         attempts: 0,
+        fields: None,
     }
 }
 

@@ -10,6 +10,7 @@
 //!  "canonical":null,"noindex":false,"nofollow":false,"location":null,"attempts":1}
 //! ```
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use serde::Serialize;
@@ -60,6 +61,10 @@ pub struct CrawlRecord {
     /// Requests made for this URL, retries included; 0 when none was
     /// allowed (robots.txt) or possible.
     pub attempts: u32,
+    /// The fields asked for with `--field`, on HTML pages: a string or
+    /// null for `NAME=`, an array for `NAME[]=`. Absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fields: Option<BTreeMap<String, serde_json::Value>>,
 }
 
 /// The `error` object of a record.

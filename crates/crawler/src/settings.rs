@@ -1,8 +1,10 @@
 //! What a crawl may do: the pipeline's settings, polite by default.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use regex::Regex;
+use trawl_extractor::FieldSpec;
 use trawl_fetcher::{FetcherConfig, PolitenessConfig};
 use trawl_frontier::{Limits, ScopeMode};
 
@@ -45,6 +47,9 @@ pub struct Settings {
     /// How often observers get a [`Progress`](crate::CrawlEvent::Progress)
     /// event.
     pub progress_interval: Duration,
+    /// CSS-selected fields each HTML record carries (a tree parse per
+    /// page, on the parser threads).
+    pub fields: Option<Arc<FieldSpec>>,
 }
 
 impl Default for Settings {
@@ -70,6 +75,7 @@ impl Default for Settings {
             grace: Duration::from_secs(5),
             parse_threads: 1,
             progress_interval: Duration::from_millis(125),
+            fields: None,
         }
     }
 }

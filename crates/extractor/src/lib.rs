@@ -47,7 +47,10 @@
 //! - `entity`: character references, which the streaming pass decodes
 //!   itself.
 //! - `charset`: [`decode_html`], the WHATWG encoding sniffing order.
-//! - `sniff`: [`sniff_is_html`], for bodies without a usable Content-Type.
+//! - `sniff`: [`is_html_body`], the one body classifier, and
+//!   [`sniff_is_html`] for bodies without a usable Content-Type.
+//! - `fields`: [`FieldSpec`], user-defined CSS-selected fields (a tree
+//!   parse, only for crawls that ask for fields).
 //! - `nesting`: the pre-scan that bounds html5ever's work on hostile markup.
 //!
 //! ```
@@ -64,11 +67,13 @@
 
 mod charset;
 mod entity;
+mod fields;
 mod links;
 mod nesting;
 mod sniff;
 mod stream;
 
 pub use charset::decode_html;
+pub use fields::{FieldError, FieldSpec, FieldValue};
 pub use links::{Link, MetaRobots, Page, Parser, extract, extract_reference, extract_with};
 pub use sniff::{is_html_body, sniff_is_html};

@@ -149,7 +149,7 @@ fn extract_within(
 
 /// html5ever's parse of `text`, cut where its tree building would pass
 /// the work budget (hostile nesting, see `nesting`).
-fn parse_within_budget(text: &str, work_budget: Option<u64>) -> Html {
+pub(crate) fn parse_within_budget(text: &str, work_budget: Option<u64>) -> Html {
     let work_budget = work_budget.unwrap_or_else(|| crate::nesting::work_budget(text.len()));
     // A page with T tags cannot make the tree builder take more than about
     // T² stack steps, so when that is within budget the scan is skipped:

@@ -223,6 +223,20 @@ pub(crate) async fn handle(
             stream.write_all(&[b'a'; 100]).await?;
             return Ok(Handled::Close);
         }
+        "product" => {
+            // A shop page with known content, for field extraction.
+            let id = request.query_u64("id", 1);
+            let body = format!(
+                "<!DOCTYPE html><html><head><title>Kettle {id}</title></head><body>\
+                 <div class=\"product\" data-sku=\"K-{id}\"><h1 class=\"name\">  Steel\n  <em>Kettle</em> {id} </h1>\
+                 <p class=\"price\" data-currency=\"EUR\">&euro;&nbsp;{id}4.90</p>\
+                 <ul><li class=\"tag\">kitchen</li><li class=\"tag\">steel &amp; glass</li></ul>\
+                 <img src=\"/img/{id}-a.jpg\"><img src=\"/img/{id}-b.jpg\"></div>\
+                 <a href=\"/fault/product?id={}\">next</a></body></html>",
+                id + 1
+            );
+            Response::html(200, body)
+        }
         "gzip-page" => {
             // A page served gzip-compressed, as most servers do.
             let page = small_page("Gzip page", "<a href=\"/fault/leaf/gzip\">leaf</a>");
