@@ -154,6 +154,11 @@ pub struct CrawlArgs {
     #[arg(long = "field", value_name = "NAME=SELECTOR")]
     pub fields: Vec<String>,
 
+    /// Save every body under DIR, once each, named by its SHA-256
+    /// (DIR/ab/cdef…); records gain `body_sha256` and `body_path`.
+    #[arg(long, value_name = "DIR")]
+    pub save_bodies: Option<PathBuf>,
+
     /// Also archive every fetch as WARC 1.1: a request and a response
     /// record per exchange (redirect hops too). A name ending in `.gz` is
     /// gzip-compressed, one member per record; `.warc` is plain.

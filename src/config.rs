@@ -32,6 +32,8 @@ pub struct CrawlConfig {
     pub io_threads: usize,
     /// `--warc`: where and how to archive.
     pub warc: Option<WarcOptions>,
+    /// `--save-bodies`: where bodies go.
+    pub save_bodies: Option<std::path::PathBuf>,
 }
 
 /// A usage or configuration error (exit code 2).
@@ -206,6 +208,7 @@ impl CrawlConfig {
             spill_dir,
             io_threads,
             warc,
+            save_bodies: args.save_bodies.clone(),
         })
     }
 }

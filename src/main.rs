@@ -259,6 +259,15 @@ async fn run(prepared: Prepared, bar: indicatif::ProgressBar) -> ExitCode {
     let mut builder = Crawler::builder(config.settings)
         .seeds(config.seeds)
         .store(Arc::new(store));
+    if let Some(dir) = &config.save_bodies {
+        builder = match builder.save_bodies(dir) {
+            Ok(builder) => builder,
+            Err(error) => {
+                eprintln!("trawl: error: --save-bodies: {error}");
+                return ExitCode::from(EXIT_FATAL);
+            }
+        };
+    }
     // Sinks flush in order: the archive before the JSONL, so every record
     // in the output has its exchanges archived.
     if let Some(warc) = warc {

@@ -117,6 +117,17 @@ impl CrawlerBuilder {
         self
     }
 
+    /// Saves every body under `dir`, once each, named by its SHA-256
+    /// (`dir/ab/cdef…`); records gain `body_sha256` and `body_path`. The
+    /// bodies are written before any other sink writes the records that
+    /// name them.
+    pub fn save_bodies(mut self, dir: &std::path::Path) -> Result<Self, SinkError> {
+        let sink = crate::sink::bodies::BodySink::open(dir)?;
+        self.sinks.insert(0, Box::new(sink));
+        self.settings.save_bodies = Some(dir.to_owned());
+        Ok(self)
+    }
+
     /// Adds an observer of crawl events.
     pub fn observer(mut self, observer: Arc<dyn Observer>) -> Self {
         self.observers.push(observer);

@@ -66,8 +66,18 @@ pub(crate) fn finish_page(
             _ => None,
         },
     });
+    let saved = pipeline
+        .settings
+        .save_bodies
+        .as_deref()
+        .filter(|_| !fetched.body.is_empty())
+        .map(|dir| crate::sink::bodies::address(dir, &fetched.body));
     let mut record = build_record(entry, fetched, page, robots, links, attempts);
     record.fields = fields;
+    if let Some((sha256, path)) = saved {
+        record.body_sha256 = Some(sha256);
+        record.body_path = Some(path.display().to_string());
+    }
     (Finished { record, response }, queue)
 }
 
@@ -167,6 +177,8 @@ fn build_record(
             .map(|(target, _)| target.to_string()),
         attempts,
         fields: None,
+        body_sha256: None,
+        body_path: None,
     }
 }
 
@@ -193,6 +205,8 @@ pub(crate) fn failure_record(entry: &Entry, kind: &'static str, message: String)
         location: None,
         attempts: 0,
         fields: None,
+        body_sha256: None,
+        body_path: None,
     }
 }
 

@@ -29,6 +29,8 @@ pub(crate) struct PageJob {
     pub(crate) entry: Entry,
     pub(crate) fetched: Fetched,
     pub(crate) attempts: u32,
+    /// Parse it (it may only need its body hashed).
+    pub(crate) html: bool,
 }
 
 /// A fixed pool of parser threads fed by one bounded queue. Cheaper than a
@@ -76,6 +78,7 @@ fn parse_worker(queue: &Mutex<mpsc::Receiver<PageJob>>) {
             entry,
             fetched,
             attempts,
+            html,
         }) = job
         else {
             return;
@@ -83,17 +86,22 @@ fn parse_worker(queue: &Mutex<mpsc::Receiver<PageJob>>) {
         let pipeline = Arc::clone(&guard.pipeline);
         let url = fetched.final_url.clone();
         let finished = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            let page = std::panic::catch_unwind(|| {
-                trawl_extractor::extract(
-                    &fetched.body,
-                    &fetched.final_url,
-                    fetched.charset.as_deref(),
-                )
-            });
-            if page.is_err() {
-                tracing::error!(%url, "HTML extraction failed: the parser panicked");
-            }
-            let (finished, links) = finish_page(&pipeline, &entry, fetched, page.ok(), attempts);
+            let page = if html {
+                let page = std::panic::catch_unwind(|| {
+                    trawl_extractor::extract(
+                        &fetched.body,
+                        &fetched.final_url,
+                        fetched.charset.as_deref(),
+                    )
+                });
+                if page.is_err() {
+                    tracing::error!(%url, "HTML extraction failed: the parser panicked");
+                }
+                page.ok()
+            } else {
+                None
+            };
+            let (finished, links) = finish_page(&pipeline, &entry, fetched, page, attempts);
             // Links are in the store before the record reaches a sink, so a
             // recorded page's links are never lost.
             block_on(&pipeline.runtime, pipeline.queue(links));

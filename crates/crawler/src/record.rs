@@ -65,6 +65,12 @@ pub struct CrawlRecord {
     /// null for `NAME=`, an array for `NAME[]=`. Absent otherwise.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fields: Option<BTreeMap<String, serde_json::Value>>,
+    /// With `--save-bodies`: the SHA-256 of the body (hex) and the file it
+    /// is saved in. Absent otherwise, and for empty bodies.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub body_sha256: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub body_path: Option<String>,
 }
 
 /// The `error` object of a record.

@@ -50,6 +50,10 @@ pub struct Settings {
     /// CSS-selected fields each HTML record carries (a tree parse per
     /// page, on the parser threads).
     pub fields: Option<Arc<FieldSpec>>,
+    /// Where bodies are saved, content-addressed: set by
+    /// [`CrawlerBuilder::save_bodies`](crate::CrawlerBuilder::save_bodies),
+    /// which also adds the sink that writes them.
+    pub save_bodies: Option<std::path::PathBuf>,
 }
 
 impl Default for Settings {
@@ -76,6 +80,7 @@ impl Default for Settings {
             parse_threads: 1,
             progress_interval: Duration::from_millis(125),
             fields: None,
+            save_bodies: None,
         }
     }
 }

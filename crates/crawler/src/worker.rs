@@ -56,9 +56,11 @@ pub(crate) async fn process(guard: LeaseGuard, lease: StoreLease, permit: OwnedS
         elapsed: fetched.elapsed,
         status: fetched.status,
     });
-    let is_html = fetched.error.is_none()
+    let html = fetched.error.is_none()
         && trawl_extractor::is_html_body(fetched.content_type.as_deref(), &fetched.body);
-    if is_html {
+    // Hashing a saved body is CPU work too: it goes to a parser thread.
+    let hash = pipeline.settings.save_bodies.is_some() && !fetched.body.is_empty();
+    if html || hash {
         // The parser thread finishes the page (links, record) and gives the
         // lease and the permit back, so this task ends here and is not
         // woken again.
@@ -68,6 +70,7 @@ pub(crate) async fn process(guard: LeaseGuard, lease: StoreLease, permit: OwnedS
             entry,
             fetched,
             attempts,
+            html,
         };
         let Err(mpsc::error::SendError(job)) = pipeline.parse_pool.jobs.send(job).await else {
             return;

@@ -11,6 +11,7 @@
 //! back to the last whole record), flushed at least every second, and a
 //! torn tail cut on resume.
 
+pub mod bodies;
 pub mod jsonl;
 pub mod warc;
 
