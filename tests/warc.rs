@@ -149,6 +149,14 @@ fn a_crawl_is_archived_as_warc_that_a_real_reader_checks() {
         .filter(|record| record.headers["WARC-Type"] == "request")
         .count();
     assert_eq!(requests, responses.len(), "one request per response");
+    let robots_records = responses
+        .iter()
+        .filter(|record| record.headers["WARC-Target-URI"].ends_with("/robots.txt"))
+        .count();
+    assert_eq!(
+        robots_records, 1,
+        "robots.txt is fetched, and archived, once"
+    );
     let archived_uris: BTreeSet<&str> = responses
         .iter()
         .map(|record| record.headers["WARC-Target-URI"].as_str())
@@ -175,7 +183,13 @@ fn a_crawl_is_archived_as_warc_that_a_real_reader_checks() {
             hops
         })
         .collect();
-    for uri in &archived_uris {
+    // robots.txt is archived too, without a record of its own.
+    let robots = site.url("/robots.txt");
+    assert!(
+        archived_uris.contains(robots.as_str()),
+        "robots.txt is archived"
+    );
+    for uri in archived_uris.iter().filter(|uri| **uri != robots) {
         assert!(
             recorded_hops.contains(*uri),
             "{uri} archived without a record"
@@ -306,5 +320,40 @@ fn a_killed_crawl_resumes_its_archive_whole() {
         common::unique_urls(&records).len(),
         site.site.reachable().len()
     );
+    warcio_check_and_index(&warc);
+}
+
+#[test]
+fn sitemap_fetches_are_archived_too() {
+    let site = Site::start(SiteConfig {
+        pages: 20,
+        links_per_page: 2,
+        sitemaps: true,
+        ..SiteConfig::default()
+    });
+    let dir = workdir();
+    write_seeds(dir.path(), &[&site.url("/")]);
+    let args: Vec<&str> = [
+        "crawl",
+        "seeds.txt",
+        "-o",
+        "crawl.jsonl",
+        "--warc",
+        "crawl.warc.gz",
+    ]
+    .into_iter()
+    .chain(["--sitemaps"])
+    .chain(FAST.iter().copied())
+    .collect();
+    let run = trawl(dir.path(), &args);
+    assert!(run.status.success(), "{}", run.stderr);
+    let warc = dir.path().join("crawl.warc.gz");
+    let uris: BTreeSet<String> = read_warc(&warc)
+        .iter()
+        .filter(|record| record.headers["WARC-Type"] == "response")
+        .map(|record| record.headers["WARC-Target-URI"].clone())
+        .collect();
+    assert!(uris.contains(&site.url("/sitemap.xml")), "{uris:?}");
+    assert!(uris.iter().any(|uri| uri.ends_with(".xml.gz")), "{uris:?}");
     warcio_check_and_index(&warc);
 }

@@ -249,8 +249,24 @@ impl Crawler {
             stats,
         } = self;
         let (finished_tx, finished_rx) = mpsc::channel(RECORD_CHANNEL);
+        // Fetches without a record (robots.txt, sitemaps) reach the sinks
+        // that archive responses through a tap on the fetcher they use;
+        // there are few, so the channel needs no bound.
+        let (unrecorded_tx, unrecorded_rx) = mpsc::unbounded_channel();
+        let keep_responses = fetcher.config().keep_headers;
+        let side_fetcher = if keep_responses {
+            fetcher.with_tap(trawl_fetcher::Tap::new(move |fetched| {
+                let mut fetched = fetched.clone();
+                if let Some(response) = crate::sink::Response::take_from(&mut fetched) {
+                    let _ = unrecorded_tx.send(response);
+                }
+            }))
+        } else {
+            fetcher.clone()
+        };
         let sink = tokio::spawn(crate::sink::run(
             finished_rx,
+            unrecorded_rx,
             sinks,
             Arc::clone(&store),
             Arc::clone(&stats),
@@ -258,14 +274,14 @@ impl Crawler {
         ));
         let robots = settings
             .obey_robots
-            .then(|| RobotsCache::new(&fetcher, &settings.robots_agent));
-        let keep_responses = fetcher.config().keep_headers;
+            .then(|| RobotsCache::new(&side_fetcher, &settings.robots_agent));
         let pipeline = Arc::new(Pipeline {
             policy: HostPolicy::new(&settings.politeness),
             parse_pool,
             runtime: tokio::runtime::Handle::current(),
             store: Arc::clone(&store),
             fetcher,
+            side_fetcher,
             robots,
             wake: Notify::new(),
             finished: finished_tx,
@@ -345,6 +361,9 @@ pub(crate) struct Pipeline {
     pub(crate) seeds: Vec<CanonicalUrl>,
     pub(crate) store: Arc<dyn FrontierStore>,
     pub(crate) fetcher: Fetcher,
+    /// The same client for fetches that have no record of their own
+    /// (robots.txt, sitemaps), tapped when a sink archives responses.
+    pub(crate) side_fetcher: Fetcher,
     /// The one owner of per-host politeness.
     pub(crate) policy: HostPolicy,
     /// `None` when robots.txt is not obeyed.

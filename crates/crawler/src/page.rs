@@ -7,12 +7,12 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use trawl_extractor::{FieldValue, MetaRobots, Page};
-use trawl_fetcher::{ErrorKind, Fetched};
+use trawl_fetcher::Fetched;
 use trawl_frontier::{CanonicalUrl, Entry};
 
 use crate::crawler::Pipeline;
 use crate::record::{CrawlRecord, RecordError};
-use crate::sink::{Finished, Response, Truncation};
+use crate::sink::{Finished, Response};
 
 /// A queue entry for `url`.
 pub(crate) fn entry(url: CanonicalUrl, depth: u32, parent: Option<Arc<str>>) -> Entry {
@@ -55,17 +55,11 @@ pub(crate) fn finish_page(
             .map(|(url, _)| self::entry(url.clone(), depth, Some(Arc::clone(&parent))))
             .collect();
     }
-    let response = (pipeline.keep_responses && !fetched.exchanges.is_empty()).then(|| Response {
-        exchanges: std::mem::take(&mut fetched.exchanges),
-        body: fetched.body.clone(),
-        truncated: match fetched.error.as_ref().map(|error| error.kind) {
-            Some(ErrorKind::BodyTooLarge) => Some(Truncation::Length),
-            Some(ErrorKind::Decode | ErrorKind::Io | ErrorKind::Timeout) => {
-                Some(Truncation::Unspecified)
-            }
-            _ => None,
-        },
-    });
+    let response = if pipeline.keep_responses {
+        Response::take_from(&mut fetched)
+    } else {
+        None
+    };
     let saved = pipeline
         .settings
         .save_bodies

@@ -53,9 +53,13 @@ async fn discover(hold: HoldGuard, origin: Url) {
         );
         starts.retain(|url| host_key(url) != host || rules.allowed(url));
     }
-    let (urls, problems) =
-        trawl_fetcher::discover_sitemaps(&pipeline.fetcher, starts, SITEMAP_FILES, SITEMAP_URLS)
-            .await;
+    let (urls, problems) = trawl_fetcher::discover_sitemaps(
+        &pipeline.side_fetcher,
+        starts,
+        SITEMAP_FILES,
+        SITEMAP_URLS,
+    )
+    .await;
     for problem in problems {
         tracing::warn!("{problem}");
     }

@@ -203,6 +203,27 @@ pub struct Fetcher {
 struct Inner {
     client: reqwest::Client,
     config: FetcherConfig,
+    /// Sees every fetch this client (and its copies) finishes.
+    tap: Option<Tap>,
+}
+
+/// A callback that sees every finished fetch: how an archive learns of
+/// fetches made inside the fetcher (robots.txt, sitemaps). It must not
+/// block.
+#[derive(Clone)]
+pub struct Tap(Arc<dyn Fn(&Fetched) + Send + Sync>);
+
+impl Tap {
+    /// A tap calling `see`.
+    pub fn new(see: impl Fn(&Fetched) + Send + Sync + 'static) -> Tap {
+        Tap(Arc::new(see))
+    }
+}
+
+impl std::fmt::Debug for Tap {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Tap")
+    }
 }
 
 impl Fetcher {
@@ -234,7 +255,11 @@ impl Fetcher {
         }
         let client = builder.build()?;
         Ok(Fetcher {
-            inner: Arc::new(Inner { client, config }),
+            inner: Arc::new(Inner {
+                client,
+                config,
+                tap: None,
+            }),
         })
     }
 
@@ -268,6 +293,19 @@ impl Fetcher {
             inner: Arc::new(Inner {
                 client: self.inner.client.clone(),
                 config,
+                tap: self.inner.tap.clone(),
+            }),
+        }
+    }
+
+    /// The same client (and connection pool), with `tap` seeing every
+    /// fetch it and the copies made from it finish.
+    pub fn with_tap(&self, tap: Tap) -> Fetcher {
+        Fetcher {
+            inner: Arc::new(Inner {
+                client: self.inner.client.clone(),
+                config: self.inner.config.clone(),
+                tap: Some(tap),
             }),
         }
     }
@@ -292,6 +330,9 @@ impl Fetcher {
         let mut fetched = Fetched::empty(url);
         fetched.error = self.run(url, policy, &mut fetched, started).await;
         fetched.elapsed = started.elapsed();
+        if let Some(tap) = &self.inner.tap {
+            (tap.0)(&fetched);
+        }
         fetched
     }
 

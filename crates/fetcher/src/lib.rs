@@ -68,7 +68,7 @@ mod sitemap;
 
 pub use body::ResponseFacts;
 pub use client::{
-    Exchange, Fetched, Fetcher, FetcherConfig, RedirectPolicy, RedirectVerdict, StopReason,
+    Exchange, Fetched, Fetcher, FetcherConfig, RedirectPolicy, RedirectVerdict, StopReason, Tap,
 };
 pub use error::{BuildError, ErrorKind, FetchError};
 pub use limiter::{HostRateLimiter, TokioClock};

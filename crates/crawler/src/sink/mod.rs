@@ -23,7 +23,7 @@ use crate::observe::{CrawlEvent, Observers, Stats};
 use crate::record::CrawlRecord;
 use bytes::Bytes;
 use tokio::sync::mpsc;
-use trawl_fetcher::Exchange;
+use trawl_fetcher::{ErrorKind, Exchange, Fetched};
 use trawl_frontier::FrontierStore;
 
 /// Bytes a sink may buffer before it is flushed ahead of the next tick.
@@ -43,6 +43,27 @@ pub struct Response {
     /// The body is not whole: cut at the cap (`Length`) or broken off
     /// (`Unspecified`).
     pub truncated: Option<Truncation>,
+}
+
+impl Response {
+    /// The responses of `fetched`, taking its exchanges; `None` when no
+    /// response arrived.
+    pub(crate) fn take_from(fetched: &mut Fetched) -> Option<Response> {
+        if fetched.exchanges.is_empty() {
+            return None;
+        }
+        Some(Response {
+            exchanges: std::mem::take(&mut fetched.exchanges),
+            body: fetched.body.clone(),
+            truncated: match fetched.error.as_ref().map(|error| error.kind) {
+                Some(ErrorKind::BodyTooLarge) => Some(Truncation::Length),
+                Some(ErrorKind::Decode | ErrorKind::Io | ErrorKind::Timeout) => {
+                    Some(Truncation::Unspecified)
+                }
+                _ => None,
+            },
+        })
+    }
 }
 
 /// Why a body is shorter than the response's.
@@ -85,6 +106,13 @@ pub trait RecordSink: Send + fmt::Debug {
     /// task: no I/O here.
     fn accept(&mut self, fetch: FinishedFetch<'_>) -> Result<(), SinkError>;
 
+    /// Takes the responses of a fetch that has no record: robots.txt and
+    /// sitemaps (an archive keeps them; most sinks need not).
+    fn accept_unrecorded(&mut self, response: &Response) -> Result<(), SinkError> {
+        let _ = response;
+        Ok(())
+    }
+
     /// Bytes buffered and not yet written.
     fn pending_bytes(&self) -> usize;
 
@@ -124,6 +152,7 @@ pub(crate) enum Stopped {
 /// down; the failure decides the exit code.
 pub(crate) async fn run(
     mut received: mpsc::Receiver<Finished>,
+    mut unrecorded: mpsc::UnboundedReceiver<Response>,
     mut sinks: Vec<Box<dyn RecordSink>>,
     store: Arc<dyn FrontierStore>,
     stats: Arc<Stats>,
@@ -148,6 +177,15 @@ pub(crate) async fn run(
                 }
                 None => break flush(&mut sinks, store.as_ref()).await,
             },
+            Some(response) = unrecorded.recv() => {
+                if let Err(error) = sinks
+                    .iter_mut()
+                    .filter(|sink| sink.wants_response())
+                    .try_for_each(|sink| sink.accept_unrecorded(&response))
+                {
+                    break Err(error.into());
+                }
+            }
             _ = ticker.tick() => {
                 if let Err(error) = flush(&mut sinks, store.as_ref()).await {
                     break Err(error);

@@ -22,7 +22,7 @@ mod resume;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use super::{FinishedFetch, RecordSink, SinkError};
+use super::{FinishedFetch, RecordSink, Response, SinkError};
 pub use format::WarcInfo;
 
 /// Where and how to write the archive.
@@ -216,9 +216,13 @@ impl RecordSink for WarcSink {
     }
 
     fn accept(&mut self, fetch: FinishedFetch<'_>) -> Result<(), SinkError> {
-        let Some(response) = fetch.response else {
-            return Ok(());
-        };
+        match fetch.response {
+            Some(response) => self.accept_unrecorded(response),
+            None => Ok(()),
+        }
+    }
+
+    fn accept_unrecorded(&mut self, response: &Response) -> Result<(), SinkError> {
         let last = response.exchanges.len().saturating_sub(1);
         for (position, exchange) in response.exchanges.iter().enumerate() {
             let body: &[u8] = if position == last {
