@@ -524,3 +524,38 @@ mod tests {
         assert!(robots.allowed("/x"));
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// `text` with the hex digits of its escapes in lower case.
+    fn lower_escapes(text: &str) -> String {
+        let mut out = String::new();
+        let mut chars = text.chars();
+        while let Some(c) = chars.next() {
+            out.push(c);
+            if c == '%' {
+                out.extend(chars.by_ref().take(2).map(|c| c.to_ascii_lowercase()));
+            }
+        }
+        out
+    }
+
+    proptest! {
+        #[test]
+        fn the_verdict_ignores_how_escapes_are_spelt(
+            rules in proptest::collection::vec(
+                "(Allow|Disallow): /(%[0-9a-fA-F]{2}|[a-c*/]){0,6}\\$?", 0..6),
+            path in "/(%[0-9A-F]{2}|[a-c/]){0,8}",
+        ) {
+            let body = format!("User-agent: trawl\n{}\n", rules.join("\n"));
+            let robots = ParsedRobots::parse("trawl", body.as_bytes());
+            let lowered = ParsedRobots::parse("trawl", lower_escapes(&body).as_bytes());
+            let verdict = robots.allowed(&path);
+            prop_assert_eq!(verdict, robots.allowed(&lower_escapes(&path)));
+            prop_assert_eq!(verdict, lowered.allowed(&path));
+        }
+    }
+}
