@@ -21,9 +21,9 @@
 //!   never blocks the others.
 //!
 //! - [`RobotsCache`]: robots.txt fetched once per host before any other
-//!   request to it (others wait for it, other hosts don't), parsed with
-//!   texting_robots, refreshed daily; [`RobotsRules`] answers allow/deny
-//!   and Crawl-delay.
+//!   request to it (others wait for it, other hosts don't), refreshed
+//!   daily; [`RobotsRules`] answers allow/deny and Crawl-delay, after
+//!   RFC 9309 ([`ParsedRobots`]).
 //! - [`discover_sitemaps`]: sitemap URL sets and indexes (plain or gzip,
 //!   size-capped, streamed through an XML event parser).
 //!
@@ -54,7 +54,8 @@
 //! - `retry.rs`: [`classify`], [`backoff_delay`], [`RetryAfter`].
 //! - `limiter.rs`: [`HostRateLimiter`] and the tokio clock it runs on.
 //! - `politeness.rs`: [`HostPolicy`], [`PolitenessConfig`].
-//! - `robots.rs`: [`RobotsCache`] and [`RobotsRules`].
+//! - `robots.rs`: [`RobotsCache`] and [`RobotsRules`]; `robots/matcher.rs`:
+//!   robots.txt groups and rule matching ([`ParsedRobots`]).
 //! - `sitemap.rs`: [`discover_sitemaps`] and the sitemap parser.
 
 mod body;
@@ -74,5 +75,5 @@ pub use error::{BuildError, ErrorKind, FetchError};
 pub use limiter::{HostRateLimiter, TokioClock};
 pub use politeness::{HostPolicy, PolitenessConfig};
 pub use retry::{Retry, RetryAfter, backoff_delay, classify};
-pub use robots::{RobotsCache, RobotsRules};
+pub use robots::{ParsedRobots, RobotsCache, RobotsRules};
 pub use sitemap::discover_sitemaps;

@@ -2,7 +2,8 @@
 //! request to it, cached for the crawl, refreshed after a day.
 //!
 //! Concurrent requests for one host wait on a single fetch (a `OnceCell`
-//! per host); other hosts are never held up.
+//! per host); other hosts are never held up. Parsing and matching are in
+//! `matcher.rs`.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,10 +11,14 @@ use std::time::Duration;
 use dashmap::DashMap;
 use tokio::sync::OnceCell;
 use tokio::time::Instant;
-use url::Url;
+use url::{Position, Url};
 
 use crate::client::{Fetcher, RedirectVerdict};
 use crate::error::ErrorKind;
+
+mod matcher;
+
+pub use matcher::ParsedRobots;
 
 /// RFC 9309 asks crawlers to parse at least 500 KiB.
 pub(crate) const ROBOTS_MAX_BYTES: u64 = 500 * 1024;
@@ -30,7 +35,8 @@ const ROBOTS_ATTEMPTS: u32 = 3;
 /// What one host's robots.txt allows.
 #[derive(Debug)]
 pub enum RobotsRules {
-    /// No robots.txt (4xx) or an unparsable one: everything is allowed.
+    /// No robots.txt (4xx, or a redirect away from it): everything is
+    /// allowed.
     AllowAll,
     /// robots.txt could not be fetched (5xx, network): nothing is allowed
     /// for now. `kind` is the network failure when there was no response
@@ -41,16 +47,14 @@ pub enum RobotsRules {
         reason: String,
     },
     /// Parsed rules for our user agent.
-    Parsed(Box<texting_robots::Robot>),
+    Parsed(Box<ParsedRobots>),
 }
 
 impl RobotsRules {
     /// Parses a robots.txt body for the product token `agent`.
+    /// Any body parses: lines that mean nothing are skipped.
     pub fn parse(agent: &str, body: &[u8]) -> RobotsRules {
-        match texting_robots::Robot::new(agent, body) {
-            Ok(robot) => RobotsRules::Parsed(Box::new(robot)),
-            Err(_) => RobotsRules::AllowAll,
-        }
+        RobotsRules::Parsed(Box::new(ParsedRobots::parse(agent, body)))
     }
 
     /// May `url` be fetched?
@@ -58,9 +62,10 @@ impl RobotsRules {
         match self {
             RobotsRules::AllowAll => true,
             RobotsRules::Unavailable { .. } => false,
-            RobotsRules::Parsed(robot) => {
+            RobotsRules::Parsed(robots) => {
                 // /robots.txt itself is always allowed (RFC 9309 2.2.2).
-                url.path() == "/robots.txt" || robot.allowed(url.as_str())
+                url.path() == "/robots.txt"
+                    || robots.allowed(&url[Position::BeforePath..Position::AfterQuery])
             }
         }
     }
@@ -68,10 +73,7 @@ impl RobotsRules {
     /// The `Crawl-delay` for our group, if any.
     pub fn crawl_delay(&self) -> Option<Duration> {
         match self {
-            RobotsRules::Parsed(robot) => robot
-                .delay
-                .filter(|delay| delay.is_finite() && *delay > 0.0)
-                .map(|delay| Duration::from_secs_f32(delay.min(86_400.0))),
+            RobotsRules::Parsed(robots) => robots.crawl_delay(),
             _ => None,
         }
     }
@@ -79,7 +81,7 @@ impl RobotsRules {
     /// `Sitemap:` URLs listed in the file.
     pub fn sitemaps(&self) -> &[String] {
         match self {
-            RobotsRules::Parsed(robot) => &robot.sitemaps,
+            RobotsRules::Parsed(robots) => robots.sitemaps(),
             _ => &[],
         }
     }
