@@ -82,6 +82,10 @@ impl RecordSink for BodySink {
         Ok(())
     }
 
+    fn flush_threshold(&self) -> usize {
+        super::BODY_FLUSH_THRESHOLD
+    }
+
     fn pending_bytes(&self) -> usize {
         self.pending_bytes
     }

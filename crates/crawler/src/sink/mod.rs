@@ -26,8 +26,13 @@ use tokio::sync::mpsc;
 use trawl_fetcher::{ErrorKind, Exchange, Fetched};
 use trawl_frontier::FrontierStore;
 
-/// Bytes a sink may buffer before it is flushed ahead of the next tick.
+/// Bytes a sink may buffer before it is flushed ahead of the next tick,
+/// unless it says otherwise.
 pub(crate) const WRITE_THRESHOLD: usize = 256 * 1024;
+
+/// The same for sinks that buffer whole bodies: a flush (and its sync) per
+/// 256 KiB was one every dozen pages and made the disk the bottleneck.
+pub(crate) const BODY_FLUSH_THRESHOLD: usize = 16 * 1024 * 1024;
 const FLUSH_INTERVAL: Duration = Duration::from_secs(1);
 
 /// The responses behind a record, for sinks that ask for them
@@ -116,6 +121,13 @@ pub trait RecordSink: Send + fmt::Debug {
     /// Bytes buffered and not yet written.
     fn pending_bytes(&self) -> usize;
 
+    /// Pending bytes past which the sinks are flushed before the next
+    /// tick. Every flush syncs to disk, so sinks that buffer whole bodies
+    /// want more than a line-sized buffer.
+    fn flush_threshold(&self) -> usize {
+        WRITE_THRESHOLD
+    }
+
     /// Writes the buffer out and makes it durable, whole records only.
     /// Runs on a blocking thread: plain file I/O is fine.
     fn flush(&mut self) -> Result<(), SinkError>;
@@ -169,7 +181,7 @@ pub(crate) async fn run(
                     if let Err(error) = accept(&mut sinks, &finished) {
                         break Err(error.into());
                     }
-                    if sinks.iter().any(|sink| sink.pending_bytes() >= WRITE_THRESHOLD)
+                    if sinks.iter().any(|sink| sink.pending_bytes() >= sink.flush_threshold())
                         && let Err(error) = flush(&mut sinks, store.as_ref()).await
                     {
                         break Err(error);

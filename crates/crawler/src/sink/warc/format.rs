@@ -17,10 +17,27 @@ pub struct WarcInfo {
     pub fields: Vec<(String, String)>,
 }
 
+/// One record in pieces, so a body is never copied into a record buffer:
+/// the WARC head (with the HTTP head for a response), the body, the
+/// closing CRLF CRLF.
+pub(crate) struct Record<'a> {
+    pub(crate) head: Vec<u8>,
+    pub(crate) body: &'a [u8],
+}
+
+/// What ends every record.
+pub(crate) const RECORD_END: &[u8] = b"\r\n\r\n";
+
+impl Record<'_> {
+    pub(crate) fn pieces(&self) -> [&[u8]; 3] {
+        [&self.head, self.body, RECORD_END]
+    }
+}
+
 /// The request and response records of one exchange.
-pub(crate) struct Pair {
-    pub(crate) request: Vec<u8>,
-    pub(crate) response: Vec<u8>,
+pub(crate) struct Pair<'a> {
+    pub(crate) request: Record<'static>,
+    pub(crate) response: Record<'a>,
     /// The response's `WARC-Payload-Digest`, without the `sha1:` label.
     pub(crate) payload_digest: String,
 }
@@ -37,17 +54,22 @@ fn warc_date(at: SystemTime) -> String {
     humantime::format_rfc3339_micros(at).to_string()
 }
 
-/// One record: the WARC header lines given, the block's length, the block.
-fn record(headers: &[(&str, String)], block: &[u8]) -> Vec<u8> {
+/// A record's head: `WARC/1.1`, the header lines given, the block's
+/// length, the blank line.
+fn record_head(headers: &[(&str, String)], block_len: usize) -> Vec<u8> {
     let mut head = String::from("WARC/1.1\r\n");
     for (name, value) in headers {
         let _ = write!(head, "{name}: {value}\r\n");
     }
-    let _ = write!(head, "Content-Length: {}\r\n\r\n", block.len());
-    let mut bytes = Vec::with_capacity(head.len() + block.len() + 4);
-    bytes.extend_from_slice(head.as_bytes());
+    let _ = write!(head, "Content-Length: {block_len}\r\n\r\n");
+    head.into_bytes()
+}
+
+/// A record whose block is `block`, whole.
+fn record(headers: &[(&str, String)], block: &[u8]) -> Vec<u8> {
+    let mut bytes = record_head(headers, block.len());
     bytes.extend_from_slice(block);
-    bytes.extend_from_slice(b"\r\n\r\n");
+    bytes.extend_from_slice(RECORD_END);
     bytes
 }
 
@@ -86,9 +108,9 @@ fn http_version(version: reqwest::Version) -> &'static str {
 /// the archive holds: dropped, and kept under `X-Archive-Orig-`.
 const WIRE_HEADERS: [&str; 3] = ["content-encoding", "transfer-encoding", "content-length"];
 
-/// The HTTP response as archived: status line, headers fitted to the
-/// decoded body, the body.
-fn response_block(exchange: &Exchange, body: &[u8]) -> Vec<u8> {
+/// The HTTP response's head as archived: status line and headers fitted
+/// to the decoded body (the body follows it in the block).
+fn response_head(exchange: &Exchange, body: &[u8]) -> Vec<u8> {
     let reason = reqwest::StatusCode::from_u16(exchange.status)
         .ok()
         .and_then(|status| status.canonical_reason())
@@ -110,7 +132,6 @@ fn response_block(exchange: &Exchange, body: &[u8]) -> Vec<u8> {
         block.extend_from_slice(b"\r\n");
     }
     block.extend_from_slice(format!("Content-Length: {}\r\n\r\n", body.len()).as_bytes());
-    block.extend_from_slice(body);
     block
 }
 
@@ -130,15 +151,24 @@ fn request_block(exchange: &Exchange) -> Vec<u8> {
 
 /// The request and response records of `exchange`, with `body` as the
 /// response's payload.
-pub(crate) fn exchange(exchange: &Exchange, body: &[u8], truncated: Option<Truncation>) -> Pair {
+pub(crate) fn exchange<'a>(
+    exchange: &Exchange,
+    body: &'a [u8],
+    truncated: Option<Truncation>,
+) -> Pair<'a> {
     let date = warc_date(exchange.started);
     let target = exchange.url.as_str().to_owned();
     let response_id = record_id();
     let request_id = record_id();
     let ip = exchange.remote_addr.map(|addr| addr.ip().to_string());
 
-    let block = response_block(exchange, body);
-    let payload_digest = sha1_base32(body);
+    let http_head = response_head(exchange, body);
+    let payload = Sha1::digest(body);
+    let block = Sha1::new()
+        .chain_update(&http_head)
+        .chain_update(body)
+        .finalize();
+    let payload_digest = data_encoding::BASE32.encode(&payload);
     let mut headers = vec![
         ("WARC-Type", "response".to_owned()),
         ("WARC-Record-ID", response_id.clone()),
@@ -152,14 +182,19 @@ pub(crate) fn exchange(exchange: &Exchange, body: &[u8], truncated: Option<Trunc
         "Content-Type",
         "application/http;msgtype=response".to_owned(),
     ));
-    headers.push(("WARC-Block-Digest", format!("sha1:{}", sha1_base32(&block))));
+    headers.push((
+        "WARC-Block-Digest",
+        format!("sha1:{}", data_encoding::BASE32.encode(&block)),
+    ));
     headers.push(("WARC-Payload-Digest", format!("sha1:{payload_digest}")));
     match truncated {
         Some(Truncation::Length) => headers.push(("WARC-Truncated", "length".to_owned())),
         Some(Truncation::Unspecified) => headers.push(("WARC-Truncated", "unspecified".to_owned())),
         None => {}
     }
-    let response = record(&headers, &block);
+    let mut head = record_head(&headers, http_head.len() + body.len());
+    head.extend_from_slice(&http_head);
+    let response = Record { head, body };
 
     let block = request_block(exchange);
     let mut headers = vec![
@@ -177,7 +212,9 @@ pub(crate) fn exchange(exchange: &Exchange, body: &[u8], truncated: Option<Trunc
         "application/http;msgtype=request".to_owned(),
     ));
     headers.push(("WARC-Block-Digest", format!("sha1:{}", sha1_base32(&block))));
-    let request = record(&headers, &block);
+    let mut head = record_head(&headers, block.len());
+    head.extend_from_slice(&block);
+    let request = Record { head, body: &[] };
     Pair {
         request,
         response,
