@@ -96,4 +96,28 @@ mod tests {
         let error = parse_text("# nothing here\n\n").unwrap_err();
         assert!(error.contains("has no URLs"), "{error}");
     }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            /// Any text: seeds, or an error that names the file (and a line
+            /// when one is at fault), never a panic.
+            #[test]
+            fn any_text_gives_seeds_or_a_located_error(
+                lines in proptest::collection::vec(prop_oneof![
+                    Just("http://a.example/".to_owned()),
+                    Just("# comment".to_owned()),
+                    Just(String::new()),
+                    "\\PC{0,40}",
+                ], 0..12),
+            ) {
+                match parse_text(&lines.join("\n")) {
+                    Ok(seeds) => prop_assert!(!seeds.is_empty()),
+                    Err(error) => prop_assert!(error.contains("seeds.txt"), "{}", error),
+                }
+            }
+        }
+    }
 }

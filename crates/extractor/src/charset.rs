@@ -538,4 +538,36 @@ mod tests {
         assert_eq!(encoding, encoding_rs::UTF_16BE);
         assert_eq!(text, "<p>ü</p>");
     }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            /// Any bytes under any declared label decode to text (U+FFFD
+            /// where they must), never a panic.
+            #[test]
+            fn any_bytes_decode(
+                bytes in proptest::collection::vec(any::<u8>(), 0..400),
+                label in proptest::option::of(prop_oneof![
+                    Just("utf-8".to_owned()),
+                    Just("iso-8859-1".to_owned()),
+                    Just("shift_jis".to_owned()),
+                    Just("utf-16le".to_owned()),
+                    Just("gb18030".to_owned()),
+                    "\\PC{0,10}",
+                ]),
+                meta in proptest::option::of("[a-zA-Z0-9_-]{0,12}"),
+            ) {
+                let mut page = bytes.clone();
+                if let Some(meta) = meta {
+                    let mut with_meta = format!("<meta charset={meta}>").into_bytes();
+                    with_meta.extend_from_slice(&bytes);
+                    page = with_meta;
+                }
+                let (text, _) = decode_html(&page, label.as_deref());
+                prop_assert!(text.len() <= page.len() * 3 + 3);
+            }
+        }
+    }
 }

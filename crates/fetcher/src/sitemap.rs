@@ -48,15 +48,16 @@ pub(crate) fn parse_sitemap(xml: &[u8], max_urls: usize) -> Result<SitemapDoc, S
                     in_loc = false;
                     let text = loc.trim();
                     if !text.is_empty() {
+                        // Checked before the push: a budget of 0 takes none.
+                        if doc.urls.len() + doc.sitemaps.len() >= max_urls {
+                            return Ok(doc);
+                        }
                         let list = if in_sitemap {
                             &mut doc.sitemaps
                         } else {
                             &mut doc.urls
                         };
                         list.push(text.to_owned());
-                        if doc.urls.len() + doc.sitemaps.len() >= max_urls {
-                            return Ok(doc);
-                        }
                     }
                 }
             }
@@ -214,5 +215,44 @@ mod tests {
         assert_eq!(gunzip_capped(&gz, 20_000).unwrap().len(), 10_000);
         assert!(gunzip_capped(&gz, 1_000).is_err());
         assert!(gunzip_capped(b"not gzip", 1_000).is_err());
+    }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            /// Arbitrary bytes and XML-shaped soup: a document or an error,
+            /// never a panic, never more URLs than asked for.
+            #[test]
+            fn any_input_parses_or_errs(
+                soup in proptest::collection::vec(prop_oneof![
+                    Just("<urlset>".to_owned()),
+                    Just("</urlset>".to_owned()),
+                    Just("<sitemapindex>".to_owned()),
+                    Just("<sitemap>".to_owned()),
+                    Just("<url>".to_owned()),
+                    Just("</url>".to_owned()),
+                    Just("<loc>".to_owned()),
+                    Just("</loc>".to_owned()),
+                    Just("<![CDATA[".to_owned()),
+                    Just("]]>".to_owned()),
+                    Just("&amp;".to_owned()),
+                    Just("&#x1F600;".to_owned()),
+                    Just("&bogus;".to_owned()),
+                    "http://a\\.example/[a-z]{0,5}",
+                    "\\PC{0,12}",
+                ], 0..40),
+                raw in proptest::collection::vec(any::<u8>(), 0..200),
+                max in 0usize..5,
+            ) {
+                let xml = soup.concat();
+                if let Ok(doc) = parse_sitemap(xml.as_bytes(), max) {
+                    prop_assert!(doc.urls.len() + doc.sitemaps.len() <= max);
+                }
+                let _ = parse_sitemap(&raw, max);
+                let _ = gunzip_capped(&raw, 1024);
+            }
+        }
     }
 }

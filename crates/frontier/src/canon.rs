@@ -332,6 +332,17 @@ mod tests {
                     prop_assert_eq!(once.as_str(), reparsed.as_str());
                 }
             }
+
+            /// Any text at all: an error or a canonical URL that stays put,
+            /// never a panic.
+            #[test]
+            fn any_text_canonicalises_or_errs(text in "\\PC{0,120}", prefix in prop_oneof!["", "http://", "https://a.example/"]) {
+                let text = format!("{prefix}{text}");
+                if let Ok(once) = parse_canonical(&text) {
+                    let twice = canonicalize(&once).unwrap();
+                    prop_assert_eq!(once.as_str(), twice.as_str());
+                }
+            }
         }
     }
 
