@@ -145,6 +145,17 @@ pub struct CrawlArgs {
     #[arg(long, value_name = "HOST:PORT:ADDR")]
     pub resolve: Vec<String>,
 
+    /// Send this header with every request, robots.txt and sitemaps
+    /// included (repeatable): 'Name: value'. Host, Content-Length,
+    /// Transfer-Encoding, Connection and the like are refused; use
+    /// --user-agent for User-Agent.
+    #[arg(short = 'H', long = "header", value_name = "NAME: VALUE")]
+    pub headers: Vec<String>,
+
+    /// Send `Accept-Language: LANGS` with every request (e.g. `de, en;q=0.5`).
+    #[arg(long, value_name = "LANGS")]
+    pub accept_language: Option<String>,
+
     /// Extract a field from every HTML page into the record's `fields`
     /// (repeatable): `NAME=SELECTOR` takes the first match or null,
     /// `NAME[]=SELECTOR` every match as a list. CSS selectors; a suffix

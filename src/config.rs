@@ -113,6 +113,21 @@ impl CrawlConfig {
             )?))
         };
         let seeds = crate::seeds::load(&args.seeds)?;
+        let mut headers = Vec::with_capacity(args.headers.len() + 1);
+        for line in &args.headers {
+            headers.push(
+                trawl_fetcher::request_header(line)
+                    .map_err(|error| value_error("header", line, &error.to_string()))?,
+            );
+        }
+        if let Some(languages) = &args.accept_language {
+            let line = format!("Accept-Language: {languages}");
+            headers.push(
+                trawl_fetcher::request_header(&line).map_err(|error| {
+                    value_error("accept-language", languages, &error.to_string())
+                })?,
+            );
+        }
         let fetcher = FetcherConfig {
             user_agent: args.user_agent.clone(),
             connect_timeout,
@@ -126,6 +141,7 @@ impl CrawlConfig {
             // idle connections are never reused; fewer would close and reopen
             // connections under load.
             pool_idle_per_host: args.per_host_concurrency as usize,
+            headers,
             keep_headers: false,
         };
         let destination = Destination::from_arg(&args.output);

@@ -8,13 +8,66 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
-use reqwest::header::{ACCEPT, HeaderMap, HeaderValue, LOCATION};
+use reqwest::header::{ACCEPT, HeaderMap, HeaderName, HeaderValue, LOCATION};
 use tokio::time::Instant;
 use url::Url;
 
 use crate::body::{ResponseFacts, content_type, read_capped};
 use crate::error::{BuildError, ErrorKind, FetchError};
 use crate::retry::{Retry, classify};
+
+/// Headers a user may not set: they belong to the protocol (or to a flag
+/// of their own).
+const REFUSED_HEADERS: [&str; 9] = [
+    "host",
+    "content-length",
+    "transfer-encoding",
+    "connection",
+    "keep-alive",
+    "upgrade",
+    "te",
+    "trailer",
+    "user-agent",
+];
+
+/// Why a header cannot be sent.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct HeaderError(String);
+
+/// Checks one `Name: value` header for [`FetcherConfig::headers`].
+pub fn request_header(line: &str) -> Result<(HeaderName, HeaderValue), HeaderError> {
+    let Some((name, value)) = line.split_once(':') else {
+        return Err(HeaderError("expected `Name: value`".into()));
+    };
+    let name = HeaderName::from_bytes(name.trim().as_bytes())
+        .map_err(|_| HeaderError(format!("`{}` is not a header name", name.trim())))?;
+    if REFUSED_HEADERS.contains(&name.as_str()) {
+        let reason = if name == reqwest::header::USER_AGENT {
+            "set it with --user-agent (robots.txt groups follow it)".to_owned()
+        } else {
+            format!("`{name}` belongs to the HTTP protocol and cannot be set")
+        };
+        return Err(HeaderError(reason));
+    }
+    let value = HeaderValue::from_str(value.trim())
+        .map_err(|_| HeaderError("the value has a control character".into()))?;
+    Ok((name, value))
+}
+
+/// What an archive or a log may show of a header's value.
+fn redacted(name: &HeaderName, value: &HeaderValue) -> String {
+    let secret = [
+        reqwest::header::AUTHORIZATION,
+        reqwest::header::COOKIE,
+        reqwest::header::PROXY_AUTHORIZATION,
+    ];
+    if secret.contains(name) {
+        "[redacted]".to_owned()
+    } else {
+        String::from_utf8_lossy(value.as_bytes()).into_owned()
+    }
+}
 
 /// The `Accept` header of every request.
 const ACCEPT_HTML: &str = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.8";
@@ -43,6 +96,9 @@ pub struct FetcherConfig {
     pub pool_idle_per_host: usize,
     /// `(host, address)` overrides, like curl's `--resolve`.
     pub resolve: Vec<(String, SocketAddr)>,
+    /// Headers sent with every request (robots.txt and sitemaps too),
+    /// checked by [`request_header`]; an `Accept` here replaces trawl's.
+    pub headers: Vec<(HeaderName, HeaderValue)>,
     /// Keep every response's status line, headers and server address, one
     /// [`Exchange`] per hop in [`Fetched::exchanges`], for consumers that
     /// archive responses. Off, only [`ResponseFacts`] are kept.
@@ -61,6 +117,7 @@ impl Default for FetcherConfig {
             max_url_len: 2048,
             pool_idle_per_host: 32,
             resolve: Vec::new(),
+            headers: Vec::new(),
             keep_headers: false,
         }
     }
@@ -101,8 +158,9 @@ pub struct Exchange {
     pub headers: HeaderMap,
     /// The server's address.
     pub remote_addr: Option<SocketAddr>,
-    /// The request's headers as this client sends them.
-    pub request_headers: Vec<(&'static str, String)>,
+    /// The request's headers as this client sends them; the values of
+    /// `Authorization`, `Cookie` and `Proxy-Authorization` are redacted.
+    pub request_headers: Vec<(String, String)>,
     /// When the response head arrived.
     pub started: SystemTime,
 }
@@ -237,6 +295,16 @@ impl Fetcher {
         let _already_installed = rustls::crypto::ring::default_provider().install_default();
         let mut headers = HeaderMap::new();
         headers.insert(ACCEPT, HeaderValue::from_static(ACCEPT_HTML));
+        // The first value given for a name replaces a built-in header of
+        // that name (Accept); more values for it are sent as well.
+        let mut given = std::collections::HashSet::new();
+        for (name, value) in &config.headers {
+            if given.insert(name.clone()) {
+                headers.insert(name.clone(), value.clone());
+            } else {
+                headers.append(name.clone(), value.clone());
+            }
+        }
         let mut builder = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .gzip(true)
@@ -263,19 +331,26 @@ impl Fetcher {
         })
     }
 
-    /// The headers of a request to `url` as this client sends them.
-    fn request_headers(&self, url: &Url) -> Vec<(&'static str, String)> {
+    /// The headers of a request to `url` as this client sends them, with
+    /// secrets redacted.
+    fn request_headers(&self, url: &Url) -> Vec<(String, String)> {
         let host = match url.port() {
             Some(port) => format!("{}:{port}", url.host_str().unwrap_or_default()),
             None => url.host_str().unwrap_or_default().to_owned(),
         };
-        // In the order they go out on the wire.
-        vec![
-            ("accept", ACCEPT_HTML.to_owned()),
-            ("user-agent", self.inner.config.user_agent.clone()),
-            ("accept-encoding", ACCEPT_ENCODING.to_owned()),
-            ("host", host),
-        ]
+        let config = &self.inner.config;
+        let overrides_accept = config.headers.iter().any(|(name, _)| name == ACCEPT);
+        let mut headers = Vec::with_capacity(4 + config.headers.len());
+        if !overrides_accept {
+            headers.push(("accept".to_owned(), ACCEPT_HTML.to_owned()));
+        }
+        for (name, value) in &config.headers {
+            headers.push((name.as_str().to_owned(), redacted(name, value)));
+        }
+        headers.push(("user-agent".to_owned(), config.user_agent.clone()));
+        headers.push(("accept-encoding".to_owned(), ACCEPT_ENCODING.to_owned()));
+        headers.push(("host".to_owned(), host));
+        headers
     }
 
     /// The configuration the client was built with.

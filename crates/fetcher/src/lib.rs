@@ -69,7 +69,8 @@ mod sitemap;
 
 pub use body::ResponseFacts;
 pub use client::{
-    Exchange, Fetched, Fetcher, FetcherConfig, RedirectPolicy, RedirectVerdict, StopReason, Tap,
+    Exchange, Fetched, Fetcher, FetcherConfig, HeaderError, RedirectPolicy, RedirectVerdict,
+    StopReason, Tap, request_header,
 };
 pub use error::{BuildError, ErrorKind, FetchError};
 pub use limiter::{HostRateLimiter, TokioClock};

@@ -19,6 +19,8 @@ pub(crate) struct Request {
     pub(crate) target: String,
     pub(crate) host: Option<String>,
     pub(crate) user_agent: Option<String>,
+    /// Every header as sent, names lower-cased, in order.
+    pub(crate) headers: Vec<(String, String)>,
     pub(crate) close: bool,
 }
 
@@ -81,6 +83,7 @@ fn parse_head(head: &str) -> Option<Request> {
         target,
         host: None,
         user_agent: None,
+        headers: Vec::new(),
         close: version == "HTTP/1.0",
     };
     for line in lines {
@@ -88,7 +91,9 @@ fn parse_head(head: &str) -> Option<Request> {
             continue;
         };
         let value = value.trim();
-        match name.trim().to_ascii_lowercase().as_str() {
+        let name = name.trim().to_ascii_lowercase();
+        request.headers.push((name.clone(), value.to_owned()));
+        match name.as_str() {
             "host" => request.host = Some(value.to_owned()),
             "user-agent" => request.user_agent = Some(value.to_owned()),
             "connection" => {

@@ -138,6 +138,8 @@ pub struct RequestRecord {
     pub host: Option<String>,
     /// The `User-Agent` header, if sent.
     pub user_agent: Option<String>,
+    /// Every header as sent (names lower-cased), in order.
+    pub headers: Vec<(String, String)>,
     /// When the request head had been read, before any latency or fault
     /// delay: what rate-limit tests measure the spacing of. Read from
     /// tokio's clock, so it is virtual time on a paused clock.

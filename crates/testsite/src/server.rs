@@ -46,6 +46,7 @@ async fn serve_connection(mut stream: TcpStream, shared: Arc<Shared>) {
             path: request.target.clone(),
             host: request.host.clone(),
             user_agent: request.user_agent.clone(),
+            headers: request.headers.clone(),
             // tokio's clock: a test on a paused clock reads virtual spacing.
             at: tokio::time::Instant::now().into_std(),
         });

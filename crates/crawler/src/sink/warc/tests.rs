@@ -20,7 +20,7 @@ fn exchange(url: &str, status: u16, headers: &[(&'static str, &'static str)]) ->
         status,
         headers: map,
         remote_addr: Some("127.0.0.1:8080".parse().unwrap()),
-        request_headers: vec![("user-agent", "trawl/test".into())],
+        request_headers: vec![("user-agent".into(), "trawl/test".into())],
         started: SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_780_000_000),
     }
 }
