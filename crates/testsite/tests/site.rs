@@ -775,6 +775,9 @@ async fn a_second_loopback_address_serves_its_own_site() {
     );
     assert_eq!(other.hits("/"), 1);
     assert!(first.requests().is_empty(), "the sites keep separate logs");
+    let target = other.url("/p/2");
+    let link = get(&first, &format!("/fault/link-to?url={target}")).await;
+    assert_eq!(link.hrefs(), [target]);
 
     // Nothing but loopback: refused before any socket is bound.
     for outside in ["10.0.0.1", "0.0.0.0", "::"] {
