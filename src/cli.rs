@@ -155,6 +155,19 @@ pub struct CrawlArgs {
     /// Send `Accept-Language: LANGS` with every request (e.g. `de, en;q=0.5`).
     #[arg(long, value_name = "LANGS")]
     pub accept_language: Option<String>,
+    /// Also connect to addresses in CIDR (`10.0.0.0/8`, `fd00::/8`, or one
+    /// address), whatever their class (repeatable). By default trawl
+    /// connects only to public addresses and to the classes its seeds
+    /// resolve into; link-local addresses (169.254.0.0/16, fe80::/10,
+    /// where cloud metadata answers) are reached only through this flag.
+    #[arg(long = "allow-address", value_name = "CIDR")]
+    pub allow_addresses: Vec<String>,
+
+    /// Never connect to addresses in CIDR (repeatable); beats
+    /// --allow-address and the seeds' classes. Such URLs are recorded as
+    /// `blocked_address`.
+    #[arg(long = "deny-address", value_name = "CIDR")]
+    pub deny_addresses: Vec<String>,
 
     /// Extract a field from every HTML page into the record's `fields`
     /// (repeatable): `NAME=SELECTOR` takes the first match or null,

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use regex::Regex;
 use trawl_crawler::{Destination, Settings, WarcInfo, WarcOptions};
-use trawl_fetcher::{FetcherConfig, PolitenessConfig};
+use trawl_fetcher::{FetcherConfig, IpNet, NetworkPolicy, PolitenessConfig};
 use trawl_frontier::{Limits, ScopeMode};
 use url::Url;
 
@@ -105,6 +105,13 @@ impl CrawlConfig {
             .iter()
             .map(|entry| parse_resolve(entry))
             .collect::<Result<Vec<_>, _>>()?;
+        let mut network = NetworkPolicy::default();
+        for text in &args.allow_addresses {
+            network = network.allow(parse_cidr("allow-address", text)?);
+        }
+        for text in &args.deny_addresses {
+            network = network.deny(parse_cidr("deny-address", text)?);
+        }
         let fields = if args.fields.is_empty() {
             None
         } else {
@@ -137,6 +144,7 @@ impl CrawlConfig {
             max_redirects: args.max_redirects,
             max_url_len: args.max_url_length,
             resolve,
+            network,
             // A host never has more requests in flight than this, so more
             // idle connections are never reused; fewer would close and reopen
             // connections under load.
@@ -336,6 +344,25 @@ fn parse_bytes(text: &str) -> Result<u64, String> {
     }
 }
 
+/// An address range (`10.0.0.0/8`, `fd00::/8`) or one address
+/// (`192.168.1.5`, `[::1]`, taken as /32 or /128).
+fn parse_cidr(flag: &'static str, text: &str) -> Result<IpNet, ConfigError> {
+    let trimmed = text.trim();
+    if let Ok(net) = trimmed.parse::<IpNet>() {
+        return Ok(net);
+    }
+    let bare = trimmed.trim_start_matches('[').trim_end_matches(']');
+    bare.parse::<std::net::IpAddr>()
+        .map(IpNet::from)
+        .map_err(|_| {
+            value_error(
+                flag,
+                text,
+                "expected an address range such as 10.0.0.0/8 or fd00::/8, or one address",
+            )
+        })
+}
+
 /// `HOST:PORT:ADDR` as curl takes it; ADDR may be `[::1]`.
 fn parse_resolve(entry: &str) -> Result<(String, SocketAddr), ConfigError> {
     let error = |reason: &str| value_error("resolve", entry, reason);
@@ -385,6 +412,22 @@ mod tests {
             "MyBot"
         );
         assert_eq!(robots_token("///"), "trawl");
+    }
+
+    #[test]
+    fn address_ranges_parse_with_or_without_a_prefix() {
+        let net = |text: &str| parse_cidr("allow-address", text).map(|net| net.to_string());
+        assert_eq!(net("10.0.0.0/8").unwrap(), "10.0.0.0/8");
+        assert_eq!(net(" 127.0.0.2 ").unwrap(), "127.0.0.2/32");
+        assert_eq!(net("fd00::/8").unwrap(), "fd00::/8");
+        assert_eq!(net("[::1]").unwrap(), "::1/128");
+        for bad in ["10.0.0.0/33", "example.com", "", "10.0.0/8", "::1/129"] {
+            let error = parse_cidr("deny-address", bad).expect_err(bad).to_string();
+            assert!(
+                error.starts_with(&format!("invalid --deny-address value `{bad}`")),
+                "{error}"
+            );
+        }
     }
 
     #[test]

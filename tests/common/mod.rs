@@ -1,5 +1,5 @@
 //! Shared harness for the end-to-end tests: start the test site on
-//! 127.0.0.1, run the real `trawl` binary against it, read its JSONL.
+//! 127.0.0.1 (or another loopback address), run the real `trawl` binary against it, read its JSONL.
 
 #![allow(dead_code)]
 
@@ -32,6 +32,19 @@ impl Site {
             .expect("test runtime");
         let site = runtime
             .block_on(TestSite::start(config))
+            .expect("start test site");
+        Site { site, runtime }
+    }
+
+    /// [`Site::start`] on another loopback address (e.g. 127.0.0.2).
+    pub fn start_at(config: SiteConfig, ip: std::net::IpAddr) -> Site {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("test runtime");
+        let site = runtime
+            .block_on(TestSite::start_at(config, ip))
             .expect("start test site");
         Site { site, runtime }
     }

@@ -293,6 +293,24 @@ impl Crawler {
             seeds: seeds.clone(),
             settings,
         });
+        // A crawl of an intranet or of this machine may follow links
+        // within the seeds' own address classes (link-local excepted):
+        // learnt before the first request, so every fetch sees the same
+        // policy.
+        let learnt = pipeline
+            .fetcher
+            .allow_seed_classes(
+                seeds.iter().map(CanonicalUrl::as_url),
+                pipeline.settings.fetcher.connect_timeout,
+            )
+            .await;
+        if !learnt.is_empty() {
+            let names: Vec<&str> = learnt.iter().map(|class| class.as_str()).collect();
+            tracing::info!(
+                "network policy: the seeds allow {} addresses",
+                names.join(", ")
+            );
+        }
         let seed_entries = seeds
             .into_iter()
             .map(|url| crate::page::entry(url, 0, None))

@@ -26,7 +26,9 @@ pub struct Settings {
     pub include: Vec<Regex>,
     /// Links matching any of these are not followed.
     pub exclude: Vec<Regex>,
-    /// The HTTP client.
+    /// The HTTP client, its network policy included (public addresses
+    /// only by default; [`Crawler::run`](crate::Crawler::run) adds the
+    /// seeds' address classes).
     pub fetcher: FetcherConfig,
     /// Read each seed host's sitemaps and queue what they list.
     pub sitemaps: bool,

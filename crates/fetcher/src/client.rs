@@ -14,6 +14,8 @@ use url::Url;
 
 use crate::body::{ResponseFacts, content_type, read_capped};
 use crate::error::{BuildError, ErrorKind, FetchError};
+use crate::guard::{Guard, PolicyResolver, literal_ip};
+use crate::netpolicy::{ClassSet, NetworkPolicy};
 use crate::retry::{Retry, classify};
 
 /// Headers a user may not set: they belong to the protocol (or to a flag
@@ -94,11 +96,17 @@ pub struct FetcherConfig {
     pub max_url_len: usize,
     /// Idle keep-alive connections kept per host.
     pub pool_idle_per_host: usize,
-    /// `(host, address)` overrides, like curl's `--resolve`.
+    /// `(host, address)` overrides, like curl's `--resolve`. The network
+    /// policy applies to them as to any DNS answer.
     pub resolve: Vec<(String, SocketAddr)>,
     /// Headers sent with every request (robots.txt and sitemaps too),
     /// checked by [`request_header`]; an `Accept` here replaces trawl's.
     pub headers: Vec<(HeaderName, HeaderValue)>,
+    /// Which addresses may be connected to, checked on every address a
+    /// host resolves to and on IP-literal URLs, before any connection.
+    /// The default allows public addresses only;
+    /// [`Fetcher::allow_seed_classes`] adds the classes of a crawl's seeds.
+    pub network: NetworkPolicy,
     /// Keep every response's status line, headers and server address, one
     /// [`Exchange`] per hop in [`Fetched::exchanges`], for consumers that
     /// archive responses. Off, only [`ResponseFacts`] are kept.
@@ -118,6 +126,7 @@ impl Default for FetcherConfig {
             pool_idle_per_host: 32,
             resolve: Vec::new(),
             headers: Vec::new(),
+            network: NetworkPolicy::default(),
             keep_headers: false,
         }
     }
@@ -261,6 +270,9 @@ pub struct Fetcher {
 struct Inner {
     client: reqwest::Client,
     config: FetcherConfig,
+    /// The network policy in force, shared with the client's resolver.
+    guard: Arc<Guard>,
+    resolver: Arc<PolicyResolver>,
     /// Sees every fetch this client (and its copies) finishes.
     tap: Option<Tap>,
 }
@@ -286,8 +298,11 @@ impl std::fmt::Debug for Tap {
 
 impl Fetcher {
     /// Builds the client: keep-alive pool, gzip/brotli/zstd/deflate, the
-    /// timeouts, and no automatic redirects (trawl follows them itself so
-    /// that each hop passes the caller's scope and dedup checks).
+    /// timeouts, no automatic redirects (trawl follows them itself so
+    /// that each hop passes the caller's scope and dedup checks), no
+    /// proxies (not even from the environment: the network policy is
+    /// checked on the addresses trawl itself connects to), and a resolver
+    /// that filters every answer through the network policy.
     pub fn new(config: FetcherConfig) -> Result<Fetcher, BuildError> {
         // reqwest is built without a default crypto provider. Installing
         // fails only when one is already installed (a second Fetcher, or the
@@ -318,14 +333,18 @@ impl Fetcher {
             .tcp_nodelay(true)
             .default_headers(headers)
             .user_agent(config.user_agent.clone());
-        for (host, addr) in &config.resolve {
-            builder = builder.resolve(host, *addr);
-        }
+        // Overrides go through the policy resolver rather than reqwest's
+        // own `resolve`, whose answers would skip any custom resolver.
+        let guard = Arc::new(Guard::new(config.network.clone()));
+        let resolver = Arc::new(PolicyResolver::new(Arc::clone(&guard), &config.resolve));
+        builder = builder.no_proxy().dns_resolver(Arc::clone(&resolver));
         let client = builder.build()?;
         Ok(Fetcher {
             inner: Arc::new(Inner {
                 client,
                 config,
+                guard,
+                resolver,
                 tap: None,
             }),
         })
@@ -358,6 +377,27 @@ impl Fetcher {
         &self.inner.config
     }
 
+    /// Resolves the hosts of `seeds` (through the `resolve` overrides, or
+    /// DNS with `timeout` each) and allows, from now on, every address
+    /// class they fall in, link-local excepted: a crawl of an intranet or
+    /// of this machine may then follow links within it. Returns the
+    /// classes added (public ones are always allowed and not listed). A
+    /// host that does not resolve adds nothing. Affects every copy of
+    /// this client.
+    pub async fn allow_seed_classes<'u>(
+        &self,
+        seeds: impl IntoIterator<Item = &'u Url>,
+        timeout: Duration,
+    ) -> ClassSet {
+        self.inner.resolver.learn_seed_classes(seeds, timeout).await
+    }
+
+    /// The network policy in force: the configured one plus the classes
+    /// the seeds added.
+    pub fn network_policy(&self) -> NetworkPolicy {
+        self.inner.guard.effective()
+    }
+
     /// The same client (and connection pool) with other body and redirect
     /// limits, e.g. for robots.txt (500 KiB, 5 hops).
     pub fn with_limits(&self, max_body_bytes: u64, max_redirects: usize) -> Fetcher {
@@ -368,6 +408,8 @@ impl Fetcher {
             inner: Arc::new(Inner {
                 client: self.inner.client.clone(),
                 config,
+                guard: Arc::clone(&self.inner.guard),
+                resolver: Arc::clone(&self.inner.resolver),
                 tap: self.inner.tap.clone(),
             }),
         }
@@ -380,6 +422,8 @@ impl Fetcher {
             inner: Arc::new(Inner {
                 client: self.inner.client.clone(),
                 config: self.inner.config.clone(),
+                guard: Arc::clone(&self.inner.guard),
+                resolver: Arc::clone(&self.inner.resolver),
                 tap: Some(tap),
             }),
         }
@@ -437,6 +481,17 @@ impl Fetcher {
                         "{current}: deadline of {:?} passed during redirects",
                         config.request_timeout
                     ),
+                ));
+            }
+            // A name's addresses are checked by the resolver as the
+            // connection is made; an address in the URL reaches no
+            // resolver, so it is checked here, before anything is sent.
+            if let Some(ip) = literal_ip(&current)
+                && let Err(blocked) = self.inner.guard.check(ip)
+            {
+                return Some(FetchError::new(
+                    ErrorKind::BlockedAddress,
+                    format!("{current}: {blocked}; no connection was made"),
                 ));
             }
             let request = self.inner.client.get(current.clone()).timeout(remaining);

@@ -28,6 +28,7 @@ use url::Url;
 /// | `unsupported_scheme` | not http or https; nothing was sent |
 /// | `io` | the connection broke before a response arrived (reset, closed) |
 /// | `headers_too_large` | the response head was larger than the client accepts |
+/// | `blocked_address` | the network policy forbids every address of the host; nothing was sent |
 /// | `other` | anything not above |
 #[non_exhaustive]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -45,6 +46,7 @@ pub enum ErrorKind {
     UnsupportedScheme,
     Io,
     HeadersTooLarge,
+    BlockedAddress,
     Other,
 }
 
@@ -64,6 +66,7 @@ impl ErrorKind {
         ErrorKind::UnsupportedScheme,
         ErrorKind::Io,
         ErrorKind::HeadersTooLarge,
+        ErrorKind::BlockedAddress,
         ErrorKind::Other,
     ];
 
@@ -83,6 +86,7 @@ impl ErrorKind {
             ErrorKind::UnsupportedScheme => "unsupported_scheme",
             ErrorKind::Io => "io",
             ErrorKind::HeadersTooLarge => "headers_too_large",
+            ErrorKind::BlockedAddress => "blocked_address",
             ErrorKind::Other => "other",
         }
     }
@@ -115,6 +119,21 @@ impl FetchError {
 
     /// Maps a reqwest error raised while requesting or reading `url`.
     pub(crate) fn from_reqwest(url: &Url, err: reqwest::Error) -> FetchError {
+        // The resolver's refusal names the host, its addresses and why;
+        // the wrappers around it ("dns error", "client error") add nothing.
+        let mut blocked = None;
+        for_each_cause(&err, |cause| {
+            blocked = cause
+                .downcast_ref::<crate::guard::BlockedHost>()
+                .map(ToString::to_string);
+            blocked.is_some()
+        });
+        if let Some(blocked) = blocked {
+            return FetchError::new(
+                ErrorKind::BlockedAddress,
+                format!("{url}: {blocked}; no connection was made"),
+            );
+        }
         let kind = kind_of(&err);
         let err = err.without_url();
         FetchError::new(kind, format!("{url}: {}", chain_message(&err)))
@@ -265,7 +284,7 @@ mod tests {
             );
             assert_eq!(kind.to_string(), name);
         }
-        assert_eq!(seen.len(), 14);
+        assert_eq!(seen.len(), 15);
     }
 
     #[derive(Debug)]

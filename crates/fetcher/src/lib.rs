@@ -26,6 +26,12 @@
 //!   RFC 9309 ([`ParsedRobots`]).
 //! - [`discover_sitemaps`]: sitemap URL sets and indexes (plain or gzip,
 //!   size-capped, streamed through an XML event parser).
+//! - [`NetworkPolicy`]: which addresses may be connected to (public ones,
+//!   the classes of the seeds, allow and deny ranges), checked on every
+//!   address a name resolves to as the connection is made, and on
+//!   IP-literal URLs before the request; a refusal is
+//!   [`ErrorKind::BlockedAddress`]. [`classify_address`] is the pure
+//!   classification ([`AddressClass`]).
 //!
 //! What it does not do: decide scope or dedup (the redirect callback does),
 //! parse HTML, schedule URLs, retry by itself
@@ -57,11 +63,16 @@
 //! - `robots.rs`: [`RobotsCache`] and [`RobotsRules`]; `robots/matcher.rs`:
 //!   robots.txt groups and rule matching ([`ParsedRobots`]).
 //! - `sitemap.rs`: [`discover_sitemaps`] and the sitemap parser.
+//! - `netpolicy.rs`: [`classify_address`], [`NetworkPolicy`], [`Blocked`].
+//! - `guard.rs`: the policy inside the client: the filtering resolver
+//!   (`--resolve` overrides included), the IP-literal check, seed classes.
 
 mod body;
 mod client;
 mod error;
+mod guard;
 mod limiter;
+mod netpolicy;
 mod politeness;
 mod retry;
 mod robots;
@@ -74,6 +85,10 @@ pub use client::{
 };
 pub use error::{BuildError, ErrorKind, FetchError};
 pub use limiter::{HostRateLimiter, TokioClock};
+pub use netpolicy::{
+    AddressClass, BlockReason, Blocked, ClassSet, IpNet, NetworkPolicy, classify_address,
+    embedded_v4,
+};
 pub use politeness::{HostPolicy, PolitenessConfig};
 pub use retry::{Retry, RetryAfter, backoff_delay, classify};
 pub use robots::{ParsedRobots, RobotsCache, RobotsRules};

@@ -57,8 +57,8 @@ impl RetryAfter {
 ///
 /// Retried: timeouts, refused or reset connections, broken bodies, 5xx
 /// (except 501 and 505, which say "never"), 408, 425 and 429. Not retried:
-/// DNS, TLS, redirect trouble, body too large, bad or too-long URLs and
-/// other 4xx. A retryable failure with a `Retry-After` becomes
+/// DNS, TLS, redirect trouble, body too large, bad or too-long URLs, an
+/// address the network policy blocks, and other 4xx. A retryable failure with a `Retry-After` becomes
 /// [`Retry::After`]; the hint never turns a permanent failure into a retry.
 pub fn classify(kind: ErrorKind, status: Option<u16>, retry_after: Option<RetryAfter>) -> Retry {
     let transient = match kind {
@@ -77,6 +77,7 @@ pub fn classify(kind: ErrorKind, status: Option<u16>, retry_after: Option<RetryA
         | ErrorKind::UrlTooLong
         | ErrorKind::UnsupportedScheme
         | ErrorKind::HeadersTooLarge
+        | ErrorKind::BlockedAddress
         | ErrorKind::Other => false,
     };
     match (transient, retry_after) {
@@ -141,6 +142,8 @@ mod tests {
             (ErrorKind::UnsupportedScheme, Some(301), Retry::GiveUp),
             (ErrorKind::Other, None, Retry::GiveUp),
             (ErrorKind::HeadersTooLarge, None, Retry::GiveUp),
+            (ErrorKind::BlockedAddress, None, Retry::GiveUp),
+            (ErrorKind::BlockedAddress, Some(302), Retry::GiveUp),
         ];
         for (kind, status, expected) in table {
             assert_eq!(classify(kind, status, None), expected, "{kind} {status:?}");

@@ -191,6 +191,11 @@ impl RobotsCache {
                 (None, Some(error)) => {
                     last_problem = format!("{}: {}", error.kind.as_str(), error.message);
                     last_kind = Some(error.kind);
+                    // The network policy will not change its mind: asking
+                    // again only delays the host's refusal records.
+                    if error.kind == ErrorKind::BlockedAddress {
+                        break;
+                    }
                 }
                 (None, None) => last_problem = "no response".to_owned(),
             }

@@ -67,6 +67,13 @@ pub(crate) async fn handle(
             let target = request.query("url").unwrap_or("/");
             Response::html(301, "").header("Location", target)
         }
+        "link-to" => {
+            let target = request.query("url").unwrap_or("/").replace('"', "&quot;");
+            Response::html(
+                200,
+                small_page("Link", &format!("<a href=\"{target}\">there</a>")),
+            )
+        }
         "huge" => {
             let bytes = request.query_u64("bytes", 20 << 20);
             let head = head_bytes(

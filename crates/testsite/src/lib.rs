@@ -21,6 +21,7 @@
 //! | `/fault/redirect-loop` | 302 to itself |
 //! | `/fault/redirect-chain/N` | 302 to `/fault/redirect-chain/N-1`; 0 is a page |
 //! | `/fault/redirect-to?url=U` | 301 to U |
+//! | `/fault/link-to?url=U` | a page with one link, to U |
 //! | `/fault/huge?bytes=N` | an N-byte HTML body, streamed |
 //! | `/fault/gzip-bomb?bytes=N` | gzip body inflating to N zero bytes |
 //! | `/fault/status/CODE` | that status (no body for 1xx, 204, 304) |
@@ -206,12 +207,35 @@ impl TestSite {
 
     /// Like [`TestSite::start`] on a chosen port (0 = any free port).
     pub async fn start_on(config: SiteConfig, port: u16) -> std::io::Result<TestSite> {
+        TestSite::bind(config, SocketAddr::from(([127, 0, 0, 1], port))).await
+    }
+
+    /// Like [`TestSite::start`] on another loopback address, any free
+    /// port: `127.0.0.2` is a second machine as far as a crawler's address
+    /// checks go, though Linux routes all of `127.0.0.0/8` to `lo`. Any
+    /// address outside loopback is refused (`InvalidInput`): the site
+    /// never listens on a network.
+    pub async fn start_at(config: SiteConfig, ip: std::net::IpAddr) -> std::io::Result<TestSite> {
+        if !ip.is_loopback() {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                format!("the test site listens on loopback only, not on {ip}"),
+            ));
+        }
+        TestSite::bind(config, SocketAddr::new(ip, 0)).await
+    }
+
+    async fn bind(config: SiteConfig, at: SocketAddr) -> std::io::Result<TestSite> {
         // A deep accept queue: a crawler opening hundreds of connections at
         // once (one per virtual host) must not see SYNs dropped and retried
         // a second later, which the default backlog of 128 causes.
-        let socket = tokio::net::TcpSocket::new_v4()?;
+        let socket = if at.is_ipv4() {
+            tokio::net::TcpSocket::new_v4()?
+        } else {
+            tokio::net::TcpSocket::new_v6()?
+        };
         socket.set_reuseaddr(true)?;
-        socket.bind(std::net::SocketAddr::from(([127, 0, 0, 1], port)))?;
+        socket.bind(at)?;
         let listener = socket.listen(4096)?;
         let addr = listener.local_addr()?;
         let base = format!("http://{addr}");
@@ -245,7 +269,7 @@ impl TestSite {
         self.addr
     }
 
-    /// `http://127.0.0.1:PORT`
+    /// `http://127.0.0.1:PORT` (or the address of [`TestSite::start_at`]).
     pub fn base_url(&self) -> String {
         format!("http://{}", self.addr)
     }

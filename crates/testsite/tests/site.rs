@@ -751,3 +751,39 @@ async fn a_big_site_starts_and_shuts_down() {
         }
     }
 }
+
+#[tokio::test]
+async fn a_second_loopback_address_serves_its_own_site() {
+    let ip: std::net::IpAddr = "127.0.0.2".parse().unwrap();
+    let other = TestSite::start_at(small(), ip)
+        .await
+        .expect("binds 127.0.0.2");
+    let first = start(small()).await;
+    assert_eq!(other.addr().ip(), ip);
+    assert!(other.base_url().starts_with("http://127.0.0.2:"));
+    let root = get(&other, "/").await;
+    assert_eq!(root.status, 200);
+    assert!(
+        root.text().contains(&other.url("/p/1")),
+        "absolute links name the site's own address"
+    );
+    assert!(
+        other
+            .reachable()
+            .keys()
+            .all(|url| url.starts_with(&other.base_url()))
+    );
+    assert_eq!(other.hits("/"), 1);
+    assert!(first.requests().is_empty(), "the sites keep separate logs");
+    let target = other.url("/p/2");
+    let link = get(&first, &format!("/fault/link-to?url={target}")).await;
+    assert_eq!(link.hrefs(), [target]);
+
+    // Nothing but loopback: refused before any socket is bound.
+    for outside in ["10.0.0.1", "0.0.0.0", "::"] {
+        let error = TestSite::start_at(small(), outside.parse().unwrap())
+            .await
+            .expect_err(outside);
+        assert_eq!(error.kind(), std::io::ErrorKind::InvalidInput, "{outside}");
+    }
+}
