@@ -55,6 +55,7 @@
 //! # Layout
 //!
 //! - `client.rs`: [`FetcherConfig`], [`Fetcher`], the redirect loop, [`Fetched`].
+//! - `headers.rs`: the headers sent, [`request_header`] for user-given ones.
 //! - `body.rs`: the capped body read and the parsed headers ([`ResponseFacts`]).
 //! - `error.rs`: [`ErrorKind`], [`FetchError`], mapping reqwest's errors to kinds.
 //! - `retry.rs`: [`classify`], [`backoff_delay`], [`RetryAfter`].
@@ -71,6 +72,7 @@ mod body;
 mod client;
 mod error;
 mod guard;
+mod headers;
 mod limiter;
 mod netpolicy;
 mod politeness;
@@ -80,10 +82,10 @@ mod sitemap;
 
 pub use body::ResponseFacts;
 pub use client::{
-    Exchange, Fetched, Fetcher, FetcherConfig, HeaderError, RedirectPolicy, RedirectVerdict,
-    StopReason, Tap, request_header,
+    Exchange, Fetched, Fetcher, FetcherConfig, RedirectPolicy, RedirectVerdict, StopReason, Tap,
 };
 pub use error::{BuildError, ErrorKind, FetchError};
+pub use headers::{HeaderError, request_header};
 pub use limiter::{HostRateLimiter, TokioClock};
 pub use netpolicy::{
     AddressClass, BlockReason, Blocked, ClassSet, IpNet, NetworkPolicy, classify_address,
