@@ -152,6 +152,13 @@ pub struct CrawlArgs {
     #[arg(short = 'H', long = "header", value_name = "NAME: VALUE")]
     pub headers: Vec<String>,
 
+    /// HTTP Basic credentials for one origin (repeatable):
+    /// `https://intranet.example=USER:PASSWORD` (a bare host means https
+    /// on 443). Sent only to that exact scheme, host and port, never on a
+    /// redirect elsewhere; never written to records, archives or logs.
+    #[arg(long = "auth", value_name = "ORIGIN=USER:PASSWORD")]
+    pub auth: Vec<String>,
+
     /// Send `Accept-Language: LANGS` with every request (e.g. `de, en;q=0.5`).
     #[arg(long, value_name = "LANGS")]
     pub accept_language: Option<String>,

@@ -135,6 +135,11 @@ impl CrawlConfig {
                 })?,
             );
         }
+        let credentials = args
+            .auth
+            .iter()
+            .map(|entry| parse_auth(entry))
+            .collect::<Result<Vec<_>, _>>()?;
         let fetcher = FetcherConfig {
             user_agent: args.user_agent.clone(),
             connect_timeout,
@@ -150,6 +155,7 @@ impl CrawlConfig {
             // connections under load.
             pool_idle_per_host: args.per_host_concurrency as usize,
             headers,
+            credentials,
             keep_headers: false,
         };
         let destination = Destination::from_arg(&args.output);
@@ -363,6 +369,48 @@ fn parse_cidr(flag: &'static str, text: &str) -> Result<IpNet, ConfigError> {
         })
 }
 
+/// `ORIGIN=USER:PASSWORD`; a bare host (or host:port) is https. Errors
+/// show the entry with its password hidden.
+fn parse_auth(entry: &str) -> Result<trawl_fetcher::Credential, ConfigError> {
+    let shown = match entry.split_once('=') {
+        Some((origin, credentials)) => match credentials.split_once(':') {
+            Some((user, _)) => format!("{origin}={user}:***"),
+            None => format!("{origin}=***"),
+        },
+        None => "***".to_owned(),
+    };
+    let error = |reason: &str| value_error("auth", &shown, reason);
+    let (origin, credentials) = entry
+        .split_once('=')
+        .ok_or_else(|| error("expected ORIGIN=USER:PASSWORD"))?;
+    let (user, password) = credentials
+        .split_once(':')
+        .ok_or_else(|| error("expected USER:PASSWORD after `=`"))?;
+    let url = if origin.contains("://") {
+        Url::parse(origin)
+    } else {
+        Url::parse(&format!("https://{origin}"))
+    }
+    .map_err(|_| error("ORIGIN is not a scheme://host[:port]"))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        return Err(error("ORIGIN must be an http or https origin"));
+    }
+    if url.path() != "/" || url.query().is_some() {
+        return Err(error("ORIGIN is a scheme, host and port, without a path"));
+    }
+    let origin = format!(
+        "{}://{}:{}",
+        url.scheme(),
+        url.host_str().unwrap_or_default(),
+        url.port_or_known_default().unwrap_or(443)
+    );
+    Ok(trawl_fetcher::Credential {
+        origin,
+        user: user.to_owned(),
+        password: password.to_owned(),
+    })
+}
+
 /// `HOST:PORT:ADDR` as curl takes it; ADDR may be `[::1]`.
 fn parse_resolve(entry: &str) -> Result<(String, SocketAddr), ConfigError> {
     let error = |reason: &str| value_error("resolve", entry, reason);
@@ -439,5 +487,33 @@ mod tests {
         assert_eq!(addr, "[::1]:80".parse().unwrap());
         assert!(parse_resolve("a.example:80").is_err());
         assert!(parse_resolve("a.example:x:127.0.0.1").is_err());
+    }
+
+    #[test]
+    fn auth_entries_name_an_exact_origin_and_hide_the_password() {
+        let credential = parse_auth("http://127.0.0.1:8080=trawl:se:cret").unwrap();
+        assert_eq!(credential.origin, "http://127.0.0.1:8080");
+        assert_eq!(
+            (credential.user.as_str(), credential.password.as_str()),
+            ("trawl", "se:cret")
+        );
+        assert_eq!(
+            parse_auth("Intranet.example=u:p").unwrap().origin,
+            "https://intranet.example:443"
+        );
+        for bad in [
+            "nopassword",
+            "ftp://a.example=u:p",
+            "https://a.example/path=u:p",
+            "a.example=u",
+        ] {
+            let error = parse_auth(bad).unwrap_err().to_string();
+            assert!(error.contains("--auth"), "{error}");
+            assert!(!error.contains(":p"), "the password is hidden: {error}");
+        }
+        assert!(
+            !format!("{credential:?}").contains("cret"),
+            "Debug hides it too"
+        );
     }
 }

@@ -19,6 +19,44 @@ use crate::headers::{ACCEPT_ENCODING, ACCEPT_HTML, redacted};
 use crate::netpolicy::{ClassSet, NetworkPolicy};
 use crate::retry::{Retry, classify};
 
+/// HTTP Basic credentials for one origin.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Credential {
+    /// `scheme://host:port`, the port always written (a host key).
+    pub origin: String,
+    /// The user name.
+    pub user: String,
+    /// The password (never printed: `Debug` redacts it).
+    pub password: String,
+}
+
+impl std::fmt::Debug for Credential {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the password, wherever a configuration is printed.
+        f.debug_struct("Credential")
+            .field("origin", &self.origin)
+            .field("user", &self.user)
+            .field("password", &"[redacted]")
+            .finish()
+    }
+}
+
+/// The credential for `url`'s exact origin, if any.
+fn credential_for<'c>(credentials: &'c [Credential], url: &Url) -> Option<&'c Credential> {
+    if credentials.is_empty() {
+        return None;
+    }
+    let origin = format!(
+        "{}://{}:{}",
+        url.scheme(),
+        url.host_str()?,
+        url.port_or_known_default()?
+    );
+    credentials
+        .iter()
+        .find(|credential| credential.origin == origin)
+}
+
 /// How the shared client behaves.
 #[derive(Debug, Clone)]
 pub struct FetcherConfig {
@@ -41,6 +79,9 @@ pub struct FetcherConfig {
     /// `(host, address)` overrides, like curl's `--resolve`. The network
     /// policy applies to them as to any DNS answer.
     pub resolve: Vec<(String, SocketAddr)>,
+    /// HTTP Basic credentials, each sent only to its exact origin
+    /// (scheme, host, port), never on a redirect elsewhere.
+    pub credentials: Vec<Credential>,
     /// Headers sent with every request (robots.txt and sitemaps too),
     /// checked by [`request_header`]; an `Accept` here replaces trawl's.
     pub headers: Vec<(HeaderName, HeaderValue)>,
@@ -67,6 +108,7 @@ impl Default for FetcherConfig {
             max_url_len: 2048,
             pool_idle_per_host: 32,
             resolve: Vec::new(),
+            credentials: Vec::new(),
             headers: Vec::new(),
             network: NetworkPolicy::default(),
             keep_headers: false,
@@ -308,6 +350,9 @@ impl Fetcher {
         for (name, value) in &config.headers {
             headers.push((name.as_str().to_owned(), redacted(name, value)));
         }
+        if credential_for(&config.credentials, url).is_some() {
+            headers.push(("authorization".to_owned(), "[redacted]".to_owned()));
+        }
         headers.push(("user-agent".to_owned(), config.user_agent.clone()));
         headers.push(("accept-encoding".to_owned(), ACCEPT_ENCODING.to_owned()));
         headers.push(("host".to_owned(), host));
@@ -436,7 +481,10 @@ impl Fetcher {
                     format!("{current}: {blocked}; no connection was made"),
                 ));
             }
-            let request = self.inner.client.get(current.clone()).timeout(remaining);
+            let mut request = self.inner.client.get(current.clone()).timeout(remaining);
+            if let Some(credential) = credential_for(&config.credentials, &current) {
+                request = request.basic_auth(&credential.user, Some(&credential.password));
+            }
             let response = match request.send().await {
                 Ok(response) => response,
                 Err(error) => return Some(FetchError::from_reqwest(&current, error)),

@@ -82,7 +82,8 @@ mod sitemap;
 
 pub use body::ResponseFacts;
 pub use client::{
-    Exchange, Fetched, Fetcher, FetcherConfig, RedirectPolicy, RedirectVerdict, StopReason, Tap,
+    Credential, Exchange, Fetched, Fetcher, FetcherConfig, RedirectPolicy, RedirectVerdict,
+    StopReason, Tap,
 };
 pub use error::{BuildError, ErrorKind, FetchError};
 pub use headers::{HeaderError, request_header};

@@ -67,6 +67,30 @@ pub(crate) async fn handle(
             let target = request.query("url").unwrap_or("/");
             Response::html(301, "").header("Location", target)
         }
+        "auth" => {
+            // A Basic-auth area (user `trawl`, password `secret`): a page
+            // linking inside the area and, with `away=U`, to a redirect
+            // that leaves for U.
+            let authorized = request
+                .headers
+                .iter()
+                .any(|(name, value)| name == "authorization" && value == "Basic dHJhd2w6c2VjcmV0");
+            if !authorized {
+                Response::html(401, small_page("Login required", "401"))
+                    .header("WWW-Authenticate", "Basic realm=\"trawl test\"")
+            } else {
+                let away = request
+                    .query("away")
+                    .map(|url| format!("<a href=\"/fault/redirect-to?url={url}\">away</a>"))
+                    .unwrap_or_default();
+                let inner = if tail == "inner" {
+                    String::new()
+                } else {
+                    "<a href=\"/fault/auth/inner\">inner</a>".to_owned()
+                };
+                Response::html(200, small_page("Members only", &format!("{inner}{away}")))
+            }
+        }
         "link-to" => {
             let target = request.query("url").unwrap_or("/").replace('"', "&quot;");
             Response::html(

@@ -22,6 +22,7 @@
 //! | `/fault/redirect-chain/N` | 302 to `/fault/redirect-chain/N-1`; 0 is a page |
 //! | `/fault/redirect-to?url=U` | 301 to U |
 //! | `/fault/link-to?url=U` | a page with one link, to U |
+//! | `/fault/auth/...[?away=U]` | Basic auth (`trawl`/`secret`) or 401: a page linking to `/fault/auth/inner` and, with `away`, to a redirect to U |
 //! | `/fault/huge?bytes=N` | an N-byte HTML body, streamed |
 //! | `/fault/gzip-bomb?bytes=N` | gzip body inflating to N zero bytes |
 //! | `/fault/status/CODE` | that status (no body for 1xx, 204, 304) |
