@@ -190,6 +190,12 @@ pub struct CrawlArgs {
     #[arg(long, value_name = "DIR")]
     pub save_bodies: Option<PathBuf>,
 
+    /// Serve Prometheus/OpenMetrics metrics at http://ADDR/metrics while
+    /// the crawl runs (e.g. `127.0.0.1:9898`; port 0 picks a free one).
+    /// A warning is printed when ADDR is not a loopback address.
+    #[arg(long, value_name = "ADDR")]
+    pub metrics: Option<String>,
+
     /// Also archive every fetch as WARC 1.1: a request and a response
     /// record per exchange (redirect hops too). A name ending in `.gz` is
     /// gzip-compressed, one member per record; `.warc` is plain.

@@ -34,6 +34,8 @@ pub struct CrawlConfig {
     pub warc: Option<WarcOptions>,
     /// `--save-bodies`: where bodies go.
     pub save_bodies: Option<std::path::PathBuf>,
+    /// `--metrics`: where the endpoint listens.
+    pub metrics: Option<SocketAddr>,
 }
 
 /// A usage or configuration error (exit code 2).
@@ -239,6 +241,15 @@ impl CrawlConfig {
             io_threads,
             warc,
             save_bodies: args.save_bodies.clone(),
+            metrics: args
+                .metrics
+                .as_deref()
+                .map(|addr| {
+                    addr.parse::<SocketAddr>().map_err(|_| {
+                        value_error("metrics", addr, "expected IP:PORT, e.g. 127.0.0.1:9898")
+                    })
+                })
+                .transpose()?,
         })
     }
 }

@@ -273,6 +273,34 @@ async fn run(prepared: Prepared, bar: indicatif::ProgressBar) -> ExitCode {
     if let Some(warc) = warc {
         builder = builder.sink(warc);
     }
+    let mut metrics_stop = None;
+    if let Some(addr) = config.metrics {
+        let metrics = Arc::new(trawl_metrics::Metrics::new());
+        let listener = match trawl_metrics::bind(&addr.to_string()).await {
+            Ok(listener) => listener,
+            Err(error) => {
+                eprintln!("trawl: error: --metrics: {error}");
+                return ExitCode::from(EXIT_FATAL);
+            }
+        };
+        let bound = listener.local_addr().unwrap_or(addr);
+        if !bound.ip().is_loopback() {
+            eprintln!(
+                "trawl: warning: --metrics {bound} is reachable from other machines; the crawl's counters are public there"
+            );
+        }
+        if !quiet {
+            eprintln!("trawl: metrics at http://{bound}/metrics");
+        }
+        let stop = tokio_util::sync::CancellationToken::new();
+        tokio::spawn(trawl_metrics::serve(
+            listener,
+            Arc::clone(&metrics),
+            stop.clone(),
+        ));
+        metrics_stop = Some(stop);
+        builder = builder.observer(metrics);
+    }
     let crawler = builder
         .sink(sink)
         .observer(Arc::new(ProgressObserver::new(bar.clone())))
@@ -289,6 +317,9 @@ async fn run(prepared: Prepared, bar: indicatif::ProgressBar) -> ExitCode {
     let signals = tokio::spawn(watch_ctrl_c(shutdown.clone(), bar.clone()));
     let outcome = crawler.run(shutdown).await;
     signals.abort();
+    if let Some(stop) = metrics_stop {
+        stop.cancel();
+    }
     bar.finish_and_clear();
     let interrupted = !matches!(outcome.ending, Ending::Finished);
     if !quiet && let Some(text) = summary.render(interrupted, &output_name) {

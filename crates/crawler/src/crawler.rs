@@ -254,16 +254,23 @@ impl Crawler {
         // there are few, so the channel needs no bound.
         let (unrecorded_tx, unrecorded_rx) = mpsc::unbounded_channel();
         let keep_responses = fetcher.config().keep_headers;
-        let side_fetcher = if keep_responses {
-            fetcher.with_tap(trawl_fetcher::Tap::new(move |fetched| {
+        // robots.txt and sitemap fetches are counted, and given to the
+        // sinks that archive responses, through a tap on their client.
+        let forward = move |fetched: &trawl_fetcher::Fetched| {
+            if keep_responses {
                 let mut fetched = fetched.clone();
                 if let Some(response) = crate::sink::Response::take_from(&mut fetched) {
                     let _ = unrecorded_tx.send(response);
                 }
-            }))
-        } else {
-            fetcher.clone()
+            }
         };
+        let sitemap_forward = forward.clone();
+        let robots_stats = Arc::clone(&stats);
+        let robots_fetcher = fetcher.with_tap(trawl_fetcher::Tap::new(move |fetched| {
+            robots_stats.robots_fetched();
+            forward(fetched);
+        }));
+        let side_fetcher = fetcher.with_tap(trawl_fetcher::Tap::new(sitemap_forward));
         let sink = tokio::spawn(crate::sink::run(
             finished_rx,
             unrecorded_rx,
@@ -274,7 +281,7 @@ impl Crawler {
         ));
         let robots = settings
             .obey_robots
-            .then(|| RobotsCache::new(&side_fetcher, &settings.robots_agent));
+            .then(|| RobotsCache::new(&robots_fetcher, &settings.robots_agent));
         let pipeline = Arc::new(Pipeline {
             policy: HostPolicy::new(&settings.politeness),
             parse_pool,
@@ -379,8 +386,8 @@ pub(crate) struct Pipeline {
     pub(crate) seeds: Vec<CanonicalUrl>,
     pub(crate) store: Arc<dyn FrontierStore>,
     pub(crate) fetcher: Fetcher,
-    /// The same client for fetches that have no record of their own
-    /// (robots.txt, sitemaps), tapped when a sink archives responses.
+    /// The same client for sitemap fetches, which have no record of their
+    /// own: tapped, so archiving sinks get their responses.
     pub(crate) side_fetcher: Fetcher,
     /// The one owner of per-host politeness.
     pub(crate) policy: HostPolicy,
@@ -406,7 +413,8 @@ pub(crate) struct Pipeline {
 impl Pipeline {
     pub(crate) fn publish_counts(&self) {
         let counts = self.store.counts();
-        self.stats.set_queue(counts.queued, counts.in_flight);
+        self.stats
+            .set_queue(counts.queued, counts.in_flight, counts.hosts);
     }
 
     /// Records the failure that ends the crawl (the first one wins).

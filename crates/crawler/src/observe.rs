@@ -56,6 +56,9 @@ pub struct Stats {
     bytes: AtomicU64,
     queued: AtomicU64,
     in_flight: AtomicU64,
+    hosts: AtomicU64,
+    robots_fetches: AtomicU64,
+    retries: AtomicU64,
     latency: [AtomicU64; LATENCY_BUCKETS_MS.len() + 1],
     latency_total_ms: AtomicU64,
     /// Records by status, indexed by the status code (HTTP's are 100-999).
@@ -98,9 +101,18 @@ impl Stats {
         }
     }
 
-    pub(crate) fn set_queue(&self, queued: u64, in_flight: u64) {
+    pub(crate) fn set_queue(&self, queued: u64, in_flight: u64, hosts: u64) {
         self.queued.store(queued, Ordering::Relaxed);
         self.in_flight.store(in_flight, Ordering::Relaxed);
+        self.hosts.store(hosts, Ordering::Relaxed);
+    }
+
+    pub(crate) fn robots_fetched(&self) {
+        self.robots_fetches.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn retried(&self) {
+        self.retries.fetch_add(1, Ordering::Relaxed);
     }
 
     pub(crate) fn fetch_started(&self, host: &Arc<str>) {
@@ -140,6 +152,9 @@ impl Stats {
             bytes: self.bytes.load(Ordering::Relaxed),
             queued: self.queued.load(Ordering::Relaxed),
             in_flight: self.in_flight.load(Ordering::Relaxed),
+            hosts: self.hosts.load(Ordering::Relaxed),
+            robots_fetches: self.robots_fetches.load(Ordering::Relaxed),
+            retries: self.retries.load(Ordering::Relaxed),
             hosts_in_flight: lock(&self.hosts_in_flight).len() as u64,
             statuses: (0u16..)
                 .zip(&self.statuses.0)
@@ -170,6 +185,12 @@ pub struct StatsSnapshot {
     pub queued: u64,
     /// URLs handed out and not yet finished.
     pub in_flight: u64,
+    /// Hosts the frontier knows.
+    pub hosts: u64,
+    /// robots.txt requests made (retries included).
+    pub robots_fetches: u64,
+    /// Fetch attempts that were retries.
+    pub retries: u64,
     /// Hosts with a request in flight.
     pub hosts_in_flight: u64,
     /// Records by HTTP status.

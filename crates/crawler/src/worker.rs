@@ -128,6 +128,7 @@ async fn fetch_with_retries(
                 .pause(host, (Instant::now() + delay).into_std());
         }
         tracing::debug!(url = %entry.url, attempt = attempts, ?delay, "retrying");
+        pipeline.stats.retried();
         tokio::select! {
             _ = tokio::time::sleep(delay) => {}
             _ = pipeline.graceful.cancelled() => return (fetched, attempts),
