@@ -15,10 +15,39 @@ pub struct Cli {
     pub command: Command,
 }
 
+// Parsed once per run: the size of the crawl variant costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Crawl from the seed URLs in SEEDS and write JSON lines to --output.
     Crawl(CrawlArgs),
+    /// Serve the bundled demo site on a free loopback port and crawl it:
+    /// the whole pipeline in one command, writing output/crawl.jsonl.
+    Demo(DemoArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish,
+    /// powershell) on standard output.
+    Completions {
+        /// The shell to complete for.
+        shell: clap_complete::Shell,
+    },
+    /// Print trawl's man page (roff) on standard output.
+    Man,
+}
+
+/// What `trawl demo` crawls and where the records go.
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Pages in the demo site.
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub pages: u32,
+
+    /// Where to write the JSON lines.
+    #[arg(short, long, default_value = "output/crawl.jsonl")]
+    pub output: PathBuf,
+
+    /// No progress bar, no summary.
+    #[arg(short, long)]
+    pub quiet: bool,
 }
 
 /// How far the crawl may wander from its seeds.

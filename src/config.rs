@@ -60,8 +60,12 @@ pub enum ConfigError {
 }
 
 impl CrawlConfig {
-    /// Checks every argument and reads the seed file.
-    pub fn from_args(args: &CrawlArgs) -> Result<CrawlConfig, ConfigError> {
+    /// Checks every argument and reads the seed file, unless `seeds` are
+    /// given instead (the demo's own site).
+    pub fn from_args(
+        args: &CrawlArgs,
+        seeds: Option<Vec<Url>>,
+    ) -> Result<CrawlConfig, ConfigError> {
         let include = compile("include", &args.include)?;
         let exclude = compile("exclude", &args.exclude)?;
         let per_host_rate = args.per_host_rate;
@@ -121,7 +125,10 @@ impl CrawlConfig {
                 &args.fields,
             )?))
         };
-        let seeds = crate::seeds::load(&args.seeds)?;
+        let seeds = match seeds {
+            Some(seeds) => seeds,
+            None => crate::seeds::load(&args.seeds)?,
+        };
         let mut headers = Vec::with_capacity(args.headers.len() + 1);
         for line in &args.headers {
             headers.push(

@@ -8,6 +8,7 @@
 
 mod cli;
 mod config;
+mod demo;
 mod progress;
 mod seeds;
 
@@ -43,7 +44,10 @@ const SPILL_CHUNK_ENTRIES: usize = 4096;
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Crawl(args) => crawl_command(&args),
+        Command::Crawl(args) => crawl_command(&args, None),
+        Command::Demo(args) => demo::run(&args),
+        Command::Completions { shell } => demo::completions(shell),
+        Command::Man => demo::man_page(),
     }
 }
 
@@ -69,10 +73,11 @@ impl Refusal {
     }
 }
 
-fn crawl_command(args: &CrawlArgs) -> ExitCode {
+/// Runs a crawl; `seeds` replaces the seed file when given.
+fn crawl_command(args: &CrawlArgs, seeds: Option<Vec<url::Url>>) -> ExitCode {
     let bar = progress::bar(args.quiet);
     init_logging(bar.clone());
-    match prepare(args) {
+    match prepare(args, seeds) {
         Ok(prepared) => start(prepared, bar),
         Err(refusal) => {
             eprintln!("trawl: error: {}", refusal.message);
@@ -93,8 +98,8 @@ struct Prepared {
 /// Seeds are read, every flag checked and every file opened before the
 /// runtime exists, so a mistake costs no request and no blocking I/O runs
 /// on async threads.
-fn prepare(args: &CrawlArgs) -> Result<Prepared, Refusal> {
-    let config = CrawlConfig::from_args(args).map_err(Refusal::usage)?;
+fn prepare(args: &CrawlArgs, seeds: Option<Vec<url::Url>>) -> Result<Prepared, Refusal> {
+    let config = CrawlConfig::from_args(args, seeds).map_err(Refusal::usage)?;
     if !config.settings.obey_robots {
         eprintln!(
             "trawl: warning: --ignore-robots: robots.txt is neither fetched nor obeyed; \
