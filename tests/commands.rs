@@ -45,6 +45,19 @@ fn completions_for_every_shell_know_the_flags() {
             assert!(run.stdout.contains(word), "{shell} completions lack {word}");
         }
     }
+    // bash reads the script without a syntax error.
+    let script = dir.path().join("trawl.bash");
+    std::fs::write(&script, trawl(dir.path(), &["completions", "bash"]).stdout).unwrap();
+    let check = std::process::Command::new("bash")
+        .arg("-n")
+        .arg(&script)
+        .output()
+        .expect("run bash -n");
+    assert!(
+        check.status.success(),
+        "{}",
+        String::from_utf8_lossy(&check.stderr)
+    );
     let run = trawl(dir.path(), &["completions", "tcsh"]);
     assert_eq!(
         run.status.code(),
@@ -66,4 +79,14 @@ fn the_man_page_is_roff_from_the_same_definitions_as_help() {
     for word in ["crawl", "demo", "completions"] {
         assert!(run.stdout.contains(word), "the man page lacks {word}");
     }
+    // groff, with every warning on, has nothing to say about it.
+    let page = dir.path().join("trawl.1");
+    std::fs::write(&page, &run.stdout).unwrap();
+    let lint = std::process::Command::new("groff")
+        .args(["-man", "-ww", "-z"])
+        .arg(&page)
+        .output()
+        .expect("run groff (Debian's groff-base)");
+    assert!(lint.status.success());
+    assert_eq!(String::from_utf8_lossy(&lint.stderr), "", "groff warnings");
 }
