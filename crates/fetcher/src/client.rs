@@ -83,7 +83,7 @@ pub struct FetcherConfig {
     /// (scheme, host, port), never on a redirect elsewhere.
     pub credentials: Vec<Credential>,
     /// Headers sent with every request (robots.txt and sitemaps too),
-    /// checked by [`request_header`]; an `Accept` here replaces trawl's.
+    /// checked by [`request_header`](crate::request_header); an `Accept` here replaces trawl's.
     pub headers: Vec<(HeaderName, HeaderValue)>,
     /// Which addresses may be connected to, checked on every address a
     /// host resolves to and on IP-literal URLs, before any connection.
