@@ -21,6 +21,10 @@ pub struct Cli {
 pub enum Command {
     /// Crawl from the seed URLs in SEEDS and write JSON lines to --output.
     Crawl(CrawlArgs),
+    /// Print the effective crawl settings and where each came from
+    /// (default, config file, environment or flag); takes the same flags as
+    /// `crawl` and makes no request.
+    Config(CrawlArgs),
     /// Serve the bundled demo site on a free loopback port and crawl it:
     /// the whole pipeline in one command, writing output/crawl.jsonl.
     Demo(DemoArgs),
@@ -48,6 +52,23 @@ pub struct DemoArgs {
     /// No progress bar, no summary.
     #[arg(short, long)]
     pub quiet: bool,
+}
+
+/// Which config file, if any, supplies settings (`trawl.toml` in the
+/// working directory by default). Not crawl settings themselves: they have
+/// no config key or `TRAWL_*` variable of their own, except `TRAWL_CONFIG`.
+#[derive(Debug, Args)]
+pub struct ConfigSource {
+    /// Read settings from this TOML file instead of ./trawl.toml (also
+    /// TRAWL_CONFIG). Every crawl flag has a key: its long name with `_`
+    /// for `-`. Flags beat TRAWL_* variables, which beat the file.
+    #[arg(long, value_name = "FILE", help_heading = "Configuration")]
+    pub config: Option<PathBuf>,
+
+    /// Read no config file (neither ./trawl.toml, --config nor TRAWL_CONFIG);
+    /// TRAWL_* variables still apply.
+    #[arg(long, conflicts_with = "config", help_heading = "Configuration")]
+    pub no_config: bool,
 }
 
 /// How far the crawl may wander from its seeds.
@@ -274,4 +295,7 @@ pub struct CrawlArgs {
     /// No progress bar and no summary.
     #[arg(short, long)]
     pub quiet: bool,
+
+    #[command(flatten)]
+    pub source: ConfigSource,
 }

@@ -59,6 +59,40 @@ pub enum ConfigError {
     },
 }
 
+impl ConfigError {
+    /// The flag (long name) a check failed on, the reason without the
+    /// flag's name, and the value when it is shown as given: what
+    /// `Report::explain` restates for a value from a file or a variable.
+    pub fn parts(&self) -> Option<(&'static str, String, Option<&str>)> {
+        match self {
+            ConfigError::Seeds(_) => None,
+            ConfigError::Pattern {
+                flag,
+                pattern,
+                source,
+            } => Some((
+                flag,
+                format!("invalid pattern '{pattern}': {source}"),
+                Some(pattern),
+            )),
+            ConfigError::Field(error) => Some((
+                "field",
+                format!("invalid value '{}': {}", error.spec, error.reason),
+                Some(&error.spec),
+            )),
+            ConfigError::Value {
+                flag,
+                value,
+                reason,
+            } => Some((
+                flag,
+                format!("invalid value '{value}': {reason}"),
+                Some(value),
+            )),
+        }
+    }
+}
+
 impl CrawlConfig {
     /// Checks every argument and reads the seed file, unless `seeds` are
     /// given instead (the demo's own site).

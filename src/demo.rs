@@ -70,7 +70,7 @@ pub fn run(args: &DemoArgs) -> ExitCode {
             site.base_url()
         );
     }
-    let code = crate::crawl_command(&crawl, Some(vec![seed]));
+    let code = crate::crawl_command(&crawl, Some(vec![seed]), &crate::layers::Report::empty());
     if !args.quiet && code == ExitCode::SUCCESS {
         eprintln!(
             "\nNext, try:\n  jq -r 'select(.error == null) | [.status, .url, .title] | @tsv' {output} | head\n  duckdb -c \"SELECT status, count(*) FROM read_json_auto('{output}') GROUP BY status\"\n  trawl crawl seeds.txt          # your own seeds, polite defaults\n  trawl crawl --help"

@@ -9,19 +9,23 @@
 mod cli;
 mod config;
 mod demo;
+mod layers;
 mod progress;
 mod seeds;
 
+use std::ffi::OsString;
+use std::io::Write;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use clap::Parser;
+use clap::CommandFactory;
 use tracing_subscriber::EnvFilter;
 use trawl_crawler::{Crawler, Destination, Ending, JsonlSink, Recorded, Shutdown, WarcSink};
 use trawl_frontier::{LocalConfig, LocalStore, OpenError, SpillConfig, StateDir, StateError};
 
 use crate::cli::{Cli, Command, CrawlArgs};
 use crate::config::CrawlConfig;
+use crate::layers::Report;
 use crate::progress::{ProgressObserver, SummaryObserver};
 
 /// jemalloc instead of the system allocator: the HTML parsers allocate per
@@ -42,12 +46,49 @@ const EXIT_INTERRUPTED: u8 = 130;
 const SPILL_CHUNK_ENTRIES: usize = 4096;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    match cli.command {
-        Command::Crawl(args) => crawl_command(&args, None),
+    let argv: Vec<OsString> = std::env::args_os().collect();
+    // The real command line first, as clap alone sees it: --help, --version
+    // and its usage errors behave as they always did.
+    let first = Cli::command().get_matches_from(&argv);
+    let resolved = match layers::resolve(
+        &argv,
+        &first,
+        std::env::vars_os(),
+        std::path::Path::new(layers::DEFAULT_FILE),
+    ) {
+        Ok(resolved) => resolved,
+        Err(error) => {
+            eprintln!("trawl: error: {error}");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    match resolved.cli.command {
+        Command::Crawl(args) => crawl_command(&args, None, &resolved.report),
+        Command::Config(args) => config_command(&args, &resolved.report),
         Command::Demo(args) => demo::run(&args),
         Command::Completions { shell } => demo::completions(shell),
         Command::Man => demo::man_page(),
+    }
+}
+
+/// `trawl config`: every setting, its value and its origin on stdout; then
+/// the checks `crawl` would make (exit 2 if it would refuse). No request,
+/// no file written.
+fn config_command(args: &CrawlArgs, report: &Report) -> ExitCode {
+    let mut stdout = std::io::stdout().lock();
+    if let Err(error) = stdout
+        .write_all(report.render().as_bytes())
+        .and_then(|()| stdout.flush())
+    {
+        eprintln!("trawl: error: cannot write to standard output: {error}");
+        return ExitCode::from(EXIT_FATAL);
+    }
+    match CrawlConfig::from_args(args, None) {
+        Ok(_) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("trawl: error: {}", report.explain(&error));
+            ExitCode::from(EXIT_USAGE)
+        }
     }
 }
 
@@ -73,11 +114,12 @@ impl Refusal {
     }
 }
 
-/// Runs a crawl; `seeds` replaces the seed file when given.
-fn crawl_command(args: &CrawlArgs, seeds: Option<Vec<url::Url>>) -> ExitCode {
+/// Runs a crawl; `seeds` replaces the seed file when given. `report` says
+/// where each setting came from, for the error messages.
+fn crawl_command(args: &CrawlArgs, seeds: Option<Vec<url::Url>>, report: &Report) -> ExitCode {
     let bar = progress::bar(args.quiet);
     init_logging(bar.clone());
-    match prepare(args, seeds) {
+    match prepare(args, seeds, report) {
         Ok(prepared) => start(prepared, bar),
         Err(refusal) => {
             eprintln!("trawl: error: {}", refusal.message);
@@ -98,8 +140,13 @@ struct Prepared {
 /// Seeds are read, every flag checked and every file opened before the
 /// runtime exists, so a mistake costs no request and no blocking I/O runs
 /// on async threads.
-fn prepare(args: &CrawlArgs, seeds: Option<Vec<url::Url>>) -> Result<Prepared, Refusal> {
-    let config = CrawlConfig::from_args(args, seeds).map_err(Refusal::usage)?;
+fn prepare(
+    args: &CrawlArgs,
+    seeds: Option<Vec<url::Url>>,
+    report: &Report,
+) -> Result<Prepared, Refusal> {
+    let config = CrawlConfig::from_args(args, seeds)
+        .map_err(|error| Refusal::usage(report.explain(&error)))?;
     if !config.settings.obey_robots {
         eprintln!(
             "trawl: warning: --ignore-robots: robots.txt is neither fetched nor obeyed; \
