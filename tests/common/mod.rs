@@ -72,6 +72,8 @@ pub struct Run {
     pub stderr: String,
 }
 
+/// `trawl ARGS` in `dir`, without the caller's `RUST_LOG` and `TRAWL_*`
+/// variables (settings of their own; a test adds its own with `.env`).
 pub fn trawl_command(dir: &Path, args: &[&str]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_trawl"));
     command
@@ -81,6 +83,11 @@ pub fn trawl_command(dir: &Path, args: &[&str]) -> Command {
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
+    for (name, _) in std::env::vars_os() {
+        if name.to_string_lossy().starts_with("TRAWL_") {
+            command.env_remove(name);
+        }
+    }
     command
 }
 
