@@ -534,3 +534,32 @@ fn line_numbers_count_from_one() {
     assert_eq!(line_of("a\nb\nc", 2), 2);
     assert_eq!(line_of("a\nb\nc", 99), 3);
 }
+
+mod properties {
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Any text as a config file: settings, or an error that names
+        /// the file and a line, never a panic.
+        #[test]
+        fn any_file_gives_settings_or_a_located_error(
+            lines in proptest::collection::vec(prop_oneof![
+                Just("per_host_rate = 0.5".to_owned()),
+                Just("max_depth = 3".to_owned()),
+                Just("ignore_robots = true".to_owned()),
+                Just("include = [\"a\", \"b\"]".to_owned()),
+                Just("[crawl]".to_owned()),
+                Just("per_host_rate = \"fast\"".to_owned()),
+                Just("max_depht = 3".to_owned()),
+                "[a-z_]{1,12} = [0-9]{1,4}",
+                "\\PC{0,30}",
+            ], 0..8),
+        ) {
+            let text = lines.join("\n");
+            let keys = super::super::keys();
+            if let Err(error) = super::super::file::parse("trawl.toml", &text, &keys) {
+                prop_assert!(error.to_string().starts_with("trawl.toml:"), "{}", error);
+            }
+        }
+    }
+}
