@@ -69,7 +69,12 @@ mod tests {
     fn user_headers_are_checked_and_secrets_redacted() {
         let (name, value) = request_header("X-Token :  abc ").unwrap();
         assert_eq!((name.as_str(), value.to_str().unwrap()), ("x-token", "abc"));
-        for refused in ["Host: a", "connection: close", "TE: trailers", "User-Agent: x"] {
+        for refused in [
+            "Host: a",
+            "connection: close",
+            "TE: trailers",
+            "User-Agent: x",
+        ] {
             assert!(request_header(refused).is_err(), "{refused}");
         }
         assert!(request_header("X: a\u{7}b").is_err(), "a control character");
