@@ -135,6 +135,20 @@ impl FetchError {
             );
         }
         let kind = kind_of(&err);
+        if kind == ErrorKind::Tls {
+            // The wrappers ("error sending request", "client error
+            // (Connect)") say nothing the explanation does not.
+            let mut explained = None;
+            for_each_cause(&err, |cause| {
+                explained = cause
+                    .downcast_ref::<rustls::Error>()
+                    .map(crate::tls::explain);
+                explained.is_some()
+            });
+            if let Some(explained) = explained {
+                return FetchError::new(kind, format!("{url}: {explained}"));
+            }
+        }
         let err = err.without_url();
         FetchError::new(kind, format!("{url}: {}", chain_message(&err)))
     }
