@@ -208,3 +208,37 @@ fn a_bad_ca_cert_is_a_usage_error_before_any_request() {
         "not even a handshake"
     );
 }
+
+#[test]
+fn without_system_roots_trawl_says_so_and_ca_cert_still_works() {
+    let site = Site::start_tls(small(), TlsConfig::default());
+    let dir = workdir();
+    let seeds = write_seeds(dir.path(), &[&site.url("/")]);
+    let ca = write_ca(dir.path(), "ca.pem", &site);
+    let empty = dir.path().join("empty.pem");
+    std::fs::write(&empty, "").unwrap();
+    let no_dir = dir.path().join("no-certs");
+    std::fs::create_dir(&no_dir).unwrap();
+    let run_with = |extra: &[&str]| {
+        let child = trawl_command(dir.path(), &crawl_args(seeds.to_str().unwrap(), extra))
+            .env("SSL_CERT_FILE", &empty)
+            .env("SSL_CERT_DIR", &no_dir)
+            .spawn()
+            .expect("spawn trawl");
+        wait_bounded(child, common::RUN_LIMIT)
+    };
+    let run = run_with(&[]);
+    assert_eq!(run.status.code(), Some(1), "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("No CA certificates were loaded from the system")
+            && run.stderr.contains("or trust a CA with --ca-cert"),
+        "{}",
+        run.stderr
+    );
+    assert!(site.site.requests().is_empty());
+    let run = run_with(&["--ca-cert", &ca, "--fresh"]);
+    assert!(run.status.success(), "{}", run.stderr);
+    let records = read_records(&dir.path().join("out.jsonl"));
+    assert_whole_site(&site, &records, "HTTP/2");
+}
