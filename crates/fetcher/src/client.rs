@@ -43,7 +43,7 @@ pub struct FetcherConfig {
     /// policy applies to them as to any DNS answer.
     pub resolve: Vec<(String, SocketAddr)>,
     /// Headers sent with every request (robots.txt and sitemaps too),
-    /// checked by [`request_header`]; an `Accept` here replaces trawl's.
+    /// checked by [`request_header`](crate::request_header); an `Accept` here replaces trawl's.
     pub headers: Vec<(HeaderName, HeaderValue)>,
     /// Which addresses may be connected to, checked on every address a
     /// host resolves to and on IP-literal URLs, before any connection.

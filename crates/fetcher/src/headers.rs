@@ -21,7 +21,7 @@ const REFUSED_HEADERS: [&str; 9] = [
 #[error("{0}")]
 pub struct HeaderError(String);
 
-/// Checks one `Name: value` header for [`FetcherConfig::headers`].
+/// Checks one `Name: value` header for [`FetcherConfig::headers`](crate::FetcherConfig::headers).
 pub fn request_header(line: &str) -> Result<(HeaderName, HeaderValue), HeaderError> {
     let Some((name, value)) = line.split_once(':') else {
         return Err(HeaderError("expected `Name: value`".into()));
