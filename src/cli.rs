@@ -212,6 +212,13 @@ pub struct CrawlArgs {
     /// Send `Accept-Language: LANGS` with every request (e.g. `de, en;q=0.5`).
     #[arg(long, value_name = "LANGS")]
     pub accept_language: Option<String>,
+
+    /// Also trust the certificates in FILE (PEM: a private CA, a bundle,
+    /// or a server's self-signed certificate) besides the system's roots
+    /// (repeatable). Certificates are always verified.
+    #[arg(long = "ca-cert", value_name = "FILE")]
+    pub ca_certs: Vec<std::path::PathBuf>,
+
     /// Also connect to addresses in CIDR (`10.0.0.0/8`, `fd00::/8`, or one
     /// address), whatever their class (repeatable). By default trawl
     /// connects only to public addresses and to the classes its seeds

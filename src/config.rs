@@ -51,6 +51,11 @@ pub enum ConfigError {
     },
     #[error("invalid --field {0}")]
     Field(#[from] trawl_extractor::FieldError),
+    #[error("invalid --ca-cert {}: {error}", .path.display())]
+    CaCert {
+        path: std::path::PathBuf,
+        error: trawl_fetcher::CaCertError,
+    },
     #[error("invalid --{flag} value `{value}`: {reason}")]
     Value {
         flag: &'static str,
@@ -152,6 +157,15 @@ impl CrawlConfig {
         for text in &args.deny_addresses {
             network = network.deny(parse_cidr("deny-address", text)?);
         }
+        let mut extra_roots = Vec::new();
+        for path in &args.ca_certs {
+            let certificates =
+                trawl_fetcher::read_ca_file(path).map_err(|error| ConfigError::CaCert {
+                    path: path.clone(),
+                    error,
+                })?;
+            extra_roots.extend(certificates);
+        }
         let fields = if args.fields.is_empty() {
             None
         } else {
@@ -200,6 +214,7 @@ impl CrawlConfig {
             headers,
             credentials,
             keep_headers: false,
+            extra_roots,
         };
         let destination = Destination::from_arg(&args.output);
         let state_dir = match (&args.state, &destination) {

@@ -473,7 +473,10 @@ impl Interrupts {
 /// Logs go to stderr through the progress bar (so they never break it),
 /// filtered by RUST_LOG (default: warnings).
 fn init_logging(bar: indicatif::ProgressBar) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn"));
+    // rustls-platform-verifier logs every rejected certificate at error
+    // level; the record already says it, in words, once per URL.
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new("warn,rustls_platform_verifier=off"));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(progress::BarAwareWriter::new(bar))

@@ -49,6 +49,20 @@ impl Site {
         Site { site, runtime }
     }
 
+    /// [`Site::start`] over HTTPS with a CA made for it
+    /// ([`TestSite::start_tls`]).
+    pub fn start_tls(config: SiteConfig, tls: trawl_testsite::TlsConfig) -> Site {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("test runtime");
+        let site = runtime
+            .block_on(TestSite::start_tls(config, tls))
+            .expect("start test site");
+        Site { site, runtime }
+    }
+
     pub fn url(&self, path: &str) -> String {
         self.site.url(path)
     }

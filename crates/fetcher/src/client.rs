@@ -9,6 +9,7 @@ use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use reqwest::header::{ACCEPT, HeaderMap, HeaderName, HeaderValue, LOCATION};
+use rustls::pki_types::CertificateDer;
 use tokio::time::Instant;
 use url::Url;
 
@@ -94,6 +95,11 @@ pub struct FetcherConfig {
     /// [`Exchange`] per hop in [`Fetched::exchanges`], for consumers that
     /// archive responses. Off, only [`ResponseFacts`] are kept.
     pub keep_headers: bool,
+    /// Certificates trusted as roots besides the system's (see
+    /// [`read_ca_file`](crate::read_ca_file)): a private CA, or a
+    /// server's self-signed certificate. Certificates are always verified;
+    /// there is no switch to turn that off.
+    pub extra_roots: Vec<CertificateDer<'static>>,
 }
 
 impl Default for FetcherConfig {
@@ -112,6 +118,7 @@ impl Default for FetcherConfig {
             headers: Vec::new(),
             network: NetworkPolicy::default(),
             keep_headers: false,
+            extra_roots: Vec::new(),
         }
     }
 }
@@ -285,8 +292,11 @@ impl Fetcher {
     /// timeouts, no automatic redirects (trawl follows them itself so
     /// that each hop passes the caller's scope and dedup checks), no
     /// proxies (not even from the environment: the network policy is
-    /// checked on the addresses trawl itself connects to), and a resolver
-    /// that filters every answer through the network policy.
+    /// checked on the addresses trawl itself connects to), a resolver
+    /// that filters every answer through the network policy, and TLS 1.2
+    /// or 1.3 with certificates verified against the system's roots plus
+    /// [`FetcherConfig::extra_roots`] (see `tls.rs`), ALPN offering `h2`
+    /// and `http/1.1`.
     pub fn new(config: FetcherConfig) -> Result<Fetcher, BuildError> {
         // reqwest is built without a default crypto provider. Installing
         // fails only when one is already installed (a second Fetcher, or the
@@ -316,7 +326,19 @@ impl Fetcher {
             .pool_max_idle_per_host(config.pool_idle_per_host)
             .tcp_nodelay(true)
             .default_headers(headers)
-            .user_agent(config.user_agent.clone());
+            .user_agent(config.user_agent.clone())
+            // rustls offers 1.3 and 1.2 anyway; said here so that it stays so.
+            .tls_version_min(reqwest::tls::Version::TLS_1_2);
+        if !config.extra_roots.is_empty() {
+            // Merged: the system's roots stay trusted (rustls-platform-
+            // verifier's extra roots), the given ones are added.
+            let roots = config
+                .extra_roots
+                .iter()
+                .map(|der| reqwest::Certificate::from_der(der))
+                .collect::<Result<Vec<_>, _>>()?;
+            builder = builder.tls_certs_merge(roots);
+        }
         // Overrides go through the policy resolver rather than reqwest's
         // own `resolve`, whose answers would skip any custom resolver.
         let guard = Arc::new(Guard::new(config.network.clone()));

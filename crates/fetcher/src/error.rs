@@ -135,6 +135,20 @@ impl FetchError {
             );
         }
         let kind = kind_of(&err);
+        if kind == ErrorKind::Tls {
+            // The wrappers ("error sending request", "client error
+            // (Connect)") say nothing the explanation does not.
+            let mut explained = None;
+            for_each_cause(&err, |cause| {
+                explained = cause
+                    .downcast_ref::<rustls::Error>()
+                    .map(crate::tls::explain);
+                explained.is_some()
+            });
+            if let Some(explained) = explained {
+                return FetchError::new(kind, format!("{url}: {explained}"));
+            }
+        }
         let err = err.without_url();
         FetchError::new(kind, format!("{url}: {}", chain_message(&err)))
     }
@@ -146,9 +160,20 @@ impl FetchError {
 /// deliberately not exposed as `source()`: printers that walk sources would
 /// repeat it.
 #[derive(Debug, thiserror::Error)]
-#[error("building the HTTP client: {}", chain_message(.error))]
+#[error("building the HTTP client: {}{}", chain_message(.error), no_roots_hint(.error))]
 pub struct BuildError {
     error: reqwest::Error,
+}
+
+/// What to do when the system has no CA certificates at all (a minimal
+/// container): rustls-platform-verifier refuses to build without roots.
+fn no_roots_hint(error: &reqwest::Error) -> &'static str {
+    if chain_message(error).contains("No CA certificates were loaded from the system") {
+        "; install the system's CA certificates (the ca-certificates package), point \
+         SSL_CERT_FILE or SSL_CERT_DIR at a CA bundle, or trust a CA with --ca-cert"
+    } else {
+        ""
+    }
 }
 
 impl From<reqwest::Error> for BuildError {

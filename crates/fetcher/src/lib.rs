@@ -4,7 +4,8 @@
 //!
 //! - [`Fetcher`] holds the one shared, pooled `reqwest::Client` of a crawl
 //!   (keep-alive, gzip/brotli/zstd/deflate, connect, idle-read and overall
-//!   timeouts, rustls with the ring provider).
+//!   timeouts, rustls with the ring provider; certificates always verified,
+//!   against the system's roots plus [`FetcherConfig::extra_roots`]).
 //! - [`Fetcher::fetch`] GETs one URL. It follows redirects itself, asking
 //!   the caller's callback about every hop ([`RedirectVerdict`]), and
 //!   streams the final body into memory up to a cap counted on
@@ -67,6 +68,8 @@
 //! - `netpolicy.rs`: [`classify_address`], [`NetworkPolicy`], [`Blocked`].
 //! - `guard.rs`: the policy inside the client: the filtering resolver
 //!   (`--resolve` overrides included), the IP-literal check, seed classes.
+//! - `tls.rs`: which roots are trusted, [`read_ca_file`] for more, and
+//!   TLS failures explained in the [`ErrorKind::Tls`] message.
 
 mod body;
 mod client;
@@ -79,6 +82,7 @@ mod politeness;
 mod retry;
 mod robots;
 mod sitemap;
+mod tls;
 
 pub use body::ResponseFacts;
 pub use client::{
@@ -96,3 +100,8 @@ pub use politeness::{HostPolicy, PolitenessConfig};
 pub use retry::{Retry, RetryAfter, backoff_delay, classify};
 pub use robots::{ParsedRobots, RobotsCache, RobotsRules};
 pub use sitemap::discover_sitemaps;
+pub use tls::{CaCertError, parse_ca_pem, read_ca_file};
+
+/// A DER certificate, as [`FetcherConfig::extra_roots`] holds them
+/// (rustls's type, re-exported).
+pub use rustls::pki_types::CertificateDer;

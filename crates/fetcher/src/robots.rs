@@ -191,9 +191,10 @@ impl RobotsCache {
                 (None, Some(error)) => {
                     last_problem = format!("{}: {}", error.kind.as_str(), error.message);
                     last_kind = Some(error.kind);
-                    // The network policy will not change its mind: asking
-                    // again only delays the host's refusal records.
-                    if error.kind == ErrorKind::BlockedAddress {
+                    // Neither the network policy nor the server's
+                    // certificate will change in a second: asking again
+                    // only delays the host's refusal records.
+                    if matches!(error.kind, ErrorKind::BlockedAddress | ErrorKind::Tls) {
                         break;
                     }
                 }

@@ -510,30 +510,3 @@ async fn a_second_fetcher_in_one_process_builds() {
     let _first = fetcher(FetcherConfig::default());
     let _second = fetcher(FetcherConfig::default());
 }
-
-#[tokio::test]
-async fn a_failed_tls_handshake_is_a_tls_error() {
-    // The test site speaks no TLS; this listener answers a ClientHello with
-    // plain HTTP, which rustls rejects as a corrupt record.
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    let server = tokio::spawn(async move {
-        use tokio::io::{AsyncReadExt, AsyncWriteExt};
-        if let Ok((mut stream, _)) = listener.accept().await {
-            let mut hello = [0u8; 512];
-            let _ = stream.read(&mut hello).await;
-            let _ = stream
-                .write_all(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
-                .await;
-            let _ = stream.read(&mut hello).await;
-        }
-    });
-    let target = Url::parse(&format!("https://{addr}/")).expect("url");
-    let fetched = get(&fetcher(FetcherConfig::default()), &target).await;
-    server.abort();
-    let error = fetched.error.as_ref().expect("handshake fails");
-    assert_eq!(error.kind, ErrorKind::Tls, "{}", error.message);
-    assert_eq!(fetched.retry(), Some(Retry::GiveUp));
-}

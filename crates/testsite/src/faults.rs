@@ -4,10 +4,10 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use tokio::io::AsyncWriteExt;
-use tokio::net::TcpStream;
 
 use crate::Shared;
 use crate::http::{Request, Response, head_bytes};
+use crate::server::Wire;
 
 /// What the connection loop should do after a fault handler ran.
 #[derive(Debug)]
@@ -22,10 +22,25 @@ fn small_page(title: &str, body: &str) -> String {
     format!("<!DOCTYPE html><html><head><title>{title}</title></head><body>{body}</body></html>")
 }
 
-pub(crate) async fn handle(
+/// A fault that writes raw bytes, asked for over HTTP/2, where there is no
+/// byte stream of its own to break.
+fn http1_only(name: &str) -> Handled {
+    Handled::Respond(Response::html(
+        501,
+        small_page(
+            "HTTP/1.1 only",
+            &format!("/fault/{name} breaks the HTTP/1.1 byte stream; it is not served over HTTP/2"),
+        ),
+    ))
+}
+
+/// Answers `/fault/...`. `stream` is the connection's byte stream over
+/// HTTP/1.1, for the faults that write raw bytes; `None` over HTTP/2,
+/// where those answer 501.
+pub(crate) async fn handle<W: Wire>(
     shared: &Shared,
     request: &Request,
-    stream: &mut TcpStream,
+    stream: Option<&mut W>,
 ) -> std::io::Result<Handled> {
     let path = request.path();
     let rest = path.strip_prefix("/fault/").unwrap_or("");
@@ -36,6 +51,9 @@ pub(crate) async fn handle(
             Response::html(200, small_page("Slow headers", "late"))
         }
         "drip" => {
+            let Some(stream) = stream else {
+                return Ok(http1_only(name));
+            };
             let bytes = request.query_u64("bytes", 100);
             let pause = Duration::from_millis(request.query_u64("ms", 100));
             let head = head_bytes(
@@ -47,6 +65,7 @@ pub(crate) async fn handle(
             for _ in 0..bytes {
                 tokio::time::sleep(pause).await;
                 stream.write_all(b"x").await?;
+                stream.flush().await?;
             }
             return Ok(Handled::Close);
         }
@@ -99,6 +118,9 @@ pub(crate) async fn handle(
             )
         }
         "huge" => {
+            let Some(stream) = stream else {
+                return Ok(http1_only(name));
+            };
             let bytes = request.query_u64("bytes", 20 << 20);
             let head = head_bytes(
                 200,
@@ -113,6 +135,7 @@ pub(crate) async fn handle(
                 stream.write_all(&chunk[..take]).await?;
                 left -= take as u64;
             }
+            stream.flush().await?;
             return Ok(Handled::Close);
         }
         "gzip-bomb" => {
@@ -239,12 +262,18 @@ pub(crate) async fn handle(
         ),
         "based" => Response::html(200, small_page("Based", "based")),
         "reset" => {
+            let Some(stream) = stream else {
+                return Ok(http1_only(name));
+            };
             // SO_LINGER 0: closing sends RST instead of FIN, so the client
             // sees "connection reset", not an orderly (if early) end.
-            stream.set_zero_linger()?;
+            stream.tcp().set_zero_linger()?;
             return Ok(Handled::Close);
         }
         "truncated" => {
+            let Some(stream) = stream else {
+                return Ok(http1_only(name));
+            };
             let head = head_bytes(
                 200,
                 &[("Content-Type".into(), "text/html".into())],
@@ -252,6 +281,7 @@ pub(crate) async fn handle(
             );
             stream.write_all(&head).await?;
             stream.write_all(&[b'a'; 100]).await?;
+            stream.flush().await?;
             return Ok(Handled::Close);
         }
         "product" => {
@@ -279,6 +309,9 @@ pub(crate) async fn handle(
             Response::html(200, body).header("Content-Encoding", "gzip")
         }
         "chunked" => {
+            let Some(stream) = stream else {
+                return Ok(http1_only(name));
+            };
             // A whole page in three chunks, without Content-Length.
             let head = head_bytes(
                 200,
@@ -299,9 +332,13 @@ pub(crate) async fn handle(
                 stream.write_all(b"\r\n").await?;
             }
             stream.write_all(b"0\r\n\r\n").await?;
+            stream.flush().await?;
             return Ok(Handled::Close);
         }
         "bad-chunked" => {
+            let Some(stream) = stream else {
+                return Ok(http1_only(name));
+            };
             let head = head_bytes(
                 200,
                 &[
@@ -314,9 +351,13 @@ pub(crate) async fn handle(
             stream
                 .write_all(b"5\r\nhello\r\nZZZ-not-hex\r\nmore\r\n")
                 .await?;
+            stream.flush().await?;
             return Ok(Handled::Close);
         }
         "huge-headers" => {
+            let Some(stream) = stream else {
+                return Ok(http1_only(name));
+            };
             let mut headers = vec![("Content-Type".to_owned(), "text/html".to_owned())];
             // 128 values of 8 KiB: 1 MiB of header values, more with names.
             let filler = "v".repeat(8 * 1024);
@@ -327,6 +368,7 @@ pub(crate) async fn handle(
             let head = head_bytes(200, &headers, Some(body.len() as u64));
             stream.write_all(&head).await?;
             stream.write_all(body.as_bytes()).await?;
+            stream.flush().await?;
             return Ok(Handled::Close);
         }
         _ => Response::html(404, small_page("Not found", "no such fault")),

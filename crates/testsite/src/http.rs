@@ -5,8 +5,7 @@
 //! built to prevent.
 
 use bytes::Bytes;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 /// Largest request head accepted; crawlers send a few hundred bytes.
 const MAX_HEAD: usize = 64 * 1024;
@@ -22,6 +21,8 @@ pub(crate) struct Request {
     /// Every header as sent, names lower-cased, in order.
     pub(crate) headers: Vec<(String, String)>,
     pub(crate) close: bool,
+    /// `HTTP/1.1`, `HTTP/1.0` or (from the HTTP/2 server) `HTTP/2`.
+    pub(crate) version: &'static str,
 }
 
 impl Request {
@@ -47,7 +48,7 @@ impl Request {
 /// Reads one request head from `stream`, keeping bytes of the next request
 /// in `buffer`. `Ok(None)` when the peer closed the connection.
 pub(crate) async fn read_request(
-    stream: &mut TcpStream,
+    stream: &mut (impl AsyncRead + Unpin),
     buffer: &mut Vec<u8>,
 ) -> std::io::Result<Option<Request>> {
     loop {
@@ -85,6 +86,11 @@ fn parse_head(head: &str) -> Option<Request> {
         user_agent: None,
         headers: Vec::new(),
         close: version == "HTTP/1.0",
+        version: if version == "HTTP/1.0" {
+            "HTTP/1.0"
+        } else {
+            "HTTP/1.1"
+        },
     };
     for line in lines {
         let Some((name, value)) = line.split_once(':') else {
@@ -183,8 +189,19 @@ pub(crate) fn head_bytes(
     head.into_bytes()
 }
 
+/// Writes `response` and flushes it (a TLS stream holds back what is not
+/// flushed; flushing a TCP stream costs nothing).
 pub(crate) async fn write_response(
-    stream: &mut TcpStream,
+    stream: &mut (impl AsyncWrite + Unpin),
+    response: &Response,
+    head_only: bool,
+) -> std::io::Result<()> {
+    write_unflushed(stream, response, head_only).await?;
+    stream.flush().await
+}
+
+async fn write_unflushed(
+    stream: &mut (impl AsyncWrite + Unpin),
     response: &Response,
     head_only: bool,
 ) -> std::io::Result<()> {

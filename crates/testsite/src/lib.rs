@@ -53,9 +53,18 @@
 //! connection after answering. `/fault/reset` closes with `SO_LINGER` 0, so
 //! the client sees a TCP reset rather than an orderly end of stream.
 //!
+//! HTTPS: [`TestSite::start_tls`] serves the same site over TLS with a
+//! certificate authority made at start ([`TestSite::ca_pem`] is its PEM,
+//! for a client to trust), ALPN offering `h2` and `http/1.1` by default
+//! ([`TlsConfig`]). With `h2` negotiated the site speaks HTTP/2 through
+//! hyper's server, with the same pages, robots.txt, sitemaps and faults,
+//! except the byte-level ones (`reset`, `truncated`, `bad-chunked`,
+//! `huge-headers`, `drip`, `huge`, `chunked`), which answer 501 there.
+//! [`RequestRecord::version`] says which protocol each request came in.
+//!
 //! It does **not** implement HTTP beyond what crawlers send (GET/HEAD,
-//! keep-alive, no request bodies, no TLS), and it never listens on anything
-//! but loopback. It is a test tool: request logs grow without bound, and
+//! keep-alive, no request bodies), and it never listens on anything but
+//! loopback. It is a test tool: request logs grow without bound, and
 //! connections are not capped.
 //!
 //! # Layout
@@ -69,16 +78,23 @@
 //!   Hand-written rather than hyper because faults must break the protocol
 //!   at the byte level mid-connection, which a server library prevents.
 //! - `faults.rs`: the `/fault/...` endpoints.
+//! - `tls.rs`: the HTTPS mode's CA, server certificate and rustls config.
+//! - `h2.rs`: HTTP/2 over TLS (hyper's server), through the same router.
 //! - `bin/trawl-testsite.rs`: serves a site until killed, for manual crawls
 //!   and the benchmark.
 
 mod faults;
+mod h2;
 mod http;
 mod server;
 mod site;
+mod tls;
+
+pub use tls::TlsConfig;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -142,6 +158,8 @@ pub struct RequestRecord {
     pub user_agent: Option<String>,
     /// Every header as sent (names lower-cased), in order.
     pub headers: Vec<(String, String)>,
+    /// The protocol: `HTTP/1.1`, `HTTP/1.0` or `HTTP/2`.
+    pub version: &'static str,
     /// When the request head had been read, before any latency or fault
     /// delay: what rate-limit tests measure the spacing of. Read from
     /// tokio's clock, so it is virtual time on a paused clock.
@@ -152,6 +170,10 @@ pub struct RequestRecord {
 #[derive(Debug)]
 pub(crate) struct Shared {
     config: SiteConfig,
+    /// `http` or `https`: absolute links and sitemap URLs use it.
+    scheme: &'static str,
+    /// TLS handshakes that failed (HTTPS mode).
+    tls_failures: AtomicU64,
     pages: Vec<Bytes>,
     /// Kept for virtual hosts, whose pages are rendered per request with
     /// their own host in absolute links.
@@ -194,6 +216,9 @@ impl Shared {
 #[derive(Debug)]
 pub struct TestSite {
     addr: SocketAddr,
+    scheme: &'static str,
+    /// The CA certificate (PEM) in HTTPS mode.
+    ca_pem: Option<String>,
     shared: Arc<Shared>,
     reachable: BTreeMap<String, u32>,
     accept: JoinHandle<()>,
@@ -208,7 +233,7 @@ impl TestSite {
 
     /// Like [`TestSite::start`] on a chosen port (0 = any free port).
     pub async fn start_on(config: SiteConfig, port: u16) -> std::io::Result<TestSite> {
-        TestSite::bind(config, SocketAddr::from(([127, 0, 0, 1], port))).await
+        TestSite::bind(config, SocketAddr::from(([127, 0, 0, 1], port)), None).await
     }
 
     /// Like [`TestSite::start`] on another loopback address, any free
@@ -223,10 +248,30 @@ impl TestSite {
                 format!("the test site listens on loopback only, not on {ip}"),
             ));
         }
-        TestSite::bind(config, SocketAddr::new(ip, 0)).await
+        TestSite::bind(config, SocketAddr::new(ip, 0), None).await
     }
 
-    async fn bind(config: SiteConfig, at: SocketAddr) -> std::io::Result<TestSite> {
+    /// Like [`TestSite::start`] over HTTPS (`https://127.0.0.1:PORT`): a
+    /// new certificate authority signs the server's certificate, and
+    /// [`TestSite::ca_pem`] gives the CA certificate for a client to
+    /// trust. ALPN, the certificate's names and validity and the TLS
+    /// versions come from `tls`.
+    pub async fn start_tls(config: SiteConfig, tls: TlsConfig) -> std::io::Result<TestSite> {
+        let (server, ca_pem) = tls::server_config(&tls)?;
+        let acceptor = tokio_rustls::TlsAcceptor::from(server);
+        TestSite::bind(
+            config,
+            SocketAddr::from(([127, 0, 0, 1], 0)),
+            Some((acceptor, ca_pem)),
+        )
+        .await
+    }
+
+    async fn bind(
+        config: SiteConfig,
+        at: SocketAddr,
+        tls: Option<(tokio_rustls::TlsAcceptor, String)>,
+    ) -> std::io::Result<TestSite> {
         // A deep accept queue: a crawler opening hundreds of connections at
         // once (one per virtual host) must not see SYNs dropped and retried
         // a second later, which the default backlog of 128 causes.
@@ -239,7 +284,9 @@ impl TestSite {
         socket.bind(at)?;
         let listener = socket.listen(4096)?;
         let addr = listener.local_addr()?;
-        let base = format!("http://{addr}");
+        let (acceptor, ca_pem) = tls.unzip();
+        let scheme = if acceptor.is_some() { "https" } else { "http" };
+        let base = format!("{scheme}://{addr}");
         let graph = Graph::generate(config.pages, config.links_per_page, config.seed);
         let pages = (0..graph.links.len())
             .map(|page| render(&graph, page, &base, config.page_bytes))
@@ -251,15 +298,19 @@ impl TestSite {
             .collect();
         let shared = Arc::new(Shared {
             config,
+            scheme,
+            tls_failures: AtomicU64::new(0),
             pages,
             graph,
             log: Mutex::new(Vec::new()),
             counters: Mutex::new(HashMap::new()),
             gzip_cache: Mutex::new(HashMap::new()),
         });
-        let accept = tokio::spawn(server::accept_loop(listener, Arc::clone(&shared)));
+        let accept = tokio::spawn(server::accept_loop(listener, Arc::clone(&shared), acceptor));
         Ok(TestSite {
             addr,
+            scheme,
+            ca_pem,
             shared,
             reachable,
             accept,
@@ -270,9 +321,22 @@ impl TestSite {
         self.addr
     }
 
-    /// `http://127.0.0.1:PORT` (or the address of [`TestSite::start_at`]).
+    /// `http://127.0.0.1:PORT` (or the address of [`TestSite::start_at`]);
+    /// `https://...` from [`TestSite::start_tls`].
     pub fn base_url(&self) -> String {
-        format!("http://{}", self.addr)
+        format!("{}://{}", self.scheme, self.addr)
+    }
+
+    /// The PEM of the certificate authority that issued the server's
+    /// certificate, in HTTPS mode; `None` over plain HTTP.
+    pub fn ca_pem(&self) -> Option<&str> {
+        self.ca_pem.as_deref()
+    }
+
+    /// TLS handshakes that failed so far (a client that did not trust the
+    /// certificate, or spoke no TLS); 0 over plain HTTP.
+    pub fn tls_handshake_failures(&self) -> u64 {
+        self.shared.tls_failures.load(Ordering::Relaxed)
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -292,7 +356,8 @@ impl TestSite {
     /// `http://h{index}.test:PORT{path}`: a URL on a virtual host.
     pub fn vhost_url(&self, index: usize, path: &str) -> String {
         format!(
-            "http://{}:{}{path}",
+            "{}://{}:{}{path}",
+            self.scheme,
             TestSite::vhost(index),
             self.addr.port()
         )

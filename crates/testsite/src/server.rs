@@ -1,17 +1,43 @@
-//! The server: the accept loop, one task per connection, and the router
-//! that sends each request to a page, robots.txt, the sitemaps or a fault.
+//! The server: the accept loop, one task per connection (after a TLS
+//! handshake in HTTPS mode), and the router that sends each request to a
+//! page, robots.txt, the sitemaps or a fault.
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use bytes::Bytes;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
+use tokio_rustls::TlsAcceptor;
 
 use crate::http::{self, Response, read_request, write_response};
 use crate::site::{self, page_path, render};
 use crate::{RequestRecord, Shared, faults, lock};
 
-pub(crate) async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
+/// A byte stream the HTTP/1.1 server speaks on: plain TCP, or TLS over it.
+pub(crate) trait Wire: AsyncRead + AsyncWrite + Unpin + Send {
+    /// The TCP socket underneath, for faults that act on it (SO_LINGER).
+    fn tcp(&self) -> &TcpStream;
+}
+
+impl Wire for TcpStream {
+    fn tcp(&self) -> &TcpStream {
+        self
+    }
+}
+
+impl Wire for tokio_rustls::server::TlsStream<TcpStream> {
+    fn tcp(&self) -> &TcpStream {
+        self.get_ref().0
+    }
+}
+
+pub(crate) async fn accept_loop(
+    listener: TcpListener,
+    shared: Arc<Shared>,
+    tls: Option<TlsAcceptor>,
+) {
     // Connection tasks live in this set, so aborting the accept loop (on
     // shutdown or drop) ends them too.
     let mut connections = tokio::task::JoinSet::new();
@@ -21,7 +47,13 @@ pub(crate) async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
                 Ok((stream, _)) => {
                     // Best effort: without TCP_NODELAY the site is only slower.
                     let _ = stream.set_nodelay(true);
-                    connections.spawn(serve_connection(stream, Arc::clone(&shared)));
+                    let shared = Arc::clone(&shared);
+                    match &tls {
+                        None => connections.spawn(serve_connection(stream, shared)),
+                        Some(acceptor) => {
+                            connections.spawn(serve_tls(acceptor.clone(), stream, shared))
+                        }
+                    };
                 }
                 // Out of file descriptors, or a connection that died in the
                 // queue: wait a little instead of spinning.
@@ -32,9 +64,28 @@ pub(crate) async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
     }
 }
 
-/// Serves requests on one connection until the client closes it, asks to
-/// (`Connection: close`, HTTP/1.0), a fault ends it, or a write fails.
-async fn serve_connection(mut stream: TcpStream, shared: Arc<Shared>) {
+/// The TLS handshake, then HTTP/2 if ALPN chose `h2`, HTTP/1.1 otherwise.
+/// A failed handshake (the client did not trust the certificate, or spoke
+/// no TLS) is counted and the connection dropped.
+async fn serve_tls(acceptor: TlsAcceptor, stream: TcpStream, shared: Arc<Shared>) {
+    let stream = match acceptor.accept(stream).await {
+        Ok(stream) => stream,
+        Err(_) => {
+            shared.tls_failures.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+    };
+    if stream.get_ref().1.alpn_protocol() == Some(b"h2") {
+        crate::h2::serve(stream, shared).await;
+    } else {
+        serve_connection(stream, shared).await;
+    }
+}
+
+/// Serves HTTP/1.1 requests on one connection until the client closes it,
+/// asks to (`Connection: close`, HTTP/1.0), a fault ends it, or a write
+/// fails.
+async fn serve_connection<W: Wire>(mut stream: W, shared: Arc<Shared>) {
     // Bytes read past the current request head (pipelined requests).
     let mut buffer = Vec::with_capacity(4096);
     loop {
@@ -42,16 +93,9 @@ async fn serve_connection(mut stream: TcpStream, shared: Arc<Shared>) {
             Ok(Some(request)) => request,
             _ => return,
         };
-        lock(&shared.log).push(RequestRecord {
-            path: request.target.clone(),
-            host: request.host.clone(),
-            user_agent: request.user_agent.clone(),
-            headers: request.headers.clone(),
-            // tokio's clock: a test on a paused clock reads virtual spacing.
-            at: tokio::time::Instant::now().into_std(),
-        });
+        log_request(&shared, &request);
         let head_only = request.method == "HEAD";
-        let response = match route(&shared, &request, &mut stream).await {
+        let response = match route(&shared, &request, Some(&mut stream)).await {
             Ok(faults::Handled::Respond(response)) => response,
             Ok(faults::Handled::Close) | Err(_) => return,
         };
@@ -65,8 +109,24 @@ async fn serve_connection(mut stream: TcpStream, shared: Arc<Shared>) {
     }
 }
 
+pub(crate) fn log_request(shared: &Shared, request: &http::Request) {
+    lock(&shared.log).push(RequestRecord {
+        path: request.target.clone(),
+        host: request.host.clone(),
+        user_agent: request.user_agent.clone(),
+        headers: request.headers.clone(),
+        version: request.version,
+        // tokio's clock: a test on a paused clock reads virtual spacing.
+        at: tokio::time::Instant::now().into_std(),
+    });
+}
+
 fn sitemap(shared: &Shared, request: &http::Request, path: &str) -> Response {
-    let base = format!("http://{}", request.host.as_deref().unwrap_or("127.0.0.1"));
+    let base = format!(
+        "{}://{}",
+        shared.scheme,
+        request.host.as_deref().unwrap_or("127.0.0.1")
+    );
     if path == "/sitemap.xml" {
         let body = format!(
             "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<sitemapindex xmlns=\"http://www.sitemaps.org/schemas/sitemap/0.9\">\n<sitemap><loc>{base}/sitemaps/unlinked.xml.gz</loc></sitemap>\n</sitemapindex>\n"
@@ -97,10 +157,12 @@ fn sitemap(shared: &Shared, request: &http::Request, path: &str) -> Response {
     }
 }
 
-async fn route(
+/// Answers one request. `stream` is the HTTP/1.1 byte stream, for faults
+/// that write raw bytes; `None` over HTTP/2.
+pub(crate) async fn route<W: Wire>(
     shared: &Shared,
     request: &http::Request,
-    stream: &mut TcpStream,
+    stream: Option<&mut W>,
 ) -> std::io::Result<faults::Handled> {
     let path = request.path();
     if path == "/robots.txt" {
@@ -137,7 +199,7 @@ async fn route(
                     render(
                         &shared.graph,
                         page,
-                        &format!("http://{host}"),
+                        &format!("{}://{host}", shared.scheme),
                         shared.config.page_bytes,
                     ),
                 ),
