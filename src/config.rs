@@ -94,6 +94,11 @@ impl ConfigError {
                 format!("invalid value '{value}': {reason}"),
                 Some(value),
             )),
+            ConfigError::CaCert { path, error } => Some((
+                "ca-cert",
+                format!("{}: {error}", path.display()),
+                path.to_str(),
+            )),
         }
     }
 }
