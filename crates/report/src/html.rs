@@ -120,7 +120,9 @@ pub(crate) fn bytes(n: u64) -> String {
         unit += 1;
     }
     let digits = if value < 10.0 { 1 } else { 0 };
-    format!("{value:.digits$} {}", UNITS[unit])
+    let text = format!("{value:.digits$}");
+    let text = text.strip_suffix(".0").unwrap_or(&text);
+    format!("{text} {}", UNITS[unit])
 }
 
 pub(crate) fn millis(ms: u64) -> String {
@@ -146,7 +148,9 @@ fn percent(part: u64, whole: u64) -> String {
 
 /// One bar of a chart: its label, its value and its CSS class.
 struct Bar {
+    /// The full label (tooltips, data-label); the axis shows `short`.
     label: String,
+    short: Option<String>,
     value: u64,
     class: &'static str,
 }
@@ -154,6 +158,7 @@ struct Bar {
 fn bar(label: impl Into<String>, value: u64, class: &'static str) -> Bar {
     Bar {
         label: label.into(),
+        short: None,
         value,
         class,
     }
@@ -228,17 +233,17 @@ fn column_chart(out: &mut String, id: &str, title: &str, bars: &[Bar], cumulativ
     const TOP: f64 = 14.0;
     const BOTTOM: f64 = 200.0;
     svg_open(out, id, title, HEIGHT);
-    let max = bars.iter().map(|bar| bar.value).max().unwrap_or(1).max(1);
+    let (step, max) = axis(bars.iter().map(|bar| bar.value).max().unwrap_or(1));
     let plot = BOTTOM - TOP;
-    for step in 0..=4u64 {
-        let y = BOTTOM - plot * step as f64 / 4.0;
+    for tick in 0..=max / step {
+        let y = BOTTOM - plot * (tick * step) as f64 / max as f64;
         let _ = write!(
             out,
             "<line class=\"grid\" x1=\"{LEFT}\" x2=\"{RIGHT}\" y1=\"{y:.1}\" y2=\"{y:.1}\"></line>\
              <text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">{}</text>",
             LEFT - 6.0,
             y + 4.0,
-            count((max as f64 * step as f64 / 4.0).round() as u64)
+            count(tick * step)
         );
     }
     let slot = (RIGHT - LEFT) / bars.len() as f64;
@@ -265,7 +270,7 @@ fn column_chart(out: &mut String, id: &str, title: &str, bars: &[Bar], cumulativ
                 "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{}</text>",
                 x + (slot - gap) / 2.0,
                 BOTTOM + 16.0,
-                esc(&cut(&item.label, 14))
+                esc(&cut(item.short.as_ref().unwrap_or(&item.label), 14))
             );
         }
     }
@@ -295,6 +300,23 @@ fn column_chart(out: &mut String, id: &str, title: &str, bars: &[Bar], cumulativ
         out,
         "<line class=\"axis\" x1=\"{LEFT}\" x2=\"{RIGHT}\" y1=\"{BOTTOM}\" y2=\"{BOTTOM}\"></line></svg>"
     );
+}
+
+/// A round tick step for values up to `max` (about four ticks) and the
+/// top of the axis, a multiple of the step.
+fn axis(max: u64) -> (u64, u64) {
+    let max = max.max(1);
+    let rough = max.div_ceil(4);
+    let mut magnitude = 1u64;
+    while magnitude.saturating_mul(10) <= rough {
+        magnitude *= 10;
+    }
+    let step = [1, 2, 5, 10]
+        .into_iter()
+        .map(|m| magnitude.saturating_mul(m))
+        .find(|&step| step >= rough)
+        .unwrap_or(rough);
+    (step, max.div_ceil(step).saturating_mul(step))
 }
 
 fn figure(out: &mut String, caption: &str, note: &str, chart: impl FnOnce(&mut String)) {
@@ -331,11 +353,16 @@ fn frequent_note(items: &FrequentItems) -> String {
     }
 }
 
-fn octave_label(low: u64, high: u64, unit: fn(u64) -> String) -> String {
-    if low == high {
+/// A power-of-two bar: the range in full, the axis its lower end.
+fn octave_bar(low: u64, high: u64, n: u64, unit: fn(u64) -> String, class: &'static str) -> Bar {
+    let label = if low == high {
         unit(low)
     } else {
-        format!("{}–{}", unit(low), unit(high))
+        format!("{} to {}", unit(low), unit(high))
+    };
+    Bar {
+        short: Some(unit(low)),
+        ..bar(label, n, class)
     }
 }
 
@@ -577,7 +604,7 @@ fn charts(out: &mut String, report: &Report) {
         .sizes
         .octaves()
         .into_iter()
-        .map(|(low, high, n)| bar(octave_label(low, high, bytes), n, "size"))
+        .map(|(low, high, n)| octave_bar(low, high, n, bytes, "size"))
         .collect();
     figure(out, "Page sizes", "(bytes read, powers of two)", |out| {
         column_chart(out, "chart-sizes", "Page sizes", &sizes, false)
@@ -587,7 +614,7 @@ fn charts(out: &mut String, report: &Report) {
         .latency
         .octaves()
         .into_iter()
-        .map(|(low, high, n)| bar(octave_label(low, high, millis), n, "lat"))
+        .map(|(low, high, n)| octave_bar(low, high, n, millis, "lat"))
         .collect();
     figure(out, "Fetch latency", "(elapsed_ms, powers of two)", |out| {
         column_chart(out, "chart-latency", "Fetch latency", &latency, false)
@@ -763,5 +790,11 @@ mod tests {
         assert_eq!(millis(999), "999 ms");
         assert_eq!(millis(1_500), "1.5 s");
         assert_eq!(millis(61_000), "1 min 1 s");
+        assert_eq!(bytes(1024), "1 KiB");
+        assert_eq!(axis(0), (1, 1));
+        assert_eq!(axis(3), (1, 3));
+        assert_eq!(axis(97), (50, 100));
+        assert_eq!(axis(162), (50, 200));
+        assert_eq!(axis(1_000_000), (500_000, 1_000_000));
     }
 }
