@@ -134,6 +134,17 @@ pub(crate) fn millis(ms: u64) -> String {
     }
 }
 
+/// A duration in few characters, for an axis: `250ms`, `12s`, `7m38s`, `2h05m`.
+fn compact_millis(ms: u64) -> String {
+    match ms {
+        0..1_000 => format!("{ms}ms"),
+        1_000..60_000 if ms % 1000 == 0 => format!("{}s", ms / 1000),
+        1_000..60_000 => format!("{:.1}s", ms as f64 / 1000.0),
+        60_000..3_600_000 => format!("{}m{:02}s", ms / 60_000, ms / 1000 % 60),
+        _ => format!("{}h{:02}m", ms / 3_600_000, ms / 60_000 % 60),
+    }
+}
+
 fn percent(part: u64, whole: u64) -> String {
     if whole == 0 {
         return "0%".to_owned();
@@ -248,7 +259,7 @@ fn column_chart(out: &mut String, id: &str, title: &str, bars: &[Bar], cumulativ
     }
     let slot = (RIGHT - LEFT) / bars.len() as f64;
     let gap = if slot > 6.0 { slot * 0.15 } else { 0.0 };
-    let every = bars.len().div_ceil(8);
+    let every = bars.len().div_ceil(7);
     for (i, item) in bars.iter().enumerate() {
         let height = item.value as f64 / max as f64 * plot;
         let height = if item.value > 0 { height.max(1.0) } else { 0.0 };
@@ -626,7 +637,18 @@ fn charts(out: &mut String, report: &Report) {
         .iter()
         .map(|&(at, n)| {
             let offset = u64::try_from(at - start).unwrap_or(0);
-            bar(format!("+{}", millis(offset)), n, "time")
+            Bar {
+                short: Some(format!("+{}", compact_millis(offset))),
+                ..bar(
+                    format!(
+                        "{} to {} UTC",
+                        format_utc_millis(at),
+                        format_utc_millis(at + width)
+                    ),
+                    n,
+                    "time",
+                )
+            }
         })
         .collect();
     let note = format!(
@@ -791,6 +813,8 @@ mod tests {
         assert_eq!(millis(1_500), "1.5 s");
         assert_eq!(millis(61_000), "1 min 1 s");
         assert_eq!(bytes(1024), "1 KiB");
+        assert_eq!(compact_millis(458_000), "7m38s");
+        assert_eq!(compact_millis(1_500), "1.5s");
         assert_eq!(axis(0), (1, 1));
         assert_eq!(axis(3), (1, 3));
         assert_eq!(axis(97), (50, 100));
