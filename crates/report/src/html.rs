@@ -100,7 +100,7 @@ pub(crate) fn count(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::new();
     for (i, digit) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(digit);
@@ -138,7 +138,7 @@ pub(crate) fn millis(ms: u64) -> String {
 fn compact_millis(ms: u64) -> String {
     match ms {
         0..1_000 => format!("{ms}ms"),
-        1_000..60_000 if ms % 1000 == 0 => format!("{}s", ms / 1000),
+        1_000..60_000 if ms.is_multiple_of(1000) => format!("{}s", ms / 1000),
         1_000..60_000 => format!("{:.1}s", ms as f64 / 1000.0),
         60_000..3_600_000 => format!("{}m{:02}s", ms / 60_000, ms / 1000 % 60),
         _ => format!("{}h{:02}m", ms / 3_600_000, ms / 60_000 % 60),
