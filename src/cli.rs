@@ -36,6 +36,8 @@ pub enum Command {
     },
     /// Print trawl's man page (roff) on standard output.
     Man,
+    /// Write a self-contained HTML report (charts, top lists) of a crawl's JSON lines.
+    Report(crate::report::ReportArgs),
 }
 
 /// What `trawl demo` crawls and where the records go.

@@ -11,6 +11,7 @@ mod config;
 mod demo;
 mod layers;
 mod progress;
+mod report;
 mod seeds;
 
 use std::ffi::OsString;
@@ -68,6 +69,7 @@ fn main() -> ExitCode {
         Command::Demo(args) => demo::run(&args),
         Command::Completions { shell } => demo::completions(shell),
         Command::Man => demo::man_page(),
+        Command::Report(args) => report::run(&args),
     }
 }
 

@@ -1,6 +1,6 @@
 //! `--metrics`: the OpenMetrics endpoint, scraped while a crawl runs and
 //! held to a strict parser (the Python `prometheus_client` OpenMetrics
-//! parser: `TRAWL_PYTHON`, which `.ci/run` points at its virtual
+//! parser: `TEST_PYTHON`, which `.ci/run` points at its virtual
 //! environment, or a `python3` that has it).
 
 mod common;
@@ -32,7 +32,7 @@ fn scrape(addr: &str) -> Option<String> {
 
 /// A Python with `prometheus_client`, if there is one.
 fn python() -> Option<String> {
-    if let Ok(python) = std::env::var("TRAWL_PYTHON") {
+    if let Ok(python) = std::env::var("TEST_PYTHON") {
         return Some(python);
     }
     Command::new("python3")
@@ -146,7 +146,7 @@ fn metrics_are_served_while_the_crawl_runs() {
         );
     } else {
         eprintln!(
-            "prometheus_client not found: set TRAWL_PYTHON (as .ci/run does) to check the format strictly"
+            "prometheus_client not found: set TEST_PYTHON (as .ci/run does) to check the format strictly"
         );
     }
     let deadline = Instant::now() + Duration::from_secs(120);

@@ -175,7 +175,15 @@ fn a_full_disk_is_a_clear_error_and_leaves_whole_lines() {
         "trap '' XFSZ; ulimit -f 64; exec '{}' crawl -o out/crawl.jsonl --per-host-rate 0 --delay-factor 0 -c 8 --per-host-concurrency 8 --quiet",
         env!("CARGO_BIN_EXE_trawl")
     );
-    let child = Command::new("bash")
+    let mut command = Command::new("bash");
+    // As trawl_command does: CI's TEST_WARCIO, TEST_CHROMIUM, ... are
+    // not settings, and trawl refuses unknown TRAWL_* variables.
+    for (name, _) in std::env::vars_os() {
+        if name.to_string_lossy().starts_with("TRAWL_") {
+            command.env_remove(name);
+        }
+    }
+    let child = command
         .arg("-c")
         .arg(script)
         .current_dir(dir.path())

@@ -2,7 +2,7 @@
 //! at ten random moments and resumed each time. Afterwards every page has
 //! exactly one record, every line parses, and the archive is whole.
 //!
-//! The kill points come from `TRAWL_SOAK_SEED` (printed, so a failure can
+//! The kill points come from `TEST_SOAK_SEED` (printed, so a failure can
 //! be replayed) or, without it, from the clock.
 
 mod common;
@@ -36,7 +36,7 @@ impl SplitMix {
 
 #[test]
 fn ten_kills_lose_nothing_and_duplicate_nothing() {
-    let seed = std::env::var("TRAWL_SOAK_SEED")
+    let seed = std::env::var("TEST_SOAK_SEED")
         .ok()
         .and_then(|text| text.parse().ok())
         .unwrap_or_else(|| {
@@ -44,7 +44,7 @@ fn ten_kills_lose_nothing_and_duplicate_nothing() {
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(1, |since| since.as_nanos() as u64)
         });
-    eprintln!("soak: TRAWL_SOAK_SEED={seed}");
+    eprintln!("soak: TEST_SOAK_SEED={seed}");
     let mut random = SplitMix(seed);
     let site = Site::start(SiteConfig {
         pages: PAGES,
@@ -131,7 +131,7 @@ fn ten_kills_lose_nothing_and_duplicate_nothing() {
         );
         assert!(archive.contains(&uri), "{uri} not archived (seed {seed})");
     }
-    if let Some(warcio) = std::env::var_os("TRAWL_WARCIO") {
+    if let Some(warcio) = std::env::var_os("TEST_WARCIO") {
         let check = std::process::Command::new(warcio)
             .arg("check")
             .arg(&warc)

@@ -1,5 +1,5 @@
 //! `--warc`: a crawl of the test site archived as WARC 1.1, read back by a
-//! real reader. `warcio` (`TRAWL_WARCIO`, which `.ci/run` sets to the one it
+//! real reader. `warcio` (`TEST_WARCIO`, which `.ci/run` sets to the one it
 //! installs, or `warcio` on the PATH) checks every digest and indexes the
 //! files; the test also reads the archive itself, so it checks the records'
 //! content wherever it runs.
@@ -17,7 +17,7 @@ use trawl_testsite::SiteConfig;
 
 /// The warcio command, when one is available.
 fn warcio() -> Option<PathBuf> {
-    if let Some(path) = std::env::var_os("TRAWL_WARCIO") {
+    if let Some(path) = std::env::var_os("TEST_WARCIO") {
         return Some(PathBuf::from(path));
     }
     Command::new("warcio")
@@ -245,7 +245,7 @@ fn a_crawl_is_archived_as_warc_that_a_real_reader_checks() {
         assert_eq!(indexed, responses.len());
     } else {
         eprintln!(
-            "warcio not found: set TRAWL_WARCIO (as .ci/run does) to check the digests with it"
+            "warcio not found: set TEST_WARCIO (as .ci/run does) to check the digests with it"
         );
     }
 }

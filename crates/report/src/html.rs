@@ -1,0 +1,824 @@
+//! The page: HTML with inline SVG charts and one inline stylesheet.
+//! Every piece of text that came from a record goes through [`esc`].
+
+use std::fmt::Write as _;
+
+use crate::bounded::FrequentItems;
+use crate::{DEPTHS, Report, format_utc_millis};
+
+/// Nothing may load: no scripts at all, no fetches, styles only inline.
+const CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; \
+                   base-uri 'none'; form-action 'none'";
+
+const STYLE: &str = r#"
+:root { --ink: #1d2330; --muted: #5b6475; --rule: #d9dde5; --paper: #ffffff; --band: #f4f6f9; }
+* { box-sizing: border-box; }
+body { margin: 0 auto; max-width: 1180px; padding: 24px; background: var(--paper); color: var(--ink);
+       font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif; }
+h1 { font-size: 26px; margin: 0 0 4px; }
+h2 { font-size: 19px; margin: 28px 0 10px; border-bottom: 2px solid var(--rule); padding-bottom: 4px; }
+.source { color: var(--muted); margin: 0 0 16px; }
+.warning { background: #fff4e5; border-left: 4px solid #ef6c00; padding: 8px 12px; }
+table { border-collapse: collapse; width: 100%; }
+th, td { text-align: left; padding: 4px 8px; border-bottom: 1px solid var(--rule); vertical-align: top; }
+th { background: var(--band); font-weight: 600; }
+td.n, th.n { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+td.url { word-break: break-all; }
+table.summary { width: auto; min-width: 50%; }
+table.summary th { background: none; font-weight: normal; color: var(--muted); }
+.charts { display: grid; grid-template-columns: repeat(auto-fill, minmax(520px, 1fr)); gap: 18px; }
+figure { margin: 0; padding: 10px 12px; border: 1px solid var(--rule); border-radius: 6px; break-inside: avoid; }
+figcaption { font-weight: 600; margin-bottom: 6px; }
+figcaption small, .note { font-weight: normal; color: var(--muted); }
+svg.chart { display: block; width: 100%; height: auto; max-width: 640px; }
+svg.chart text { font-size: 11px; fill: var(--ink); }
+svg.chart .axis { stroke: #9aa3b2; stroke-width: 1; }
+svg.chart .grid { stroke: var(--rule); stroke-width: 1; }
+svg.chart .empty { fill: var(--muted); font-size: 13px; }
+.bar { fill: #3f51b5; }
+.s1 { fill: #78909c; } .s2 { fill: #2e7d32; } .s3 { fill: #1565c0; } .s4 { fill: #ef6c00; }
+.s5 { fill: #c62828; } .s0 { fill: #757575; } .err { fill: #c62828; } .host { fill: #00838f; }
+.type { fill: #6a1b9a; } .other { fill: #b0b7c3; } .size { fill: #00897b; } .lat { fill: #f9a825; }
+.depth { fill: #3f51b5; } .time { fill: #5c6bc0; }
+.cumulative { fill: none; stroke: #c62828; stroke-width: 2; }
+a { color: #1a4fb4; }
+footer { margin-top: 32px; color: var(--muted); font-size: 12px; }
+@media print {
+  @page { margin: 12mm; }
+  body { max-width: none; padding: 0; font-size: 10pt; }
+  * { -webkit-print-color-adjust: exact; print-color-adjust: exact; }
+  .charts { display: block; }
+  figure { margin: 0 0 10px; page-break-inside: avoid; }
+  h2 { page-break-after: avoid; }
+  tr { page-break-inside: avoid; }
+  a { color: inherit; text-decoration: none; }
+}
+"#;
+
+/// Text as HTML: safe in element content and in quoted attributes.
+pub(crate) fn esc(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            // Controls other than tab and newline are not allowed in HTML text.
+            c if c.is_control() && c != '\t' && c != '\n' => out.push('\u{fffd}'),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// At most `max` characters, with an ellipsis when cut.
+fn cut(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        Some((at, _)) => format!("{}…", &text[..at]),
+        None => text.to_owned(),
+    }
+}
+
+/// A crawled URL: a link when it is http(s), else plain text.
+fn url_cell(url: &str) -> String {
+    let shown = esc(&cut(url, 160));
+    let lower = url.get(..8).unwrap_or(url).to_ascii_lowercase();
+    if lower.starts_with("http://") || lower.starts_with("https://") {
+        format!(
+            "<a href=\"{}\" rel=\"noreferrer nofollow\">{shown}</a>",
+            esc(url)
+        )
+    } else {
+        shown
+    }
+}
+
+/// `1234567` as `1,234,567`.
+pub(crate) fn count(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, digit) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(digit);
+    }
+    out
+}
+
+pub(crate) fn bytes(n: u64) -> String {
+    const UNITS: [&str; 6] = ["KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
+    if n < 1024 {
+        return format!("{n} B");
+    }
+    let mut value = n as f64 / 1024.0;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    let digits = if value < 10.0 { 1 } else { 0 };
+    let text = format!("{value:.digits$}");
+    let text = text.strip_suffix(".0").unwrap_or(&text);
+    format!("{text} {}", UNITS[unit])
+}
+
+pub(crate) fn millis(ms: u64) -> String {
+    match ms {
+        0..1_000 => format!("{ms} ms"),
+        1_000..60_000 => format!("{:.1} s", ms as f64 / 1000.0),
+        60_000..3_600_000 => format!("{} min {} s", ms / 60_000, ms / 1000 % 60),
+        _ => format!("{} h {} min", ms / 3_600_000, ms / 60_000 % 60),
+    }
+}
+
+/// A duration in few characters, for an axis: `250ms`, `12s`, `7m38s`, `2h05m`.
+fn compact_millis(ms: u64) -> String {
+    match ms {
+        0..1_000 => format!("{ms}ms"),
+        1_000..60_000 if ms.is_multiple_of(1000) => format!("{}s", ms / 1000),
+        1_000..60_000 => format!("{:.1}s", ms as f64 / 1000.0),
+        60_000..3_600_000 => format!("{}m{:02}s", ms / 60_000, ms / 1000 % 60),
+        _ => format!("{}h{:02}m", ms / 3_600_000, ms / 60_000 % 60),
+    }
+}
+
+fn percent(part: u64, whole: u64) -> String {
+    if whole == 0 {
+        return "0%".to_owned();
+    }
+    let share = part as f64 * 100.0 / whole as f64;
+    if share > 0.0 && share < 0.1 {
+        "<0.1%".to_owned()
+    } else {
+        format!("{share:.1}%")
+    }
+}
+
+/// One bar of a chart: its label, its value and its CSS class.
+struct Bar {
+    /// The full label (tooltips, data-label); the axis shows `short`.
+    label: String,
+    short: Option<String>,
+    value: u64,
+    class: &'static str,
+}
+
+fn bar(label: impl Into<String>, value: u64, class: &'static str) -> Bar {
+    Bar {
+        label: label.into(),
+        short: None,
+        value,
+        class,
+    }
+}
+
+const WIDTH: u32 = 600;
+
+fn svg_open(out: &mut String, id: &str, title: &str, height: u32) {
+    let _ = write!(
+        out,
+        "<svg id=\"{id}\" class=\"chart\" viewBox=\"0 0 {WIDTH} {height}\" width=\"{WIDTH}\" \
+         height=\"{height}\" role=\"img\" aria-labelledby=\"{id}-title\">\
+         <title id=\"{id}-title\">{}</title>",
+        esc(title)
+    );
+}
+
+fn empty_chart(out: &mut String, id: &str, title: &str) {
+    svg_open(out, id, title, 60);
+    out.push_str("<text class=\"empty\" x=\"12\" y=\"34\">no data</text></svg>");
+}
+
+/// Horizontal bars, one row per category, largest value the full width.
+fn bar_chart(out: &mut String, id: &str, title: &str, bars: &[Bar], total: u64) {
+    if bars.iter().all(|bar| bar.value == 0) {
+        return empty_chart(out, id, title);
+    }
+    const ROW: u32 = 22;
+    const LABEL: u32 = 200;
+    const SPAN: f64 = 300.0;
+    let height = 10 + ROW * bars.len() as u32;
+    svg_open(out, id, title, height);
+    let max = bars.iter().map(|bar| bar.value).max().unwrap_or(1).max(1) as f64;
+    for (row, item) in bars.iter().enumerate() {
+        let y = 5 + ROW * row as u32;
+        let width = (item.value as f64 / max * SPAN).max(if item.value > 0 { 1.0 } else { 0.0 });
+        let label = esc(&cut(&item.label, 30));
+        let full = esc(&item.label);
+        let _ = write!(
+            out,
+            "<g><title>{full}: {} ({})</title>\
+             <text x=\"{}\" y=\"{}\" text-anchor=\"end\">{label}</text>\
+             <rect class=\"bar {}\" x=\"{LABEL}\" y=\"{}\" width=\"{width:.1}\" height=\"{}\" rx=\"2\" \
+             data-label=\"{full}\" data-value=\"{}\"></rect>\
+             <text x=\"{:.1}\" y=\"{}\">{} · {}</text></g>",
+            count(item.value),
+            percent(item.value, total),
+            LABEL - 8,
+            y + 15,
+            item.class,
+            y + 3,
+            ROW - 6,
+            item.value,
+            f64::from(LABEL) + width + 6.0,
+            y + 15,
+            count(item.value),
+            percent(item.value, total),
+        );
+    }
+    out.push_str("</svg>");
+}
+
+/// Vertical bars over an ordered axis (a histogram); `cumulative` adds a
+/// line of the running total, scaled to the full height.
+fn column_chart(out: &mut String, id: &str, title: &str, bars: &[Bar], cumulative: bool) {
+    if bars.iter().all(|bar| bar.value == 0) {
+        return empty_chart(out, id, title);
+    }
+    const HEIGHT: u32 = 250;
+    const LEFT: f64 = 56.0;
+    const RIGHT: f64 = 590.0;
+    const TOP: f64 = 14.0;
+    const BOTTOM: f64 = 200.0;
+    svg_open(out, id, title, HEIGHT);
+    let (step, max) = axis(bars.iter().map(|bar| bar.value).max().unwrap_or(1));
+    let plot = BOTTOM - TOP;
+    for tick in 0..=max / step {
+        let y = BOTTOM - plot * (tick * step) as f64 / max as f64;
+        let _ = write!(
+            out,
+            "<line class=\"grid\" x1=\"{LEFT}\" x2=\"{RIGHT}\" y1=\"{y:.1}\" y2=\"{y:.1}\"></line>\
+             <text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">{}</text>",
+            LEFT - 6.0,
+            y + 4.0,
+            count(tick * step)
+        );
+    }
+    let slot = (RIGHT - LEFT) / bars.len() as f64;
+    let gap = if slot > 6.0 { slot * 0.15 } else { 0.0 };
+    let every = bars.len().div_ceil(7);
+    for (i, item) in bars.iter().enumerate() {
+        let height = item.value as f64 / max as f64 * plot;
+        let height = if item.value > 0 { height.max(1.0) } else { 0.0 };
+        let x = LEFT + slot * i as f64 + gap / 2.0;
+        let full = esc(&item.label);
+        let _ = write!(
+            out,
+            "<rect class=\"bar {}\" x=\"{x:.2}\" y=\"{:.2}\" width=\"{:.2}\" height=\"{height:.2}\" \
+             data-label=\"{full}\" data-value=\"{}\"><title>{full}: {}</title></rect>",
+            item.class,
+            BOTTOM - height,
+            (slot - gap).max(0.5),
+            item.value,
+            count(item.value),
+        );
+        if i % every == 0 {
+            let _ = write!(
+                out,
+                "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{}</text>",
+                x + (slot - gap) / 2.0,
+                BOTTOM + 16.0,
+                esc(&cut(item.short.as_ref().unwrap_or(&item.label), 14))
+            );
+        }
+    }
+    if cumulative {
+        let total: u64 = bars.iter().map(|bar| bar.value).sum::<u64>().max(1);
+        let mut running = 0;
+        let mut path = format!("M{LEFT:.1},{BOTTOM:.1}");
+        for (i, item) in bars.iter().enumerate() {
+            running += item.value;
+            let _ = write!(
+                path,
+                " L{:.1},{:.1}",
+                LEFT + slot * (i + 1) as f64,
+                BOTTOM - running as f64 / total as f64 * plot
+            );
+        }
+        let _ = write!(
+            out,
+            "<path class=\"cumulative\" d=\"{path}\" data-value=\"{running}\">\
+             <title>pages done so far (0 to {})</title></path>\
+             <text x=\"{RIGHT}\" y=\"{:.1}\" text-anchor=\"end\">red line: pages done so far</text>",
+            count(running),
+            f64::from(HEIGHT) - 12.0
+        );
+    }
+    let _ = write!(
+        out,
+        "<line class=\"axis\" x1=\"{LEFT}\" x2=\"{RIGHT}\" y1=\"{BOTTOM}\" y2=\"{BOTTOM}\"></line></svg>"
+    );
+}
+
+/// A round tick step for values up to `max` (about four ticks) and the
+/// top of the axis, a multiple of the step.
+fn axis(max: u64) -> (u64, u64) {
+    let max = max.max(1);
+    let rough = max.div_ceil(4);
+    let mut magnitude = 1u64;
+    while magnitude.saturating_mul(10) <= rough {
+        magnitude *= 10;
+    }
+    let step = [1, 2, 5, 10]
+        .into_iter()
+        .map(|m| magnitude.saturating_mul(m))
+        .find(|&step| step >= rough)
+        .unwrap_or(rough);
+    (step, max.div_ceil(step).saturating_mul(step))
+}
+
+fn figure(out: &mut String, caption: &str, note: &str, chart: impl FnOnce(&mut String)) {
+    let _ = write!(out, "<figure><figcaption>{}", esc(caption));
+    if !note.is_empty() {
+        let _ = write!(out, " <small>{}</small>", esc(note));
+    }
+    out.push_str("</figcaption>");
+    chart(out);
+    out.push_str("</figure>\n");
+}
+
+/// The `bars` most frequent keys, then "other" for the rest of `total`.
+fn frequent_bars(items: &FrequentItems, bars: usize, class: &'static str) -> Vec<Bar> {
+    let top = items.top(bars);
+    let shown: u64 = top.iter().map(|(_, n)| n).sum();
+    let mut out: Vec<Bar> = top.into_iter().map(|(key, n)| bar(key, n, class)).collect();
+    let rest = items.total() - shown;
+    if rest > 0 {
+        out.push(bar("other", rest, "other"));
+    }
+    out
+}
+
+fn frequent_note(items: &FrequentItems) -> String {
+    if items.undercount() == 0 {
+        String::new()
+    } else {
+        format!(
+            "(more than {} distinct: counts are lower bounds, at most {} low)",
+            count(items.capacity() as u64),
+            count(items.undercount())
+        )
+    }
+}
+
+/// A power-of-two bar: the range in full, the axis its lower end.
+fn octave_bar(low: u64, high: u64, n: u64, unit: fn(u64) -> String, class: &'static str) -> Bar {
+    let label = if low == high {
+        unit(low)
+    } else {
+        format!("{} to {}", unit(low), unit(high))
+    };
+    Bar {
+        short: Some(unit(low)),
+        ..bar(label, n, class)
+    }
+}
+
+fn summary_row(out: &mut String, name: &str, value: &str) {
+    let _ = writeln!(
+        out,
+        "<tr><th scope=\"row\">{}</th><td>{}</td></tr>",
+        esc(name),
+        value
+    );
+}
+
+pub(crate) fn render(report: &Report, source: &str) -> String {
+    let mut out = String::with_capacity(64 << 10);
+    let _ = write!(
+        out,
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta http-equiv=\"Content-Security-Policy\" content=\"{CSP}\">\
+         <meta name=\"referrer\" content=\"no-referrer\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <title>Crawl report: {}</title><style>{STYLE}</style></head>\n<body>\n\
+         <header><h1>Crawl report</h1><p class=\"source\">{} · {} records · made by trawl-report {}</p></header>\n",
+        esc(source),
+        esc(source),
+        count(report.records),
+        env!("CARGO_PKG_VERSION"),
+    );
+    if let Some((line, reason)) = &report.first_bad {
+        let lines = if report.bad_lines == 1 {
+            "1 line".to_owned()
+        } else {
+            format!("{} lines", count(report.bad_lines))
+        };
+        let _ = writeln!(
+            out,
+            "<p class=\"warning\" id=\"bad-lines\">{lines} could not be read, first at line {} ({}).</p>",
+            count(*line),
+            esc(&cut(reason, 200))
+        );
+    }
+    summary(&mut out, report);
+    charts(&mut out, report);
+    lists(&mut out, report);
+    let _ = write!(
+        out,
+        "<footer>Made in one pass over the records in bounded memory: fixed histograms \
+         (sizes and latency to within 12.5%), top-{} heaps, the first {} broken links, \
+         and fixed sets of counters for hosts, content types and link targets (exact \
+         until they fill; the page says when a count is a lower bound). This page loads \
+         nothing from anywhere and needs no JavaScript.</footer>\n</body></html>\n",
+        report.limits.top, report.limits.broken
+    );
+    out
+}
+
+fn summary(out: &mut String, report: &Report) {
+    let records = report.records;
+    let in_range = |low: usize, high: usize| report.statuses[low..=high].iter().sum::<u64>();
+    out.push_str("<section id=\"summary\"><h2>Summary</h2><table class=\"summary\">\n");
+    summary_row(out, "Pages (records)", &count(records));
+    summary_row(
+        out,
+        "Succeeded (2xx)",
+        &format!(
+            "{} ({})",
+            count(in_range(200, 299)),
+            percent(in_range(200, 299), records)
+        ),
+    );
+    summary_row(
+        out,
+        "Redirects not followed (3xx)",
+        &count(in_range(300, 399)),
+    );
+    summary_row(
+        out,
+        "Client / server errors (4xx / 5xx)",
+        &format!(
+            "{} / {}",
+            count(in_range(400, 499)),
+            count(in_range(500, 999))
+        ),
+    );
+    summary_row(
+        out,
+        "Errors (records with an error)",
+        &format!(
+            "{} ({})",
+            count(report.errors),
+            percent(report.errors, records)
+        ),
+    );
+    let (hosts, more) = report.distinct_hosts.count();
+    summary_row(
+        out,
+        "Hosts",
+        &if more {
+            format!("at least {} (counted exactly up to that)", count(hosts))
+        } else {
+            count(hosts)
+        },
+    );
+    let total_bytes = u64::try_from(report.sizes.sum()).unwrap_or(u64::MAX);
+    summary_row(
+        out,
+        "Bytes (bodies, decompressed)",
+        &format!("{} ({} bytes)", bytes(total_bytes), count(total_bytes)),
+    );
+    summary_row(out, "Links found", &count(report.links));
+    match (report.first_at, report.last_at) {
+        (Some(first), Some(last)) => {
+            let span = u64::try_from(last - first).unwrap_or(0);
+            summary_row(
+                out,
+                "Duration",
+                &format!(
+                    "{} (first fetch {} UTC, last {} UTC)",
+                    millis(span),
+                    format_utc_millis(first),
+                    format_utc_millis(last)
+                ),
+            );
+            let rate = if span > 0 {
+                format!("{:.1} pages/s", records as f64 * 1000.0 / span as f64)
+            } else {
+                "n/a (one instant)".to_owned()
+            };
+            summary_row(out, "Rate", &rate);
+        }
+        _ => summary_row(out, "Duration", "n/a"),
+    }
+    let latency = &report.latency;
+    if let (Some(p50), Some(p90), Some(p99), Some(max)) = (
+        latency.quantile(0.5),
+        latency.quantile(0.9),
+        latency.quantile(0.99),
+        latency.max(),
+    ) {
+        summary_row(
+            out,
+            "Fetch latency (median / p90 / p99 / max)",
+            &format!(
+                "{} / {} / {} / {}",
+                millis(p50),
+                millis(p90),
+                millis(p99),
+                millis(max)
+            ),
+        );
+    }
+    let sizes = &report.sizes;
+    if let (Some(p50), Some(max)) = (sizes.quantile(0.5), sizes.max()) {
+        let mean = (sizes.sum() / u128::from(sizes.count().max(1))) as u64;
+        summary_row(
+            out,
+            "Page size (mean / median / max)",
+            &format!("{} / {} / {}", bytes(mean), bytes(p50), bytes(max)),
+        );
+    }
+    if let Some(deepest) = report.depths.iter().rposition(|&n| n > 0) {
+        let deepest = if deepest == DEPTHS {
+            format!("{DEPTHS} or more")
+        } else {
+            deepest.to_string()
+        };
+        summary_row(out, "Deepest page", &deepest);
+    }
+    summary_row(out, "Unreadable lines", &count(report.bad_lines));
+    out.push_str("</table></section>\n");
+}
+
+fn charts(out: &mut String, report: &Report) {
+    let limits = &report.limits;
+    out.push_str("<section id=\"charts\"><h2>Charts</h2><div class=\"charts\">\n");
+
+    let mut statuses: Vec<Bar> = report
+        .statuses
+        .iter()
+        .enumerate()
+        .filter(|&(_, &n)| n > 0)
+        .map(|(code, &n)| {
+            let class = ["s0", "s1", "s2", "s3", "s4", "s5"][(code / 100).min(5)];
+            bar(code.to_string(), n, class)
+        })
+        .collect();
+    if report.no_status > 0 {
+        statuses.push(bar("no response", report.no_status, "s0"));
+    }
+    figure(out, "Status codes", "", |out| {
+        bar_chart(
+            out,
+            "chart-status",
+            "Status codes",
+            &statuses,
+            report.records,
+        )
+    });
+
+    let kinds = frequent_bars(&report.error_kinds, limits.bars, "err");
+    figure(
+        out,
+        "Error kinds",
+        &frequent_note(&report.error_kinds),
+        |out| bar_chart(out, "chart-errors", "Error kinds", &kinds, report.records),
+    );
+
+    let depths: Vec<Bar> = report
+        .depths
+        .iter()
+        .enumerate()
+        .map(|(depth, &n)| {
+            let label = if depth == DEPTHS {
+                format!("{DEPTHS}+")
+            } else {
+                depth.to_string()
+            };
+            bar(label, n, "depth")
+        })
+        .collect();
+    let depths = crate::bounded::trim(depths, |bar| bar.value == 0);
+    figure(out, "Depth", "(links from a seed)", |out| {
+        column_chart(out, "chart-depth", "Pages by depth", &depths, false)
+    });
+
+    let hosts = frequent_bars(&report.hosts, limits.bars, "host");
+    figure(out, "Top hosts", &frequent_note(&report.hosts), |out| {
+        bar_chart(out, "chart-hosts", "Top hosts", &hosts, report.records)
+    });
+
+    let types = frequent_bars(&report.content_types, limits.bars, "type");
+    figure(
+        out,
+        "Content types",
+        &frequent_note(&report.content_types),
+        |out| bar_chart(out, "chart-types", "Content types", &types, report.records),
+    );
+
+    let sizes: Vec<Bar> = report
+        .sizes
+        .octaves()
+        .into_iter()
+        .map(|(low, high, n)| octave_bar(low, high, n, bytes, "size"))
+        .collect();
+    figure(out, "Page sizes", "(bytes read, powers of two)", |out| {
+        column_chart(out, "chart-sizes", "Page sizes", &sizes, false)
+    });
+
+    let latency: Vec<Bar> = report
+        .latency
+        .octaves()
+        .into_iter()
+        .map(|(low, high, n)| octave_bar(low, high, n, millis, "lat"))
+        .collect();
+    figure(out, "Fetch latency", "(elapsed_ms, powers of two)", |out| {
+        column_chart(out, "chart-latency", "Fetch latency", &latency, false)
+    });
+
+    let (bins, width) = report.times.occupied();
+    let start = bins.first().map_or(0, |&(at, _)| at);
+    let over_time: Vec<Bar> = bins
+        .iter()
+        .map(|&(at, n)| {
+            let offset = u64::try_from(at - start).unwrap_or(0);
+            Bar {
+                short: Some(format!("+{}", compact_millis(offset))),
+                ..bar(
+                    format!(
+                        "{} to {} UTC",
+                        format_utc_millis(at),
+                        format_utc_millis(at + width)
+                    ),
+                    n,
+                    "time",
+                )
+            }
+        })
+        .collect();
+    let note = format!(
+        "(fetched_at, {} per bar, from {} UTC)",
+        millis(u64::try_from(width).unwrap_or(0)),
+        format_utc_millis(start)
+    );
+    figure(out, "Pages over time", &note, |out| {
+        column_chart(out, "chart-time", "Pages over time", &over_time, true)
+    });
+    out.push_str("</div></section>\n");
+}
+
+fn page_table(
+    out: &mut String,
+    id: &str,
+    heading: &str,
+    weight_heading: &str,
+    rows: &[(u64, &crate::Page)],
+    weight: fn(u64) -> String,
+) {
+    let _ = writeln!(
+        out,
+        "<section id=\"{id}\"><h2>{}</h2><table><thead><tr><th class=\"n\">#</th>\
+         <th class=\"n\">{}</th><th class=\"n\">status</th><th>URL</th><th>title</th></tr></thead><tbody>",
+        esc(heading),
+        esc(weight_heading)
+    );
+    if rows.is_empty() {
+        out.push_str("<tr><td colspan=\"5\">none</td></tr>\n");
+    }
+    for (rank, (value, page)) in rows.iter().enumerate() {
+        let _ = writeln!(
+            out,
+            "<tr><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td>\
+             <td class=\"url\">{}</td><td>{}</td></tr>",
+            rank + 1,
+            weight(*value),
+            page.status
+                .map_or_else(|| "–".to_owned(), |s| s.to_string()),
+            url_cell(&page.url),
+            esc(&cut(page.title.as_deref().unwrap_or(""), 120)),
+        );
+    }
+    out.push_str("</tbody></table></section>\n");
+}
+
+fn lists(out: &mut String, report: &Report) {
+    let top = report.limits.top;
+    page_table(
+        out,
+        "largest",
+        "Largest pages",
+        "size",
+        &report.largest.sorted(),
+        bytes,
+    );
+    page_table(
+        out,
+        "slowest",
+        "Slowest fetches",
+        "elapsed",
+        &report.slowest.sorted(),
+        millis,
+    );
+
+    let linked = report.linked.top(top);
+    let _ = writeln!(
+        out,
+        "<section id=\"most-linked\"><h2>Most linked</h2><p class=\"note\">Pages linking to each \
+         URL (every record's <code>links</code>, in or out of scope). {}</p><table><thead><tr>\
+         <th class=\"n\">#</th><th class=\"n\">linked from</th><th>URL</th></tr></thead><tbody>",
+        if report.linked.undercount() == 0 {
+            format!(
+                "Exact: fewer than {} distinct targets.",
+                count(report.linked.capacity() as u64)
+            )
+        } else {
+            format!(
+                "More than {} distinct targets, so counted in that many counters \
+                 (Misra–Gries): every URL with more than 1/{} of all {} links is here, \
+                 and each count is at most {} low.",
+                count(report.linked.capacity() as u64),
+                count(report.linked.capacity() as u64 + 1),
+                count(report.linked.total()),
+                count(report.linked.undercount())
+            )
+        }
+    );
+    if linked.is_empty() {
+        out.push_str("<tr><td colspan=\"3\">none</td></tr>\n");
+    }
+    for (rank, (url, n)) in linked.iter().enumerate() {
+        let _ = writeln!(
+            out,
+            "<tr><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"url\">{}</td></tr>",
+            rank + 1,
+            count(*n),
+            url_cell(url)
+        );
+    }
+    out.push_str("</tbody></table></section>\n");
+
+    let _ = writeln!(
+        out,
+        "<section id=\"broken\"><h2>Broken links</h2><p class=\"note\">Records with status 400 \
+         or above or an error, and the page that linked them. {}</p><table><thead><tr>\
+         <th>URL</th><th>status or error</th><th>linked from</th><th class=\"n\">line</th></tr></thead><tbody>",
+        if report.broken_total as usize > report.broken.len() {
+            format!(
+                "The first {} of {}.",
+                count(report.broken.len() as u64),
+                count(report.broken_total)
+            )
+        } else {
+            format!("{} in all.", count(report.broken_total))
+        }
+    );
+    if report.broken.is_empty() {
+        out.push_str("<tr><td colspan=\"4\">none</td></tr>\n");
+    }
+    for broken in &report.broken {
+        let parent = broken
+            .parent
+            .as_deref()
+            .map_or_else(|| "(a seed)".to_owned(), url_cell);
+        let _ = writeln!(
+            out,
+            "<tr><td class=\"url\">{}</td><td>{}</td><td class=\"url\">{parent}</td><td class=\"n\">{}</td></tr>",
+            url_cell(&broken.url),
+            esc(&broken.what),
+            count(broken.line)
+        );
+    }
+    out.push_str("</tbody></table></section>\n");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_is_escaped_and_cut_on_character_boundaries() {
+        assert_eq!(
+            esc("<script>alert('x')&\"</script>\u{7}"),
+            "&lt;script&gt;alert(&#39;x&#39;)&amp;&quot;&lt;/script&gt;\u{fffd}"
+        );
+        assert_eq!(cut("ääää", 2), "ää…");
+        assert_eq!(cut("ab", 2), "ab");
+        assert_eq!(url_cell("javascript:alert(1)"), "javascript:alert(1)");
+        assert!(url_cell("HTTPS://a/\"x").starts_with("<a href=\"HTTPS://a/&quot;x\""));
+    }
+
+    #[test]
+    fn numbers_read_well() {
+        assert_eq!(count(0), "0");
+        assert_eq!(count(1_234_567), "1,234,567");
+        assert_eq!(bytes(1023), "1023 B");
+        assert_eq!(bytes(1536), "1.5 KiB");
+        assert_eq!(bytes(20 << 20), "20 MiB");
+        assert_eq!(millis(999), "999 ms");
+        assert_eq!(millis(1_500), "1.5 s");
+        assert_eq!(millis(61_000), "1 min 1 s");
+        assert_eq!(bytes(1024), "1 KiB");
+        assert_eq!(compact_millis(458_000), "7m38s");
+        assert_eq!(compact_millis(1_500), "1.5s");
+        assert_eq!(axis(0), (1, 1));
+        assert_eq!(axis(3), (1, 3));
+        assert_eq!(axis(97), (50, 100));
+        assert_eq!(axis(162), (50, 200));
+        assert_eq!(axis(1_000_000), (500_000, 1_000_000));
+    }
+}
