@@ -10,8 +10,8 @@ use clap::{CommandFactory, Parser};
 use crate::cli::{Cli, Command, DemoArgs};
 
 /// Serves the demo site on a free loopback port on a runtime of its own,
-/// crawls it with the normal pipeline and progress bar, and says what to
-/// try next.
+/// crawls it with the normal pipeline and progress bar, writes the crawl's
+/// report beside the records, and says what to try next.
 pub fn run(args: &DemoArgs) -> ExitCode {
     let site_runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
@@ -71,9 +71,25 @@ pub fn run(args: &DemoArgs) -> ExitCode {
         );
     }
     let code = crate::crawl_command(&crawl, Some(vec![seed]), &crate::layers::Report::empty());
-    if !args.quiet && code == ExitCode::SUCCESS {
+    if code != ExitCode::SUCCESS {
+        return code;
+    }
+    // The report of what was just crawled, beside the records.
+    let page = trawl_report::default_output(&args.output);
+    let report = match trawl_report::generate(&args.output, &page, trawl_report::Limits::default())
+    {
+        Ok(_) => format!(
+            "  open {}                 # the crawl at a glance\n",
+            page.display()
+        ),
+        Err(error) => {
+            eprintln!("trawl: warning: the demo's report was not written: {error}");
+            String::new()
+        }
+    };
+    if !args.quiet {
         eprintln!(
-            "\nNext, try:\n  jq -r 'select(.error == null) | [.status, .url, .title] | @tsv' {output} | head\n  duckdb -c \"SELECT status, count(*) FROM read_json_auto('{output}') GROUP BY status\"\n  trawl crawl seeds.txt          # your own seeds, polite defaults\n  trawl crawl --help"
+            "\nNext, try:\n{report}  jq -r 'select(.error == null) | [.status, .url, .title] | @tsv' {output} | head\n  duckdb -c \"SELECT status, count(*) FROM read_json_auto('{output}') GROUP BY status\"\n  trawl report {output}        # the report again, after your own crawls\n  trawl crawl seeds.txt          # your own seeds, polite defaults\n  trawl crawl --help"
         );
     }
     drop(site);

@@ -21,6 +21,9 @@ fn the_demo_serves_its_site_and_crawls_it_in_one_command() {
         run.stderr
     );
     assert!(run.stderr.contains("Next, try:"), "{}", run.stderr);
+    let page = std::fs::read_to_string(dir.path().join("output/crawl.html"))
+        .expect("the demo writes its report");
+    assert!(page.contains("<svg"), "the report has its charts");
     let records = read_records(&dir.path().join("output/crawl.jsonl"));
     assert!(records.len() > 30, "{} records", records.len());
     assert!(records.iter().all(|record| record["status"] == 200));
