@@ -25,41 +25,28 @@ pub struct Site {
 
 impl Site {
     pub fn start(config: SiteConfig) -> Site {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .expect("test runtime");
-        let site = runtime
-            .block_on(TestSite::start(config))
-            .expect("start test site");
-        Site { site, runtime }
+        Site::serve(TestSite::start(config))
     }
 
     /// [`Site::start`] on another loopback address (e.g. 127.0.0.2).
     pub fn start_at(config: SiteConfig, ip: std::net::IpAddr) -> Site {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .expect("test runtime");
-        let site = runtime
-            .block_on(TestSite::start_at(config, ip))
-            .expect("start test site");
-        Site { site, runtime }
+        Site::serve(TestSite::start_at(config, ip))
     }
 
     /// [`Site::start`] over HTTPS with a CA made for it
     /// ([`TestSite::start_tls`]).
     pub fn start_tls(config: SiteConfig, tls: trawl_testsite::TlsConfig) -> Site {
+        Site::serve(TestSite::start_tls(config, tls))
+    }
+
+    /// Runs `starting` on a runtime of the site's own, which then serves it.
+    fn serve(starting: impl std::future::Future<Output = std::io::Result<TestSite>>) -> Site {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
             .build()
             .expect("test runtime");
-        let site = runtime
-            .block_on(TestSite::start_tls(config, tls))
-            .expect("start test site");
+        let site = runtime.block_on(starting).expect("start test site");
         Site { site, runtime }
     }
 
