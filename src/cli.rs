@@ -215,6 +215,52 @@ pub struct CrawlArgs {
     #[arg(long, value_name = "LANGS")]
     pub accept_language: Option<String>,
 
+    /// HTTP Basic credentials from a netrc file (`machine HOST login USER
+    /// password PASS`): each sent to its host only, on any port, never on
+    /// a redirect elsewhere. The file is ~/.netrc unless --netrc-file
+    /// names another; its `default` entry is ignored (it would go to
+    /// every host a crawl reaches). --auth wins for its origin.
+    #[arg(long)]
+    pub netrc: bool,
+
+    /// Read netrc credentials from FILE (implies --netrc).
+    #[arg(long, value_name = "FILE")]
+    pub netrc_file: Option<PathBuf>,
+
+    /// Keep no cookies and send none. By default a cookie jar follows the
+    /// browser rules (RFC 6265: domain, path, Secure, expiry; public
+    /// suffixes such as `co.uk` refused) for the whole crawl, and is kept
+    /// in the crawl state for --resume.
+    #[arg(long, conflicts_with_all = ["cookies", "save_cookies"])]
+    pub no_cookies: bool,
+
+    /// Start with the cookies of FILE, a Netscape cookies.txt as curl
+    /// (`-c`) and wget (`--save-cookies`) write it: a login session, a
+    /// consent cookie.
+    #[arg(long, value_name = "FILE")]
+    pub cookies: Option<PathBuf>,
+
+    /// Write the jar to FILE (Netscape format, session cookies included,
+    /// mode 0600) when the crawl ends, finished or interrupted.
+    #[arg(long, value_name = "FILE")]
+    pub save_cookies: Option<PathBuf>,
+
+    /// Send every request through this proxy: `http://HOST:PORT`,
+    /// `https://…`, `socks5h://…` (the proxy resolves names) or
+    /// `socks5://…`, with `USER:PASSWORD@` if it needs a login. Without
+    /// it, HTTP_PROXY, HTTPS_PROXY, ALL_PROXY and NO_PROXY are read from
+    /// the environment. robots.txt and every politeness rule stay per
+    /// target host. Failures are recorded as `proxy`.
+    #[arg(long, value_name = "URL")]
+    pub proxy: Option<String>,
+
+    /// Reach these hosts directly, not through the proxy: a NO_PROXY
+    /// list (`localhost,.internal.example,10.0.0.0/8`; a name covers its
+    /// subdomains; `*` is every host). Replaces the environment's
+    /// NO_PROXY.
+    #[arg(long, value_name = "HOSTS")]
+    pub no_proxy: Option<String>,
+
     /// Also trust the certificates in FILE (PEM: a private CA, a bundle,
     /// or a server's self-signed certificate) besides the system's roots
     /// (repeatable). Certificates are always verified.

@@ -36,6 +36,8 @@ pub struct CrawlConfig {
     pub save_bodies: Option<std::path::PathBuf>,
     /// `--metrics`: where the endpoint listens.
     pub metrics: Option<SocketAddr>,
+    /// `--save-cookies`: where the jar goes when the crawl ends.
+    pub save_cookies: Option<std::path::PathBuf>,
 }
 
 /// A usage or configuration error (exit code 2).
@@ -62,6 +64,15 @@ pub enum ConfigError {
         value: String,
         reason: String,
     },
+    /// A file a flag names cannot be read, or not as what it should be.
+    #[error("invalid --{flag} {}: {reason}", .path.display())]
+    File {
+        flag: &'static str,
+        path: std::path::PathBuf,
+        reason: String,
+    },
+    #[error("invalid proxy in environment variable {0}")]
+    ProxyEnv(trawl_fetcher::ProxyError),
 }
 
 impl ConfigError {
@@ -94,6 +105,10 @@ impl ConfigError {
                 format!("invalid value '{value}': {reason}"),
                 Some(value),
             )),
+            ConfigError::File { flag, path, reason } => {
+                Some((flag, format!("{}: {reason}", path.display()), path.to_str()))
+            }
+            ConfigError::ProxyEnv(_) => None,
             ConfigError::CaCert { path, error } => Some((
                 "ca-cert",
                 format!("{}: {error}", path.display()),
@@ -197,11 +212,7 @@ impl CrawlConfig {
                 })?,
             );
         }
-        let credentials = args
-            .auth
-            .iter()
-            .map(|entry| parse_auth(entry))
-            .collect::<Result<Vec<_>, _>>()?;
+        let shaping = crate::shaping::from_args(args, |name| std::env::var(name).ok())?;
         let fetcher = FetcherConfig {
             user_agent: args.user_agent.clone(),
             connect_timeout,
@@ -217,9 +228,11 @@ impl CrawlConfig {
             // connections under load.
             pool_idle_per_host: args.per_host_concurrency as usize,
             headers,
-            credentials,
+            credentials: shaping.credentials,
             keep_headers: false,
             extra_roots,
+            cookies: shaping.cookies,
+            proxy: shaping.proxy,
         };
         let destination = Destination::from_arg(&args.output);
         let state_dir = match (&args.state, &destination) {
@@ -311,6 +324,7 @@ impl CrawlConfig {
                     })
                 })
                 .transpose()?,
+            save_cookies: shaping.save_cookies,
         })
     }
 }
@@ -365,7 +379,7 @@ fn robots_token(user_agent: &str) -> String {
     }
 }
 
-fn value_error(flag: &'static str, value: impl ToString, reason: &str) -> ConfigError {
+pub(crate) fn value_error(flag: &'static str, value: impl ToString, reason: &str) -> ConfigError {
     ConfigError::Value {
         flag,
         value: value.to_string(),
@@ -439,48 +453,6 @@ fn parse_cidr(flag: &'static str, text: &str) -> Result<IpNet, ConfigError> {
                 "expected an address range such as 10.0.0.0/8 or fd00::/8, or one address",
             )
         })
-}
-
-/// `ORIGIN=USER:PASSWORD`; a bare host (or host:port) is https. Errors
-/// show the entry with its password hidden.
-fn parse_auth(entry: &str) -> Result<trawl_fetcher::Credential, ConfigError> {
-    let shown = match entry.split_once('=') {
-        Some((origin, credentials)) => match credentials.split_once(':') {
-            Some((user, _)) => format!("{origin}={user}:***"),
-            None => format!("{origin}=***"),
-        },
-        None => "***".to_owned(),
-    };
-    let error = |reason: &str| value_error("auth", &shown, reason);
-    let (origin, credentials) = entry
-        .split_once('=')
-        .ok_or_else(|| error("expected ORIGIN=USER:PASSWORD"))?;
-    let (user, password) = credentials
-        .split_once(':')
-        .ok_or_else(|| error("expected USER:PASSWORD after `=`"))?;
-    let url = if origin.contains("://") {
-        Url::parse(origin)
-    } else {
-        Url::parse(&format!("https://{origin}"))
-    }
-    .map_err(|_| error("ORIGIN is not a scheme://host[:port]"))?;
-    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
-        return Err(error("ORIGIN must be an http or https origin"));
-    }
-    if url.path() != "/" || url.query().is_some() {
-        return Err(error("ORIGIN is a scheme, host and port, without a path"));
-    }
-    let origin = format!(
-        "{}://{}:{}",
-        url.scheme(),
-        url.host_str().unwrap_or_default(),
-        url.port_or_known_default().unwrap_or(443)
-    );
-    Ok(trawl_fetcher::Credential {
-        origin,
-        user: user.to_owned(),
-        password: password.to_owned(),
-    })
 }
 
 /// `HOST:PORT:ADDR` as curl takes it; ADDR may be `[::1]`.
@@ -559,33 +531,5 @@ mod tests {
         assert_eq!(addr, "[::1]:80".parse().unwrap());
         assert!(parse_resolve("a.example:80").is_err());
         assert!(parse_resolve("a.example:x:127.0.0.1").is_err());
-    }
-
-    #[test]
-    fn auth_entries_name_an_exact_origin_and_hide_the_password() {
-        let credential = parse_auth("http://127.0.0.1:8080=trawl:se:cret").unwrap();
-        assert_eq!(credential.origin, "http://127.0.0.1:8080");
-        assert_eq!(
-            (credential.user.as_str(), credential.password.as_str()),
-            ("trawl", "se:cret")
-        );
-        assert_eq!(
-            parse_auth("Intranet.example=u:p").unwrap().origin,
-            "https://intranet.example:443"
-        );
-        for bad in [
-            "nopassword",
-            "ftp://a.example=u:p",
-            "https://a.example/path=u:p",
-            "a.example=u",
-        ] {
-            let error = parse_auth(bad).unwrap_err().to_string();
-            assert!(error.contains("--auth"), "{error}");
-            assert!(!error.contains(":p"), "the password is hidden: {error}");
-        }
-        assert!(
-            !format!("{credential:?}").contains("cret"),
-            "Debug hides it too"
-        );
     }
 }

@@ -50,6 +50,10 @@ pub fn run(args: &DemoArgs) -> ExitCode {
         "--delay-factor",
         "0",
         "--fresh",
+        // The site is on this machine: never through a proxy the
+        // environment names.
+        "--no-proxy",
+        "*",
         "-o",
         output.as_str(),
     ];

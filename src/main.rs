@@ -8,11 +8,14 @@
 
 mod cli;
 mod config;
+mod cookies;
 mod demo;
 mod layers;
+mod netrc;
 mod progress;
 mod report;
 mod seeds;
+mod shaping;
 
 use std::ffi::OsString;
 use std::io::Write;
@@ -162,6 +165,13 @@ fn prepare(
             .map_err(|error| Refusal::fatal(format!("cannot write {}: {error}", path.display())))?;
     }
     let state = prepare_state(&config)?;
+    if config.resume
+        && let (Some((dir, _)), Some(jar)) = (&state, &config.settings.fetcher.cookies)
+        && dir.cookie_file().exists()
+    {
+        crate::cookies::load(jar, &dir.cookie_file(), "resume")
+            .map_err(|error| Refusal::usage(format!("crawl state: {error}")))?;
+    }
     let state_dir = state.as_ref().map(|(dir, _)| dir.clone());
     let resumed = state.as_ref().and_then(|(_, recorded)| recorded.as_ref());
     let truncated = resumed.map_or(0, |recorded| recorded.truncated_bytes);
@@ -309,6 +319,8 @@ async fn run(prepared: Prepared, bar: indicatif::ProgressBar) -> ExitCode {
     } = prepared;
     let output_name = config.destination.describe();
     let quiet = config.quiet;
+    let jar = config.settings.fetcher.cookies.clone();
+    let save_cookies = config.save_cookies.clone();
     let summary = Arc::new(SummaryObserver::new());
     let mut builder = Crawler::builder(config.settings)
         .seeds(config.seeds)
@@ -369,8 +381,38 @@ async fn run(prepared: Prepared, bar: indicatif::ProgressBar) -> ExitCode {
     };
     let shutdown = Shutdown::default();
     let signals = tokio::spawn(watch_ctrl_c(shutdown.clone(), bar.clone()));
+    // The state's copy of the jar follows the crawl, so a resume after
+    // any ending (a kill included) has the sessions it had.
+    let keeper_stop = tokio_util::sync::CancellationToken::new();
+    let keeper = match (&jar, &state_dir) {
+        (Some(jar), Some(dir)) => Some(tokio::spawn(crate::cookies::keep(
+            Arc::clone(jar),
+            dir.cookie_file(),
+            keeper_stop.clone(),
+        ))),
+        _ => None,
+    };
     let outcome = crawler.run(shutdown).await;
     signals.abort();
+    keeper_stop.cancel();
+    if let Some(keeper) = keeper {
+        let _ = keeper.await;
+    }
+    let mut cookies_failed = false;
+    if let (Some(jar), Some(path)) = (jar, save_cookies) {
+        let shown = path.display().to_string();
+        match tokio::task::spawn_blocking(move || crate::cookies::save(&jar, &path)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => {
+                eprintln!("trawl: error: --save-cookies {shown}: {error}");
+                cookies_failed = true;
+            }
+            Err(error) => {
+                eprintln!("trawl: error: --save-cookies {shown}: {error}");
+                cookies_failed = true;
+            }
+        }
+    }
     if let Some(stop) = metrics_stop {
         stop.cancel();
     }
@@ -415,7 +457,11 @@ async fn run(prepared: Prepared, bar: indicatif::ProgressBar) -> ExitCode {
                     dir.path().display()
                 );
             }
-            ExitCode::SUCCESS
+            if cookies_failed {
+                ExitCode::from(EXIT_FATAL)
+            } else {
+                ExitCode::SUCCESS
+            }
         }
     }
 }

@@ -113,3 +113,71 @@ fn without_credentials_the_area_is_a_401() {
     assert_eq!(records[0]["status"], 401);
     assert_eq!(authorizations(&members), []);
 }
+
+#[test]
+fn netrc_credentials_reach_their_host_only() {
+    let members = Site::start(SiteConfig::default());
+    let elsewhere = Site::start_at(SiteConfig::default(), "127.0.0.2".parse().unwrap());
+    let dir = workdir();
+    let away = elsewhere.url("/p/1");
+    let area = members.url(&format!("/fault/auth/area?away={away}"));
+    write_seeds(dir.path(), &[&area]);
+    // `--netrc` reads ~/.netrc: HOME is the work folder here.
+    std::fs::write(
+        dir.path().join(".netrc"),
+        "machine 127.0.0.1\n  login trawl\n  password secret\ndefault login guest password guest\n",
+    )
+    .unwrap();
+    let args: Vec<&str> = [
+        "crawl",
+        "seeds.txt",
+        "-o",
+        "crawl.jsonl",
+        "--scope",
+        "any",
+        "--max-depth",
+        "2",
+        "--netrc",
+    ]
+    .into_iter()
+    .chain(FAST.iter().copied())
+    .collect();
+    let run = common::trawl_command(dir.path(), &args)
+        .env("HOME", dir.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(run.status.success(), "{stderr}");
+    assert!(stderr.contains("`default` entry is ignored"), "{stderr}");
+    let records = read_records(&dir.path().join("crawl.jsonl"));
+    let area_record = records.iter().find(|record| record["url"] == area).unwrap();
+    assert_eq!(area_record["status"], 200);
+    assert!(
+        elsewhere.site.hits("/p/1") > 0,
+        "the redirect's target was fetched"
+    );
+    assert_eq!(authorizations(&elsewhere), [], "netrc credentials leaked");
+}
+
+#[test]
+fn a_bad_netrc_is_refused_with_its_line() {
+    let dir = workdir();
+    write_seeds(dir.path(), &["http://127.0.0.1:9/"]);
+    std::fs::write(dir.path().join("netrc"), "machine a.example\nlogn u\n").unwrap();
+    let run = trawl(
+        dir.path(),
+        &["crawl", "seeds.txt", "--netrc-file", "netrc", "--quiet"],
+    );
+    assert_eq!(run.status.code(), Some(2), "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("--netrc-file netrc: line 2: unknown word `logn`"),
+        "{}",
+        run.stderr
+    );
+    let run = trawl(
+        dir.path(),
+        &["crawl", "seeds.txt", "--netrc-file", "missing", "--quiet"],
+    );
+    assert_eq!(run.status.code(), Some(2), "{}", run.stderr);
+}

@@ -574,8 +574,8 @@ impl Report {
     }
 }
 
-/// Hides the password of an `auth` entry and the value of a header that
-/// carries credentials.
+/// Hides the password of an `auth` entry or a proxy URL and the value of
+/// a header that carries credentials.
 fn mask(key: &str, value: &str) -> String {
     match key {
         "auth" => match value.split_once('=') {
@@ -584,6 +584,11 @@ fn mask(key: &str, value: &str) -> String {
                 None => format!("{origin}=***"),
             },
             None => "***".to_owned(),
+        },
+        "proxy" => match (value.split_once("://"), value.rsplit_once('@')) {
+            (Some((scheme, _)), Some((_, host))) => format!("{scheme}://***@{host}"),
+            (None, Some((_, host))) => format!("***@{host}"),
+            _ => value.to_owned(),
         },
         "header" => match value.split_once(':') {
             Some((name, _))

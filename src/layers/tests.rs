@@ -503,12 +503,16 @@ fn the_report_is_a_valid_config_file_that_reads_back_the_same() {
 #[test]
 fn the_report_masks_credentials() {
     let scratch = Scratch::new(Some(
-        "auth = [\"a.example=me:s3cret\"]\nheader = [\"Cookie: id=s3cret\", \"authorization : Bearer s3cret\", \"X-A: b\"]\n",
+        "auth = [\"a.example=me:s3cret\"]\nheader = [\"Cookie: id=s3cret\", \"authorization : Bearer s3cret\", \"X-A: b\"]\nproxy = \"socks5h://me:s3cret@127.0.0.1:1080\"\n",
     ));
     let (_, report) = scratch.crawl(&["config"], &[]);
     let text = report.render();
     assert!(!text.contains("s3cret"), "{text}");
     assert!(text.contains("auth = [\"a.example=me:***\"]"), "{text}");
+    assert!(
+        text.contains("proxy = \"socks5h://***@127.0.0.1:1080\""),
+        "{text}"
+    );
     assert!(
         text.contains(
             "header = [\"Cookie: [redacted]\", \"authorization : [redacted]\", \"X-A: b\"]"

@@ -53,6 +53,13 @@ impl Site {
     pub fn url(&self, path: &str) -> String {
         self.site.url(path)
     }
+
+    /// A forward proxy on loopback, served by this site's runtime.
+    pub fn proxy(&self, login: Option<(&str, &str)>) -> trawl_testsite::ForwardProxy {
+        self.runtime
+            .block_on(trawl_testsite::ForwardProxy::start(login))
+            .expect("start the forward proxy")
+    }
 }
 
 /// A scratch folder for seeds and output.
@@ -73,8 +80,22 @@ pub struct Run {
     pub stderr: String,
 }
 
-/// `trawl ARGS` in `dir`, without the caller's `RUST_LOG` and `TRAWL_*`
-/// variables (settings of their own; a test adds its own with `.env`).
+/// The proxy variables trawl reads when no `--proxy` is given: a test
+/// must never send its loopback traffic through the machine's proxy.
+pub const PROXY_VARS: &[&str] = &[
+    "http_proxy",
+    "HTTP_PROXY",
+    "https_proxy",
+    "HTTPS_PROXY",
+    "all_proxy",
+    "ALL_PROXY",
+    "no_proxy",
+    "NO_PROXY",
+];
+
+/// `trawl ARGS` in `dir`, without the caller's `RUST_LOG`, `TRAWL_*` and
+/// proxy variables (settings of their own; a test adds its own with
+/// `.env`).
 pub fn trawl_command(dir: &Path, args: &[&str]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_trawl"));
     command
@@ -88,6 +109,9 @@ pub fn trawl_command(dir: &Path, args: &[&str]) -> Command {
         if name.to_string_lossy().starts_with("TRAWL_") {
             command.env_remove(name);
         }
+    }
+    for name in PROXY_VARS {
+        command.env_remove(name);
     }
     command
 }

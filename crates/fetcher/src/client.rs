@@ -14,49 +14,16 @@ use tokio::time::Instant;
 use url::Url;
 
 use crate::body::{ResponseFacts, content_type, read_capped};
+use crate::cookies::CookieJar;
+use crate::credentials::credential_for;
+pub use crate::credentials::{Credential, CredentialScope};
 use crate::error::{BuildError, ErrorKind, FetchError};
 use crate::guard::{Guard, PolicyResolver, literal_ip};
 use crate::headers::{ACCEPT_ENCODING, ACCEPT_HTML, redacted};
+use crate::hops::{check_requestable, is_followable_redirect, next_hop};
 use crate::netpolicy::{ClassSet, NetworkPolicy};
+use crate::proxy::ProxyConfig;
 use crate::retry::{Retry, classify};
-
-/// HTTP Basic credentials for one origin.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Credential {
-    /// `scheme://host:port`, the port always written (a host key).
-    pub origin: String,
-    /// The user name.
-    pub user: String,
-    /// The password (never printed: `Debug` redacts it).
-    pub password: String,
-}
-
-impl std::fmt::Debug for Credential {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // Never the password, wherever a configuration is printed.
-        f.debug_struct("Credential")
-            .field("origin", &self.origin)
-            .field("user", &self.user)
-            .field("password", &"[redacted]")
-            .finish()
-    }
-}
-
-/// The credential for `url`'s exact origin, if any.
-fn credential_for<'c>(credentials: &'c [Credential], url: &Url) -> Option<&'c Credential> {
-    if credentials.is_empty() {
-        return None;
-    }
-    let origin = format!(
-        "{}://{}:{}",
-        url.scheme(),
-        url.host_str()?,
-        url.port_or_known_default()?
-    );
-    credentials
-        .iter()
-        .find(|credential| credential.origin == origin)
-}
 
 /// How the shared client behaves.
 #[derive(Debug, Clone)]
@@ -80,8 +47,8 @@ pub struct FetcherConfig {
     /// `(host, address)` overrides, like curl's `--resolve`. The network
     /// policy applies to them as to any DNS answer.
     pub resolve: Vec<(String, SocketAddr)>,
-    /// HTTP Basic credentials, each sent only to its exact origin
-    /// (scheme, host, port), never on a redirect elsewhere.
+    /// HTTP Basic credentials, each sent only within its scope (an exact
+    /// origin, or a host), never on a redirect elsewhere.
     pub credentials: Vec<Credential>,
     /// Headers sent with every request (robots.txt and sitemaps too),
     /// checked by [`request_header`](crate::request_header); an `Accept` here replaces trawl's.
@@ -100,6 +67,14 @@ pub struct FetcherConfig {
     /// server's self-signed certificate. Certificates are always verified;
     /// there is no switch to turn that off.
     pub extra_roots: Vec<CertificateDer<'static>>,
+    /// The crawl's cookie jar: `Set-Cookie` answers are kept and sent
+    /// back by RFC 6265. On by default; `None` sends no cookie and keeps
+    /// none. Share the `Arc` to save or inspect the jar.
+    pub cookies: Option<Arc<CookieJar>>,
+    /// A forward proxy for some or all requests; `None` connects
+    /// directly (the environment's `HTTP_PROXY` and the like are not
+    /// read here: see [`ProxyConfig::from_env`]).
+    pub proxy: Option<ProxyConfig>,
 }
 
 impl Default for FetcherConfig {
@@ -119,6 +94,8 @@ impl Default for FetcherConfig {
             network: NetworkPolicy::default(),
             keep_headers: false,
             extra_roots: Vec::new(),
+            cookies: Some(Arc::new(CookieJar::new())),
+            proxy: None,
         }
     }
 }
@@ -290,9 +267,9 @@ impl std::fmt::Debug for Tap {
 impl Fetcher {
     /// Builds the client: keep-alive pool, gzip/brotli/zstd/deflate, the
     /// timeouts, no automatic redirects (trawl follows them itself so
-    /// that each hop passes the caller's scope and dedup checks), no
-    /// proxies (not even from the environment: the network policy is
-    /// checked on the addresses trawl itself connects to), a resolver
+    /// that each hop passes the caller's scope and dedup checks), the
+    /// cookie jar, the configured proxy and no other (the environment's
+    /// is read only through [`ProxyConfig::from_env`]), a resolver
     /// that filters every answer through the network policy, and TLS 1.2
     /// or 1.3 with certificates verified against the system's roots plus
     /// [`FetcherConfig::extra_roots`] (see `tls.rs`), ALPN offering `h2`
@@ -342,8 +319,21 @@ impl Fetcher {
         // Overrides go through the policy resolver rather than reqwest's
         // own `resolve`, whose answers would skip any custom resolver.
         let guard = Arc::new(Guard::new(config.network.clone()));
-        let resolver = Arc::new(PolicyResolver::new(Arc::clone(&guard), &config.resolve));
+        let proxy_hosts = config.proxy.as_ref().map(ProxyConfig::hosts);
+        let resolver = Arc::new(
+            PolicyResolver::new(Arc::clone(&guard), &config.resolve)
+                .trusting(proxy_hosts.unwrap_or_default()),
+        );
         builder = builder.no_proxy().dns_resolver(Arc::clone(&resolver));
+        if let Some(proxy) = &config.proxy {
+            let proxy = proxy.clone();
+            builder = builder.proxy(reqwest::Proxy::custom(move |url| {
+                proxy.proxy_for(url).cloned()
+            }));
+        }
+        if let Some(jar) = &config.cookies {
+            builder = builder.cookie_provider(Arc::clone(jar));
+        }
         let client = builder.build()?;
         Ok(Fetcher {
             inner: Arc::new(Inner {
@@ -358,7 +348,7 @@ impl Fetcher {
 
     /// The headers of a request to `url` as this client sends them, with
     /// secrets redacted.
-    fn request_headers(&self, url: &Url) -> Vec<(String, String)> {
+    fn request_headers(&self, url: &Url, sent_cookie: bool) -> Vec<(String, String)> {
         let host = match url.port() {
             Some(port) => format!("{}:{port}", url.host_str().unwrap_or_default()),
             None => url.host_str().unwrap_or_default().to_owned(),
@@ -374,6 +364,17 @@ impl Fetcher {
         }
         if credential_for(&config.credentials, url).is_some() {
             headers.push(("authorization".to_owned(), "[redacted]".to_owned()));
+        }
+        if sent_cookie {
+            headers.push(("cookie".to_owned(), "[redacted]".to_owned()));
+        }
+        // A plain-http request through a proxy carries the proxy's
+        // credentials; an https one gives them to CONNECT only.
+        if url.scheme() == "http"
+            && let Some(proxy) = config.proxy.as_ref().and_then(|proxy| proxy.proxy_for(url))
+            && !proxy.username().is_empty()
+        {
+            headers.push(("proxy-authorization".to_owned(), "[redacted]".to_owned()));
         }
         headers.push(("user-agent".to_owned(), config.user_agent.clone()));
         headers.push(("accept-encoding".to_owned(), ACCEPT_ENCODING.to_owned()));
@@ -507,9 +508,33 @@ impl Fetcher {
             if let Some(credential) = credential_for(&config.credentials, &current) {
                 request = request.basic_auth(&credential.user, Some(&credential.password));
             }
+            let proxy = config
+                .proxy
+                .as_ref()
+                .and_then(|proxy| proxy.proxy_for(&current));
+            let sent_cookie = config.keep_headers
+                && config
+                    .cookies
+                    .as_ref()
+                    .is_some_and(|jar| jar.header_for(&current).is_some());
             let response = match request.send().await {
                 Ok(response) => response,
-                Err(error) => return Some(FetchError::from_reqwest(&current, error)),
+                Err(error) => {
+                    let error = FetchError::from_reqwest(&current, error);
+                    return Some(match proxy {
+                        // Every connection goes to the proxy, so a failure
+                        // to connect (or a refused CONNECT) is the proxy's.
+                        Some(proxy)
+                            if matches!(error.kind, ErrorKind::Connect | ErrorKind::Dns) =>
+                        {
+                            FetchError::new(
+                                ErrorKind::Proxy,
+                                format!("through proxy {}: {}", proxy_shown(proxy), error.message),
+                            )
+                        }
+                        _ => error,
+                    });
+                }
             };
             let status = response.status();
             fetched.status = Some(status.as_u16());
@@ -522,7 +547,7 @@ impl Fetcher {
                     status: status.as_u16(),
                     headers: response.headers().clone(),
                     remote_addr: response.remote_addr(),
-                    request_headers: self.request_headers(&current),
+                    request_headers: self.request_headers(&current, sent_cookie),
                     started: SystemTime::now(),
                 });
             }
@@ -557,6 +582,17 @@ impl Fetcher {
 
             let (body, body_error) = read_capped(response, config.max_body_bytes, &current).await;
             fetched.body = body;
+            if status.as_u16() == 407
+                && let Some(proxy) = proxy
+            {
+                return Some(FetchError::new(
+                    ErrorKind::Proxy,
+                    format!(
+                        "{current}: proxy {} wants credentials (407 Proxy Authentication Required)",
+                        proxy_shown(proxy)
+                    ),
+                ));
+            }
             if status.as_u16() >= 400 {
                 let reason = status.canonical_reason().unwrap_or("(unknown status)");
                 return Some(FetchError::new(
@@ -569,73 +605,13 @@ impl Fetcher {
     }
 }
 
-fn is_followable_redirect(status: u16) -> bool {
-    matches!(status, 301 | 302 | 303 | 307 | 308)
-}
-
-/// The checks made before any request: only http(s), and not too long.
-fn check_requestable(url: &Url, max_url_len: usize) -> Result<(), FetchError> {
-    if !matches!(url.scheme(), "http" | "https") {
-        return Err(FetchError::new(
-            ErrorKind::UnsupportedScheme,
-            format!("{url}: scheme {:?} is not http or https", url.scheme()),
-        ));
-    }
-    let len = url.as_str().len();
-    if len > max_url_len {
-        // The URL itself may be megabytes: name only its start.
-        let head: String = url.as_str().chars().take(200).collect();
-        return Err(FetchError::new(
-            ErrorKind::UrlTooLong,
-            format!(
-                "{head}...: URL of {len} bytes is longer than the limit of {max_url_len} bytes"
-            ),
-        ));
-    }
-    Ok(())
-}
-
-/// Resolves a `Location` against the current URL and applies the hop
-/// rules: valid, http(s), not too long, no loop, not too many hops.
-fn next_hop(
-    current: &Url,
-    location: &HeaderValue,
-    earlier: &[Url],
-    config: &FetcherConfig,
-) -> Result<Url, FetchError> {
-    // Location is meant to be ASCII, but servers send raw UTF-8; url's
-    // parser percent-encodes it, so decode leniently rather than give up.
-    let location = String::from_utf8_lossy(location.as_bytes());
-    let location = location.trim();
-    let mut target = current.join(location).map_err(|error| {
-        FetchError::new(
-            ErrorKind::InvalidUrl,
-            format!("{current}: redirect to invalid Location {location:?}: {error}"),
-        )
-    })?;
-    target.set_fragment(None);
-    check_requestable(&target, config.max_url_len).map_err(|error| {
-        FetchError::new(
-            error.kind,
-            format!("redirect from {current} to {}", error.message),
-        )
-    })?;
-    if target == *current || earlier.contains(&target) {
-        return Err(FetchError::new(
-            ErrorKind::TooManyRedirects,
-            format!("redirect loop: {current} redirects back to {target}"),
-        ));
-    }
-    if earlier.len() >= config.max_redirects {
-        return Err(FetchError::new(
-            ErrorKind::TooManyRedirects,
-            format!(
-                "more than {} redirects, the last from {current} to {target}",
-                config.max_redirects
-            ),
-        ));
-    }
-    Ok(target)
+/// A proxy URL as messages show it: no credentials.
+fn proxy_shown(proxy: &Url) -> String {
+    format!(
+        "{}://{}",
+        proxy.scheme(),
+        &proxy[url::Position::BeforeHost..url::Position::AfterPort]
+    )
 }
 
 #[cfg(test)]

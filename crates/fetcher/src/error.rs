@@ -29,6 +29,7 @@ use url::Url;
 /// | `io` | the connection broke before a response arrived (reset, closed) |
 /// | `headers_too_large` | the response head was larger than the client accepts |
 /// | `blocked_address` | the network policy forbids every address of the host; nothing was sent |
+/// | `proxy` | the proxy could not be reached, refused the tunnel, or wants credentials (407) |
 /// | `other` | anything not above |
 #[non_exhaustive]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -47,6 +48,7 @@ pub enum ErrorKind {
     Io,
     HeadersTooLarge,
     BlockedAddress,
+    Proxy,
     Other,
 }
 
@@ -67,6 +69,7 @@ impl ErrorKind {
         ErrorKind::Io,
         ErrorKind::HeadersTooLarge,
         ErrorKind::BlockedAddress,
+        ErrorKind::Proxy,
         ErrorKind::Other,
     ];
 
@@ -87,6 +90,7 @@ impl ErrorKind {
             ErrorKind::Io => "io",
             ErrorKind::HeadersTooLarge => "headers_too_large",
             ErrorKind::BlockedAddress => "blocked_address",
+            ErrorKind::Proxy => "proxy",
             ErrorKind::Other => "other",
         }
     }
@@ -309,7 +313,7 @@ mod tests {
             );
             assert_eq!(kind.to_string(), name);
         }
-        assert_eq!(seen.len(), 15);
+        assert_eq!(seen.len(), 16);
     }
 
     #[derive(Debug)]

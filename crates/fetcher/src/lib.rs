@@ -73,12 +73,16 @@
 
 mod body;
 mod client;
+mod cookies;
+mod credentials;
 mod error;
 mod guard;
 mod headers;
+mod hops;
 mod limiter;
 mod netpolicy;
 mod politeness;
+mod proxy;
 mod retry;
 mod robots;
 mod sitemap;
@@ -86,9 +90,10 @@ mod tls;
 
 pub use body::ResponseFacts;
 pub use client::{
-    Credential, Exchange, Fetched, Fetcher, FetcherConfig, RedirectPolicy, RedirectVerdict,
-    StopReason, Tap,
+    Credential, CredentialScope, Exchange, Fetched, Fetcher, FetcherConfig, RedirectPolicy,
+    RedirectVerdict, StopReason, Tap,
 };
+pub use cookies::{CookieFileError, CookieJar, CookieRefusal};
 pub use error::{BuildError, ErrorKind, FetchError};
 pub use headers::{HeaderError, request_header};
 pub use limiter::{HostRateLimiter, TokioClock};
@@ -97,6 +102,7 @@ pub use netpolicy::{
     embedded_v4,
 };
 pub use politeness::{HostPolicy, PolitenessConfig};
+pub use proxy::{ProxyConfig, ProxyError};
 pub use retry::{Retry, RetryAfter, backoff_delay, classify};
 pub use robots::{ParsedRobots, RobotsCache, RobotsRules};
 pub use sitemap::discover_sitemaps;

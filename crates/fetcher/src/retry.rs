@@ -58,11 +58,15 @@ impl RetryAfter {
 /// Retried: timeouts, refused or reset connections, broken bodies, 5xx
 /// (except 501 and 505, which say "never"), 408, 425 and 429. Not retried:
 /// DNS, TLS, redirect trouble, body too large, bad or too-long URLs, an
-/// address the network policy blocks, and other 4xx. A retryable failure with a `Retry-After` becomes
+/// address the network policy blocks, a proxy's 407, and other 4xx.
+/// A proxy that cannot be reached is retried like a refused connection. A retryable failure with a `Retry-After` becomes
 /// [`Retry::After`]; the hint never turns a permanent failure into a retry.
 pub fn classify(kind: ErrorKind, status: Option<u16>, retry_after: Option<RetryAfter>) -> Retry {
     let transient = match kind {
         ErrorKind::Timeout | ErrorKind::Connect | ErrorKind::Io | ErrorKind::Decode => true,
+        // A proxy that is down may come back; one that wants credentials
+        // will not.
+        ErrorKind::Proxy => status != Some(407),
         ErrorKind::Http => match status {
             Some(408 | 425 | 429) => true,
             Some(501 | 505) => false,

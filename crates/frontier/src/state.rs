@@ -101,6 +101,11 @@ impl StateDir {
         self.path.join(QUEUE_FILE)
     }
 
+    /// Where the binary keeps the crawl's cookie jar for a resume.
+    pub fn cookie_file(&self) -> PathBuf {
+        self.path.join("cookies.txt")
+    }
+
     /// Starts a new crawl's state: refuses to overwrite an existing one
     /// unless `fresh`.
     pub fn create(path: &Path, fresh: bool) -> Result<StateDir, StateError> {

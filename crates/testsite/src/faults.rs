@@ -110,6 +110,29 @@ pub(crate) async fn handle<W: Wire>(
                 Response::html(200, small_page("Members only", &format!("{inner}{away}")))
             }
         }
+        "cookie" => {
+            // `set` sets a consent cookie and links to `need`, which
+            // answers 403 without it: a site behind a cookie wall.
+            let consented = request.headers.iter().any(|(name, value)| {
+                name == "cookie" && value.split(';').any(|pair| pair.trim() == "consent=yes")
+            });
+            match tail {
+                "set" => Response::html(
+                    200,
+                    small_page("Consent", "<a href=\"/fault/cookie/need\">members</a>"),
+                )
+                .header("Set-Cookie", "consent=yes; Path=/; HttpOnly")
+                .header("Set-Cookie", "tracker=1; Domain=.co.uk"),
+                _ if !consented => Response::html(403, small_page("Consent needed", "403")),
+                _ => Response::html(
+                    200,
+                    small_page(
+                        "Behind the wall",
+                        "<a href=\"/fault/leaf/consented\">leaf</a>",
+                    ),
+                ),
+            }
+        }
         "link-to" => {
             let target = request.query("url").unwrap_or("/").replace('"', "&quot;");
             Response::html(

@@ -23,6 +23,8 @@
 //! | `/fault/redirect-to?url=U` | 301 to U |
 //! | `/fault/link-to?url=U` | a page with one link, to U |
 //! | `/fault/auth/...[?away=U]` | Basic auth (`trawl`/`secret`) or 401: a page linking to `/fault/auth/inner` and, with `away`, to a redirect to U |
+//! | `/fault/cookie/set` | sets `consent=yes` (and a `Domain=.co.uk` cookie a jar must refuse), links to `/fault/cookie/need` |
+//! | `/fault/cookie/need` | 403 without the `consent=yes` cookie, else a page linking to a leaf |
 //! | `/fault/huge?bytes=N` | an N-byte HTML body, streamed |
 //! | `/fault/gzip-bomb?bytes=N` | gzip body inflating to N zero bytes |
 //! | `/fault/status/CODE` | that status (no body for 1xx, 204, 304) |
@@ -80,16 +82,21 @@
 //! - `faults.rs`: the `/fault/...` endpoints.
 //! - `tls.rs`: the HTTPS mode's CA, server certificate and rustls config.
 //! - `h2.rs`: HTTP/2 over TLS (hyper's server), through the same router.
+//! - `proxy.rs`: [`ForwardProxy`], a forward proxy for the proxy tests
+//!   (absolute-form GET, CONNECT, SOCKS5; loopback targets only) whose log
+//!   proves what went through it.
 //! - `bin/trawl-testsite.rs`: serves a site until killed, for manual crawls
 //!   and the benchmark.
 
 mod faults;
 mod h2;
 mod http;
+mod proxy;
 mod server;
 mod site;
 mod tls;
 
+pub use proxy::{ForwardProxy, ProxiedRequest};
 pub use tls::TlsConfig;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
