@@ -33,6 +33,11 @@
 //!   IP-literal URLs before the request; a refusal is
 //!   [`ErrorKind::BlockedAddress`]. [`classify_address`] is the pure
 //!   classification ([`AddressClass`]).
+//! - Request shaping: headers ([`request_header`]), a [`CookieJar`] on by
+//!   default (RFC 6265, public suffixes refused, Netscape cookie files),
+//!   a [`ProxyConfig`] (http, https, SOCKS5; curl's `NO_PROXY` rules; a
+//!   failing proxy is [`ErrorKind::Proxy`]), and Basic [`Credential`]s
+//!   sent only within their [`CredentialScope`].
 //!
 //! What it does not do: decide scope or dedup (the redirect callback does),
 //! parse HTML, schedule URLs, retry by itself
@@ -68,6 +73,9 @@
 //! - `netpolicy.rs`: [`classify_address`], [`NetworkPolicy`], [`Blocked`].
 //! - `guard.rs`: the policy inside the client: the filtering resolver
 //!   (`--resolve` overrides included), the IP-literal check, seed classes.
+//! - `cookies.rs`: [`CookieJar`]; `proxy.rs`: [`ProxyConfig`];
+//!   `credentials.rs`: where [`Credential`]s may go; `hops.rs`: the rules
+//!   of a redirect hop.
 //! - `tls.rs`: which roots are trusted, [`read_ca_file`] for more, and
 //!   TLS failures explained in the [`ErrorKind::Tls`] message.
 
