@@ -337,6 +337,12 @@ pub struct CrawlArgs {
     #[arg(long, default_value_t = 100_000, value_name = "N")]
     pub max_queue_in_memory: usize,
 
+    /// URL fingerprints of the seen-set kept in memory (about 9 bytes
+    /// each) before older ones move to sorted, Bloom-filtered files in
+    /// the state folder (about 1.25 bytes of memory each then).
+    #[arg(long, default_value_t = 3_500_000, value_name = "N")]
+    pub max_seen_in_memory: usize,
+
     /// Threads that run the network I/O and scheduling (the async runtime)
     /// [default: half the cores, at least 1].
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1024))]

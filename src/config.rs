@@ -26,6 +26,8 @@ pub struct CrawlConfig {
     pub resume: bool,
     pub fresh: bool,
     pub max_queue_in_memory: usize,
+    /// Seen-set fingerprints kept in memory before the rest go to disk.
+    pub max_seen_in_memory: usize,
     /// Where queued URLs beyond `max_queue_in_memory` spill.
     pub spill_dir: std::path::PathBuf,
     /// Async runtime worker threads.
@@ -311,6 +313,7 @@ impl CrawlConfig {
             resume: args.resume,
             fresh: args.fresh,
             max_queue_in_memory: args.max_queue_in_memory.max(1),
+            max_seen_in_memory: args.max_seen_in_memory.max(1),
             spill_dir,
             io_threads,
             warc,

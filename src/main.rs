@@ -292,6 +292,7 @@ fn open_store(
         dir: config.spill_dir.clone(),
         hot_budget: config.max_queue_in_memory,
         chunk_entries: SPILL_CHUNK_ENTRIES,
+        seen_hot_budget: Some(config.max_seen_in_memory),
     });
     let opened = match state {
         None => LocalStore::new(local),

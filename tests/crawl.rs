@@ -445,7 +445,7 @@ fn redirect_targets_are_fetched_once() {
 }
 
 #[test]
-fn a_queue_larger_than_its_memory_budget_spills_and_still_covers_the_site() {
+fn a_queue_and_seen_set_larger_than_their_memory_budgets_spill_and_still_cover_the_site() {
     let site = site(2000, 10);
     let dir = workdir();
     write_seeds(dir.path(), &[&site.url("/")]);
@@ -454,13 +454,20 @@ fn a_queue_larger_than_its_memory_budget_spills_and_still_covers_the_site() {
         &args(
             "seeds.txt",
             "out/crawl.jsonl",
-            &["--max-queue-in-memory", "50"],
+            // The seen-set goes to disk too, merged every 100 URLs.
+            &["--max-queue-in-memory", "50", "--max-seen-in-memory", "100"],
         ),
     );
     assert!(run.status.success(), "{}", run.stderr);
-    let crawled = unique_urls(&read_records(&dir.path().join("out/crawl.jsonl")));
+    let records = read_records(&dir.path().join("out/crawl.jsonl"));
+    let crawled = unique_urls(&records);
     let expected: HashSet<String> = site.site.reachable().keys().cloned().collect();
     assert_eq!(crawled, expected);
+    assert_eq!(records.len(), expected.len(), "one record per URL");
+    for url in &expected {
+        let path = &url[site.site.base_url().len()..];
+        assert_eq!(site.site.hits(path), 1, "{path} fetched once");
+    }
     assert!(
         !dir.path().join("out/crawl.state").exists(),
         "spill file and state are gone after a finished crawl"

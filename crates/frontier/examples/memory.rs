@@ -1,9 +1,11 @@
 //! Memory benchmark (not a test): enqueues N synthetic URLs over H hosts,
 //! then drains them, and reports peak RSS and bytes per URL.
 //!
-//! `cargo run --release -p trawl-frontier --example memory -- [URLS] [HOSTS] [spill|memory]`
-//! (defaults 10,000,000, 10,000 and `spill`: queued URLs beyond 100,000
-//! spill to a file in the temp folder, as `trawl crawl` does). Linux only: it reads VmHWM/VmRSS from
+//! `cargo run --release -p trawl-frontier --example memory -- [URLS] [HOSTS] [spill|memory] [SEEN]`
+//! (defaults 10,000,000, 10,000, `spill` and 3,500,000: queued URLs beyond
+//! 100,000 spill to a file in the temp folder and seen-set fingerprints
+//! beyond SEEN move to disk, as `trawl crawl` does; SEEN `all` keeps the
+//! whole seen-set in memory). Linux only: it reads VmHWM/VmRSS from
 //! /proc/self/status.
 
 use std::sync::Arc;
@@ -41,6 +43,11 @@ fn main() {
         ..Limits::default()
     };
     let spill = args.next().as_deref() != Some("memory");
+    let seen_hot_budget = match args.next().as_deref() {
+        Some("all") => None,
+        Some(text) => Some(text.parse().expect("SEEN is a number or `all`")),
+        None => Some(3_500_000),
+    };
     let scope = Scope::new(ScopeMode::Any, Vec::new(), Vec::new());
     let mut config = LocalConfig::new(scope, limits);
     if spill {
@@ -48,6 +55,7 @@ fn main() {
             dir: std::env::temp_dir(),
             hot_budget: 100_000,
             chunk_entries: 4096,
+            seen_hot_budget,
         });
     }
     let store = LocalStore::new(config).expect("spill file in the temp folder");
@@ -105,6 +113,13 @@ fn main() {
             "spill (100,000 URLs in memory)"
         } else {
             "all in memory"
+        }
+    );
+    println!(
+        "seen-set         {}",
+        match (spill, seen_hot_budget) {
+            (true, Some(budget)) => format!("{budget} in memory, the rest on disk"),
+            _ => "all in memory".to_owned(),
         }
     );
     println!("urls queued      {}", counts.queued);

@@ -15,12 +15,15 @@
 //!   host never holds up the others. It also knows when the crawl is over:
 //!   nothing queued, nothing in flight, nothing held;
 //! - [`LocalStore`]: the embedded store, in this process. Past a memory
-//!   budget its queued URLs spill to a file ([`SpillConfig`]), and with a
+//!   budget its queued URLs spill to a file ([`SpillConfig`]), the
+//!   seen-set's older fingerprints move to sorted, Bloom-filtered files
+//!   (`seen.rs`; a background thread merges them), and with a
 //!   [`StateDir`] it journals every queued URL so an interrupted crawl can
 //!   be resumed.
 //!
 //! It does **not** fetch, parse HTML, sleep or spawn tasks (beyond handing
-//! journal writes to tokio's blocking pool): the async crawler drives it,
+//! journal writes to tokio's blocking pool, and the seen-set's merge
+//! thread): the async crawler drives it,
 //! and tests can drive it with any clock. Rate limits are consulted
 //! through the [`HostGate`], so the limiter can live with the fetcher.
 //!
@@ -57,6 +60,7 @@ mod entry;
 mod local;
 mod scheduler;
 pub mod scope;
+mod seen;
 mod spill;
 mod state;
 mod store;

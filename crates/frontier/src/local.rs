@@ -579,6 +579,7 @@ mod tests {
             dir: dir.path().to_owned(),
             hot_budget: 1,
             chunk_entries: 1,
+            seen_hot_budget: None,
         });
         let store = LocalStore::new(config).unwrap();
         let runtime = runtime();

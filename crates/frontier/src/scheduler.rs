@@ -4,14 +4,15 @@
 //! depth checks happen before it, in [`AdmissionRules`](crate::AdmissionRules).
 
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BinaryHeap, HashMap, HashSet, VecDeque};
-use std::hash::{BuildHasherDefault, Hasher};
+use std::collections::{BTreeMap, BinaryHeap, HashMap, VecDeque};
+use std::hash::Hasher;
 use std::sync::Arc;
 use std::time::Instant;
 
 use crate::canon::CanonicalUrl;
 use crate::entry::{Admission, Counts, Entry, Limits};
-use crate::spill::{ChunkRef, SpillConfig, SpillFile};
+use crate::seen::{SeenSet, SeenTiering};
+use crate::spill::{ColdChain, SpillConfig, SpillFile};
 
 /// One hand-out, as the scheduler needs it back: which host slot to free
 /// and at which depth.
@@ -58,7 +59,7 @@ struct HostState {
     /// `cold_buffer`.
     queued: usize,
     /// Spilled chunks, oldest first.
-    cold_chunks: VecDeque<ChunkRef>,
+    cold: Option<ColdChain>,
     /// The newest cold entries, not yet written to disk.
     cold_buffer: Vec<Entry>,
     /// URLs ever queued for this host (the per-host budget counts these).
@@ -80,7 +81,7 @@ struct HostState {
 /// Fingerprints are already uniformly distributed hashes; hashing them again
 /// would only cost time.
 #[derive(Debug, Default)]
-struct FingerprintHasher(u64);
+pub(crate) struct FingerprintHasher(u64);
 
 impl Hasher for FingerprintHasher {
     fn finish(&self) -> u64 {
@@ -95,8 +96,6 @@ impl Hasher for FingerprintHasher {
         self.0 = value;
     }
 }
-
-type SeenSet = HashSet<u64, BuildHasherDefault<FingerprintHasher>>;
 
 /// Dedup, page limits and per-host scheduling.
 ///
@@ -161,6 +160,12 @@ impl Frontier {
     pub(crate) fn with_spill(limits: Limits, spill: SpillConfig) -> std::io::Result<Self> {
         let file = SpillFile::create(&spill)?;
         let mut frontier = Frontier::new(limits);
+        if let Some(hot_budget) = spill.seen_hot_budget {
+            frontier.seen = SeenSet::tiered(SeenTiering {
+                dir: spill.dir.clone(),
+                hot_budget,
+            });
+        }
         frontier.spill = Some(Spill {
             config: spill,
             file,
@@ -187,7 +192,7 @@ impl Frontier {
             return Admission::LimitReached;
         }
         let fingerprint = entry.url.fingerprint();
-        if self.seen.contains(&fingerprint) {
+        if self.seen.contains(fingerprint) {
             return Admission::Seen;
         }
         let index = self.host_for(&entry.url);
@@ -235,7 +240,7 @@ impl Frontier {
     /// True when `url` was seen (queued, fetched or redirected to).
     #[cfg(test)]
     pub(crate) fn is_seen(&self, url: &CanonicalUrl) -> bool {
-        self.seen.contains(&url.fingerprint())
+        self.seen.contains(url.fingerprint())
     }
 
     /// Puts an entry in the host's hot queue, or its cold tail once memory
@@ -247,7 +252,7 @@ impl Frontier {
             host.hot += 1;
             return;
         };
-        let has_cold = !host.cold_chunks.is_empty() || !host.cold_buffer.is_empty();
+        let has_cold = host.cold.is_some() || !host.cold_buffer.is_empty();
         if !has_cold && (spill.disabled || spill.hot_total < spill.config.hot_budget) {
             host.queue.entry(entry.depth).or_default().push_back(entry);
             host.hot += 1;
@@ -278,12 +283,14 @@ impl Frontier {
         let Some(spill) = self.spill.as_mut() else {
             return;
         };
-        let entries = match host.cold_chunks.pop_front() {
-            Some(chunk) => {
-                match spill.file.read_chunk(chunk) {
-                    Ok(entries) => entries,
-                    Err(error) => {
-                        let lost = chunk.entries as usize;
+        let entries = match host.cold.take() {
+            Some(chain) => {
+                match chain.pop(&mut spill.file) {
+                    Ok((entries, rest)) => {
+                        host.cold = rest;
+                        entries
+                    }
+                    Err((error, lost)) => {
                         spill.error.get_or_insert_with(|| {
                         format!("reading {lost} queued URLs of {} back from the spill file: {error}", host.key)
                     });
@@ -317,7 +324,7 @@ impl Frontier {
             queued: 0,
             admitted: 0,
             hot: 0,
-            cold_chunks: VecDeque::new(),
+            cold: None,
             cold_buffer: Vec::new(),
             in_flight: 0,
             in_flight_depths: BTreeMap::new(),
@@ -359,7 +366,7 @@ impl Frontier {
                 self.host_index.remove(&host.key);
                 let host = &mut self.hosts[index];
                 host.queue = BTreeMap::new();
-                host.cold_chunks = VecDeque::new();
+                host.cold = None;
                 host.cold_buffer = Vec::new();
                 host.in_flight_depths = BTreeMap::new();
                 self.vacant.push(index);
@@ -522,7 +529,7 @@ impl Frontier {
     pub(crate) fn clear_queue(&mut self) {
         for host in &mut self.hosts {
             host.queue.clear();
-            host.cold_chunks.clear();
+            host.cold = None;
             host.cold_buffer.clear();
             host.hot = 0;
             host.queued = 0;
@@ -540,7 +547,7 @@ impl Frontier {
             queued: self.queued,
             in_flight: self.in_flight,
             handed_out: self.handed_out,
-            seen: self.seen.len() as u64,
+            seen: self.seen.len(),
             hosts: self.host_index.len() as u64,
         }
     }
@@ -550,11 +557,11 @@ impl Frontier {
 /// buffered in memory and spilling stops: nothing is lost, memory just
 /// stops being flat.
 fn spill_buffer(spill: &mut Spill, host: &mut HostState) {
-    match spill.file.write_chunk(&host.cold_buffer) {
-        Ok(chunk) => {
+    match ColdChain::push(host.cold, &mut spill.file, &host.cold_buffer) {
+        Ok(chain) => {
             spill.buffered_total -= host.cold_buffer.len();
             host.cold_buffer.clear();
-            host.cold_chunks.push_back(chunk);
+            host.cold = Some(chain);
         }
         Err(_) => spill.disabled = true,
     }

@@ -123,6 +123,9 @@ fn tiny_spill(dir: &Path) -> SpillConfig {
         dir: dir.join("spill"),
         hot_budget: 2,
         chunk_entries: 2,
+        // The seen-set goes to disk after three URLs: every case then
+        // also checks the tiered seen-set.
+        seen_hot_budget: Some(3),
     }
 }
 

@@ -430,6 +430,7 @@ fn spilled_urls_come_back_once_each_in_order() {
         dir: dir.clone(),
         hot_budget: 4,
         chunk_entries: 3,
+        seen_hot_budget: None,
     };
     let mut frontier = Harness::with_spill(scope, limits, spill).unwrap();
     let parent: Arc<str> = "http://a.example/".into();
