@@ -31,6 +31,7 @@
 pub mod bounded;
 mod html;
 mod record;
+mod svg;
 
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Write};
