@@ -114,6 +114,66 @@ fn https_goes_through_a_connect_tunnel_with_certificates_checked_end_to_end() {
 }
 
 #[test]
+fn an_https_proxy_carries_both_schemes_with_both_certificates_checked() {
+    let plain = Site::start(small());
+    let secure = Site::start_tls(small(), TlsConfig::default());
+    let proxy = plain.tls_proxy();
+    let dir = workdir();
+    std::fs::write(dir.path().join("proxy-ca.pem"), proxy.ca_pem().unwrap()).unwrap();
+    std::fs::write(
+        dir.path().join("site-ca.pem"),
+        secure.site.ca_pem().unwrap(),
+    )
+    .unwrap();
+    write_seeds(dir.path(), &[&plain.url("/"), &secure.url("/")]);
+    let proxy_url = proxy.url();
+    assert!(proxy_url.starts_with("https://"));
+    let extra = [
+        "--proxy",
+        proxy_url.as_str(),
+        "--ca-cert",
+        "proxy-ca.pem",
+        "--ca-cert",
+        "site-ca.pem",
+    ];
+    let run = trawl(dir.path(), &args(&extra));
+    assert!(run.status.success(), "{}", run.stderr);
+    let records = read_records(&dir.path().join("crawl.jsonl"));
+    assert_eq!(
+        records.len(),
+        plain.site.reachable().len() + secure.site.reachable().len(),
+        "{}",
+        run.stderr
+    );
+    assert!(records.iter().all(|record| record["status"] == 200));
+    let log = proxy.requests();
+    assert!(
+        !carried(&log, "GET").is_empty(),
+        "http went through: {log:?}"
+    );
+    assert!(
+        !carried(&log, "CONNECT").is_empty(),
+        "https went through: {log:?}"
+    );
+
+    // Without the proxy's CA the TLS to the proxy fails, as `proxy`.
+    let other = workdir();
+    write_seeds(other.path(), &[&plain.url("/p/1")]);
+    let run = trawl(
+        other.path(),
+        &args(&["--proxy", &proxy_url, "--ignore-robots"]),
+    );
+    assert!(run.status.success(), "{}", run.stderr);
+    let records = read_records(&other.path().join("crawl.jsonl"));
+    assert_eq!(records[0]["error"]["kind"], "proxy", "{:?}", records[0]);
+    let message = records[0]["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("through proxy https://127.0.0.1:") && message.contains("--ca-cert"),
+        "{message}"
+    );
+}
+
+#[test]
 fn socks5h_hands_the_name_to_the_proxy() {
     let site = Site::start(small());
     let proxy = site.proxy(None);

@@ -60,6 +60,13 @@ impl Site {
             .block_on(trawl_testsite::ForwardProxy::start(login))
             .expect("start the forward proxy")
     }
+
+    /// [`Site::proxy`] speaking TLS to its clients (an `https://` proxy).
+    pub fn tls_proxy(&self) -> trawl_testsite::ForwardProxy {
+        self.runtime
+            .block_on(trawl_testsite::ForwardProxy::start_tls(None))
+            .expect("start the TLS forward proxy")
+    }
 }
 
 /// A scratch folder for seeds and output.

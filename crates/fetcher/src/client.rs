@@ -523,9 +523,12 @@ impl Fetcher {
                     let error = FetchError::from_reqwest(&current, error);
                     return Some(match proxy {
                         // Every connection goes to the proxy, so a failure
-                        // to connect (or a refused CONNECT) is the proxy's.
+                        // to connect (or a refused CONNECT) is the proxy's;
+                        // so is TLS trouble on a plain-http request, whose
+                        // only TLS is with an https:// proxy.
                         Some(proxy)
-                            if matches!(error.kind, ErrorKind::Connect | ErrorKind::Dns) =>
+                            if matches!(error.kind, ErrorKind::Connect | ErrorKind::Dns)
+                                || (error.kind == ErrorKind::Tls && current.scheme() == "http") =>
                         {
                             FetchError::new(
                                 ErrorKind::Proxy,

@@ -13,7 +13,7 @@
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
 
@@ -40,6 +40,8 @@ pub struct ForwardProxy {
     addr: SocketAddr,
     log: Arc<Mutex<Vec<ProxiedRequest>>>,
     task: JoinHandle<()>,
+    /// The CA that signed the proxy's certificate, for [`ForwardProxy::start_tls`].
+    ca_pem: Option<String>,
 }
 
 impl ForwardProxy {
@@ -47,6 +49,30 @@ impl ForwardProxy {
     /// (`user`, `password`), requests without those Basic credentials get
     /// 407.
     pub async fn start(login: Option<(&str, &str)>) -> std::io::Result<ForwardProxy> {
+        ForwardProxy::bind(login, None).await
+    }
+
+    /// [`ForwardProxy::start`] speaking TLS to its clients (an
+    /// `https://` proxy; HTTP only, no SOCKS): its certificate, for
+    /// `127.0.0.1`, is signed by a new CA, [`ForwardProxy::ca_pem`].
+    pub async fn start_tls(login: Option<(&str, &str)>) -> std::io::Result<ForwardProxy> {
+        let tls = crate::TlsConfig {
+            alpn: vec![b"http/1.1".to_vec()],
+            ..crate::TlsConfig::default()
+        };
+        let (server, ca_pem) = crate::tls::server_config(&tls)?;
+        ForwardProxy::bind(
+            login,
+            Some((tokio_rustls::TlsAcceptor::from(server), ca_pem)),
+        )
+        .await
+    }
+
+    async fn bind(
+        login: Option<(&str, &str)>,
+        tls: Option<(tokio_rustls::TlsAcceptor, String)>,
+    ) -> std::io::Result<ForwardProxy> {
+        let (acceptor, ca_pem) = tls.unzip();
         let listener = TcpListener::bind((IpAddr::from([127, 0, 0, 1]), 0)).await?;
         let addr = listener.local_addr()?;
         let log = Arc::new(Mutex::new(Vec::new()));
@@ -62,19 +88,41 @@ impl ForwardProxy {
                 while let Ok((client, _)) = listener.accept().await {
                     let log = Arc::clone(&log);
                     let expected = expected.clone();
+                    let acceptor = acceptor.clone();
                     tokio::spawn(async move {
                         // A broken connection only ends that connection.
-                        let _ = carry(client, &log, expected.as_deref()).await;
+                        let _ = match acceptor {
+                            Some(acceptor) => match acceptor.accept(client).await {
+                                Ok(tls) => carry_http(tls, &log, expected.as_deref()).await,
+                                Err(_) => Ok(()),
+                            },
+                            None => carry(client, &log, expected.as_deref()).await,
+                        };
                     });
                 }
             }
         });
-        Ok(ForwardProxy { addr, log, task })
+        Ok(ForwardProxy {
+            addr,
+            log,
+            task,
+            ca_pem,
+        })
     }
 
-    /// `http://127.0.0.1:PORT`.
+    /// `http://127.0.0.1:PORT` (`https://` for [`ForwardProxy::start_tls`]).
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        let scheme = if self.ca_pem.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        format!("{scheme}://{}", self.addr)
+    }
+
+    /// The PEM of the CA that signed a TLS proxy's certificate.
+    pub fn ca_pem(&self) -> Option<&str> {
+        self.ca_pem.as_deref()
     }
 
     /// Every request so far, in arrival order.
@@ -93,7 +141,9 @@ impl Drop for ForwardProxy {
 }
 
 /// Reads a head up to its blank line; returns it and whatever followed.
-async fn read_head(stream: &mut TcpStream) -> std::io::Result<Option<(String, Vec<u8>)>> {
+async fn read_head<S: AsyncRead + Unpin>(
+    stream: &mut S,
+) -> std::io::Result<Option<(String, Vec<u8>)>> {
     let mut buffer = Vec::with_capacity(4096);
     let mut chunk = [0u8; 4096];
     loop {
@@ -125,7 +175,11 @@ fn loopback(authority: &str) -> Option<SocketAddr> {
     ip.is_loopback().then_some(SocketAddr::new(ip, port))
 }
 
-async fn refuse(client: &mut TcpStream, status: &str, extra: &str) -> std::io::Result<()> {
+async fn refuse<S: AsyncWrite + Unpin>(
+    client: &mut S,
+    status: &str,
+    extra: &str,
+) -> std::io::Result<()> {
     let head =
         format!("HTTP/1.1 {status}\r\n{extra}Content-Length: 0\r\nConnection: close\r\n\r\n");
     client.write_all(head.as_bytes()).await?;
@@ -133,7 +187,7 @@ async fn refuse(client: &mut TcpStream, status: &str, extra: &str) -> std::io::R
 }
 
 async fn carry(
-    mut client: TcpStream,
+    client: TcpStream,
     log: &Mutex<Vec<ProxiedRequest>>,
     expected_login: Option<&str>,
 ) -> std::io::Result<()> {
@@ -144,6 +198,15 @@ async fn carry(
     if first[0] == 5 {
         return socks5(client, log).await;
     }
+    carry_http(client, log, expected_login).await
+}
+
+/// One HTTP proxy request: absolute form or CONNECT.
+async fn carry_http<S: AsyncRead + AsyncWrite + Unpin>(
+    mut client: S,
+    log: &Mutex<Vec<ProxiedRequest>>,
+    expected_login: Option<&str>,
+) -> std::io::Result<()> {
     let Some((head, rest)) = read_head(&mut client).await? else {
         return Ok(());
     };
