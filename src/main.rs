@@ -164,6 +164,13 @@ fn prepare(
         check_writable(path)
             .map_err(|error| Refusal::fatal(format!("cannot write {}: {error}", path.display())))?;
     }
+    // --save-cookies is written at the end: a path that cannot be
+    // written is said now, not after the crawl.
+    if let Some(path) = &config.save_cookies {
+        check_writable(path).map_err(|error| {
+            Refusal::fatal(format!("--save-cookies {}: {error}", path.display()))
+        })?;
+    }
     let state = prepare_state(&config)?;
     if config.resume
         && let (Some((dir, _)), Some(jar)) = (&state, &config.settings.fetcher.cookies)
