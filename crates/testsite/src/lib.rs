@@ -82,12 +82,15 @@
 //! - `faults.rs`: the `/fault/...` endpoints.
 //! - `tls.rs`: the HTTPS mode's CA, server certificate and rustls config.
 //! - `h2.rs`: HTTP/2 over TLS (hyper's server), through the same router.
+//! - `dir.rs`: [`DirSite`], a folder of real pages served as a site, for
+//!   benchmarks on real markup.
 //! - `proxy.rs`: [`ForwardProxy`], a forward proxy for the proxy tests
 //!   (absolute-form GET, CONNECT, SOCKS5; loopback targets only) whose log
 //!   proves what went through it.
 //! - `bin/trawl-testsite.rs`: serves a site until killed, for manual crawls
 //!   and the benchmark.
 
+mod dir;
 mod faults;
 mod h2;
 mod http;
@@ -96,6 +99,7 @@ mod server;
 mod site;
 mod tls;
 
+pub use dir::DirSite;
 pub use proxy::{ForwardProxy, ProxiedRequest};
 pub use tls::TlsConfig;
 

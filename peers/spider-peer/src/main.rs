@@ -3,7 +3,7 @@
 //! and prints how many pages it received, so trawl-bench can read every
 //! figure as a ratio against it in the same run.
 //!
-//! `spider-peer URL [CONCURRENCY]` (default 64). Prints `pages N` on
+//! `spider-peer URL [CONCURRENCY] [LIMIT]` (defaults 64 and no limit). Prints `pages N` on
 //! standard output; CPU and memory are measured from outside.
 
 use spider::website::Website;
@@ -14,7 +14,7 @@ use spider::website::Website;
 async fn main() {
     let mut args = std::env::args().skip(1);
     let Some(url) = args.next() else {
-        eprintln!("usage: spider-peer URL [CONCURRENCY]");
+        eprintln!("usage: spider-peer URL [CONCURRENCY] [LIMIT]");
         std::process::exit(2);
     };
     let concurrency: usize = match args.next().map(|text| text.parse()) {
@@ -25,10 +25,21 @@ async fn main() {
             std::process::exit(2);
         }
     };
+    let limit: Option<u32> = match args.next().map(|text| text.parse()) {
+        None => None,
+        Some(Ok(n)) => Some(n),
+        Some(Err(_)) => {
+            eprintln!("spider-peer: LIMIT must be a number of pages");
+            std::process::exit(2);
+        }
+    };
     let mut website = Website::new(&url);
     website
         .with_respect_robots_txt(true)
         .with_concurrency_limit(Some(concurrency));
+    if let Some(limit) = limit {
+        website.with_limit(limit);
+    }
     // A small buffer, as spider's own examples use: a large one would hold
     // thousands of pages and inflate its memory.
     let mut pages = website.subscribe(16);
