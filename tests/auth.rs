@@ -4,23 +4,11 @@
 
 mod common;
 
-use std::io::Read;
-
 use common::{FAST, Site, read_records, trawl, workdir, write_seeds};
 use trawl_testsite::SiteConfig;
 
 fn authorizations(site: &Site) -> Vec<(String, String)> {
-    site.site
-        .requests()
-        .into_iter()
-        .flat_map(|request| {
-            request
-                .headers
-                .into_iter()
-                .filter(|(name, _)| name == "authorization")
-                .map(move |(_, value)| (request.path.clone(), value))
-        })
-        .collect()
+    site.headers_named("authorization")
 }
 
 #[test]
@@ -84,13 +72,7 @@ fn credentials_reach_their_origin_and_nothing_else() {
     // Nothing secret in the output or the archive.
     let jsonl = std::fs::read_to_string(dir.path().join("crawl.jsonl")).unwrap();
     assert!(!jsonl.contains("secret") && !jsonl.contains("dHJhd2w6c2VjcmV0"));
-    let mut bytes = Vec::new();
-    flate2::read::MultiGzDecoder::new(
-        std::fs::File::open(dir.path().join("crawl.warc.gz")).unwrap(),
-    )
-    .read_to_end(&mut bytes)
-    .unwrap();
-    let archive = String::from_utf8_lossy(&bytes);
+    let archive = common::warc_text(&dir.path().join("crawl.warc.gz"));
     assert!(archive.contains("authorization: [redacted]"));
     assert!(
         !archive.contains("dHJhd2w6c2VjcmV0"),

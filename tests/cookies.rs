@@ -5,7 +5,6 @@
 
 mod common;
 
-use std::io::Read;
 use std::time::{Duration, Instant};
 
 use common::{
@@ -16,17 +15,7 @@ use trawl_testsite::SiteConfig;
 
 /// The `Cookie` headers the site received, by path.
 fn cookies_seen(site: &Site) -> Vec<(String, String)> {
-    site.site
-        .requests()
-        .into_iter()
-        .flat_map(|request| {
-            request
-                .headers
-                .into_iter()
-                .filter(|(name, _)| name == "cookie")
-                .map(move |(_, value)| (request.path.clone(), value))
-        })
-        .collect()
+    site.headers_named("cookie")
 }
 
 fn status_of(records: &[Value], url: &str) -> Value {
@@ -77,13 +66,7 @@ fn a_cookie_the_site_sets_opens_its_wall_and_is_saved_but_never_recorded() {
     assert!(!saved.contains("tracker"), "{saved}");
     let jsonl = std::fs::read_to_string(dir.path().join("crawl.jsonl")).unwrap();
     assert!(!jsonl.contains("consent=yes"), "a record holds the cookie");
-    let mut bytes = Vec::new();
-    flate2::read::MultiGzDecoder::new(
-        std::fs::File::open(dir.path().join("crawl.warc.gz")).unwrap(),
-    )
-    .read_to_end(&mut bytes)
-    .unwrap();
-    let archive = String::from_utf8_lossy(&bytes);
+    let archive = common::warc_text(&dir.path().join("crawl.warc.gz"));
     assert!(
         archive.contains("cookie: [redacted]"),
         "request records mark it"

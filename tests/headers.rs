@@ -4,8 +4,6 @@
 
 mod common;
 
-use std::io::Read;
-
 use common::{FAST, Site, trawl, workdir, write_seeds};
 use trawl_testsite::SiteConfig;
 
@@ -80,13 +78,7 @@ fn headers_go_with_every_request_and_secrets_stay_out_of_the_archive() {
         );
     }
     // Bytes: the archive holds the gzip sitemap as served.
-    let mut bytes = Vec::new();
-    flate2::read::MultiGzDecoder::new(
-        std::fs::File::open(dir.path().join("crawl.warc.gz")).unwrap(),
-    )
-    .read_to_end(&mut bytes)
-    .unwrap();
-    let archive = String::from_utf8_lossy(&bytes);
+    let archive = common::warc_text(&dir.path().join("crawl.warc.gz"));
     assert!(
         archive.contains("x-trawl-test: yes\r\n"),
         "the request records show the headers"

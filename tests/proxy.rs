@@ -6,8 +6,6 @@
 
 mod common;
 
-use std::io::Read;
-
 use common::{FAST, Site, read_records, trawl, trawl_command, wait_bounded, workdir, write_seeds};
 use serde_json::Value;
 use trawl_testsite::{ProxiedRequest, SiteConfig, TlsConfig};
@@ -216,13 +214,7 @@ fn a_proxy_login_comes_from_the_url_and_stays_out_of_the_records() {
             && request.proxy_authorization.as_deref() == Some("Basic Y3Jhd2xlcjpodW50ZXIy")),
         "{log:?}"
     );
-    let mut bytes = Vec::new();
-    flate2::read::MultiGzDecoder::new(
-        std::fs::File::open(dir.path().join("crawl.warc.gz")).unwrap(),
-    )
-    .read_to_end(&mut bytes)
-    .unwrap();
-    let archive = String::from_utf8_lossy(&bytes);
+    let archive = common::warc_text(&dir.path().join("crawl.warc.gz"));
     assert!(archive.contains("proxy-authorization: [redacted]"));
     assert!(!archive.contains("Y3Jhd2xlcjpodW50ZXIy") && !archive.contains("hunter2"));
     assert!(!run.stderr.contains("hunter2"));

@@ -69,6 +69,32 @@ impl Site {
     }
 }
 
+impl Site {
+    /// Every `name` header the site received, with the path it came with.
+    pub fn headers_named(&self, name: &str) -> Vec<(String, String)> {
+        self.site
+            .requests()
+            .into_iter()
+            .flat_map(|request| {
+                request
+                    .headers
+                    .into_iter()
+                    .filter(|(header, _)| header == name)
+                    .map(move |(_, value)| (request.path.clone(), value))
+            })
+            .collect()
+    }
+}
+
+/// A gzip WARC's records as text (each member decompressed in turn).
+pub fn warc_text(path: &Path) -> String {
+    let mut bytes = Vec::new();
+    flate2::read::MultiGzDecoder::new(std::fs::File::open(path).expect("open the WARC"))
+        .read_to_end(&mut bytes)
+        .expect("read the WARC");
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
 /// A scratch folder for seeds and output.
 pub fn workdir() -> tempfile::TempDir {
     tempfile::tempdir().expect("temp dir")
