@@ -113,6 +113,19 @@ where
     }
 }
 
+/// What the crawler's politeness learnt about one host, for a store that
+/// shares the host's clock with other crawler processes (a networked store
+/// gates claims on it; the embedded store ignores it, as the crawler's own
+/// [`HostGate`] already knows).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HostPace {
+    /// The least time between two request starts to the host (rate,
+    /// `Crawl-delay` and adaptive pacing, as the crawler's policy decided).
+    pub gap: std::time::Duration,
+    /// No request to the host before this (a 429 or 503 asked for a rest).
+    pub paused_until: Option<Instant>,
+}
+
 /// Where the crawl's queue lives.
 ///
 /// Invariants every implementation keeps (the conformance suite in
@@ -175,4 +188,11 @@ pub trait FrontierStore: Send + Sync + fmt::Debug {
     /// Counters for progress reporting (may lag a networked store by one
     /// round trip).
     fn counts(&self) -> Counts;
+
+    /// The crawler learnt `host`'s pacing (a `Crawl-delay`, a response
+    /// time, a pause). Never blocks. The default ignores it: a store in
+    /// one process is gated by the crawler's [`HostGate`] alone.
+    fn pace(&self, host: &str, pace: HostPace) {
+        let _ = (host, pace);
+    }
 }

@@ -1,0 +1,57 @@
+-- ack: finish leases and apply what workers learnt about hosts' pacing.
+-- KEYS[1] the shard's stats hash. ARGV: key prefix, per-host concurrency,
+-- number of acks k, then k lease members with a mode each ('d' done,
+-- 'u' given back unfetched, to the front of its queue, with the time (ms)
+-- the host may be asked again), then pace updates: host, gap (ms), pause
+-- until (ms, 0 for none).
+-- A member no longer in `leases` (reaped, then maybe handed out again)
+-- is a late ack from a fenced-off worker: ignored.
+-- Returns how many acks were current.
+local kp = ARGV[1]
+local conc = tonumber(ARGV[2])
+local k = tonumber(ARGV[3])
+local ready = kp .. 'ready'
+local current = 0
+local finished = 0
+local i = 4
+for _ = 1, k do
+  local member, mode, at = ARGV[i], ARGV[i + 1], tonumber(ARGV[i + 2])
+  i = i + 3
+  if redis.call('ZREM', kp .. 'leases', member) == 1 then
+    current = current + 1
+    local a = string.find(member, '\t', 1, true)
+    local b = string.find(member, '\t', a + 1, true)
+    local host = string.sub(member, a + 1, b - 1)
+    local h = kp .. 'h:' .. host
+    local q = kp .. 'q:' .. host
+    local infl = redis.call('HINCRBY', h, 'infl', -1)
+    if mode == 'u' then
+      local item = string.sub(member, b + 1)
+      redis.call('LPUSH', q, item)
+      redis.call('HINCRBY', KEYS[1], 'queued', 1)
+      if string.byte(item, 1) ~= 102 then redis.call('HINCRBY', KEYS[1], 'owed', 1) end
+      local nxt = tonumber(redis.call('HGET', h, 'next') or '0')
+      if at > nxt then redis.call('HSET', h, 'next', at) end
+    else
+      finished = finished + 1
+    end
+    if infl < conc and redis.call('LLEN', q) > 0 then
+      local nxt = tonumber(redis.call('HGET', h, 'next') or '0')
+      redis.call('ZADD', ready, nxt, host)
+    end
+  end
+end
+while i <= #ARGV do
+  local host, gap, pause = ARGV[i], tonumber(ARGV[i + 1]), tonumber(ARGV[i + 2])
+  i = i + 3
+  local h = kp .. 'h:' .. host
+  redis.call('HSET', h, 'gap', gap)
+  local nxt = tonumber(redis.call('HGET', h, 'next') or '0')
+  local want = math.max(nxt, tonumber(redis.call('HGET', h, 'last') or '0') + gap, pause)
+  if want > nxt then
+    redis.call('HSET', h, 'next', want)
+    redis.call('ZADD', ready, 'XX', 'GT', want, host)
+  end
+end
+if finished > 0 then redis.call('HINCRBY', KEYS[1], 'finished', finished) end
+return current
