@@ -3,8 +3,9 @@
 //! pipeline, shows progress and prints the summary.
 //!
 //! Exit codes: 0 when the crawl ran (whatever pages failed), 1 for a fatal
-//! I/O error (output not writable), 2 for usage and configuration errors,
-//! 130 when interrupted with Ctrl-C.
+//! I/O error (output not writable, the --frontier Redis unreachable at
+//! start or away longer than the store's patience mid-crawl), 2 for usage
+//! and configuration errors, 130 when interrupted with Ctrl-C.
 
 mod cli;
 mod config;
@@ -13,6 +14,7 @@ mod layers;
 mod progress;
 mod report;
 mod seeds;
+mod shared;
 
 use std::ffi::OsString;
 use std::io::Write;
@@ -70,6 +72,7 @@ fn main() -> ExitCode {
         Command::Completions { shell } => demo::completions(shell),
         Command::Man => demo::man_page(),
         Command::Report(args) => report::run(&args),
+        Command::Status(args) => shared::status_command(&args),
     }
 }
 
@@ -133,7 +136,8 @@ fn crawl_command(args: &CrawlArgs, seeds: Option<Vec<url::Url>>, report: &Report
 /// Everything opened before the runtime starts.
 struct Prepared {
     config: CrawlConfig,
-    store: LocalStore,
+    /// `None` for a shared crawl, whose store connects inside the runtime.
+    store: Option<LocalStore>,
     sink: JsonlSink,
     warc: Option<WarcSink>,
     state_dir: Option<StateDir>,
@@ -161,6 +165,27 @@ fn prepare(
         check_writable(path)
             .map_err(|error| Refusal::fatal(format!("cannot write {}: {error}", path.display())))?;
     }
+    if config.shared.is_some() {
+        if config.resume && matches!(config.destination, Destination::Stdout) {
+            return Err(Refusal::usage(
+                "--resume appends to the output, but `-o -` writes to standard output",
+            ));
+        }
+        let sink = JsonlSink::open(&config.destination, config.resume).map_err(Refusal::fatal)?;
+        let warc = match &config.warc {
+            Some(options) => {
+                Some(WarcSink::open(options.clone(), config.resume).map_err(Refusal::fatal)?)
+            }
+            None => None,
+        };
+        return Ok(Prepared {
+            config,
+            store: None,
+            sink,
+            warc,
+            state_dir: None,
+        });
+    }
     let state = prepare_state(&config)?;
     let state_dir = state.as_ref().map(|(dir, _)| dir.clone());
     let resumed = state.as_ref().and_then(|(_, recorded)| recorded.as_ref());
@@ -187,7 +212,7 @@ fn prepare(
     };
     Ok(Prepared {
         config,
-        store,
+        store: Some(store),
         sink,
         warc,
         state_dir,
@@ -310,9 +335,19 @@ async fn run(prepared: Prepared, bar: indicatif::ProgressBar) -> ExitCode {
     let output_name = config.destination.describe();
     let quiet = config.quiet;
     let summary = Arc::new(SummaryObserver::new());
+    let store: Arc<dyn trawl_frontier::FrontierStore> = match store {
+        Some(store) => Arc::new(store),
+        None => match shared::open(&config).await {
+            Ok(store) => Arc::new(store),
+            Err(error) => {
+                eprintln!("trawl: error: {error}");
+                return ExitCode::from(EXIT_FATAL);
+            }
+        },
+    };
     let mut builder = Crawler::builder(config.settings)
         .seeds(config.seeds)
-        .store(Arc::new(store));
+        .store(store);
     if let Some(dir) = &config.save_bodies {
         builder = match builder.save_bodies(dir) {
             Ok(builder) => builder,

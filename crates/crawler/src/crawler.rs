@@ -6,7 +6,8 @@ use tokio::sync::{Notify, mpsc};
 use tokio_util::sync::CancellationToken;
 use trawl_fetcher::{Fetcher, HostPolicy, RobotsCache};
 use trawl_frontier::{
-    CanonicalUrl, Entry, Found, FrontierStore, LeaseToken, Limits, LocalConfig, LocalStore, Scope,
+    CanonicalUrl, Entry, Found, FrontierStore, HostPace, LeaseToken, Limits, LocalConfig,
+    LocalStore, Scope,
 };
 use url::Url;
 
@@ -439,6 +440,14 @@ impl Pipeline {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .take()
+    }
+
+    /// Tells the store what the policy now decides for `host`, so a store
+    /// shared by several processes spaces the host's requests over all of
+    /// them (the embedded store ignores it).
+    pub(crate) fn report_pace(&self, host: &str) {
+        let (gap, paused_until) = self.policy.pace(host);
+        self.store.pace(host, HostPace { gap, paused_until });
     }
 
     /// Queues one page's links (or a sitemap's URLs); a store failure ends

@@ -26,6 +26,7 @@ pub(crate) async fn process(guard: LeaseGuard, lease: StoreLease, permit: OwnedS
             let rules = robots.rules_for(&host, &entry.url).await;
             if let Some(delay) = rules.crawl_delay() {
                 pipeline.policy.set_crawl_delay(&host, delay);
+                pipeline.report_pace(&host);
             }
             if !rules.allowed(&entry.url) {
                 let record =
@@ -108,6 +109,7 @@ async fn fetch_with_retries(
             .await;
         if fetched.status.is_some() {
             pipeline.policy.observe(host, fetched.elapsed);
+            pipeline.report_pace(host);
         }
         let delay = match fetched.retry() {
             Some(Retry::After(delay)) => delay.min(settings.max_retry_after),
@@ -126,6 +128,7 @@ async fn fetch_with_retries(
             pipeline
                 .policy
                 .pause(host, (Instant::now() + delay).into_std());
+            pipeline.report_pace(host);
         }
         tracing::debug!(url = %entry.url, attempt = attempts, ?delay, "retrying");
         pipeline.stats.retried();

@@ -136,3 +136,24 @@ pub async fn clear(url: &str, crawl: &str, timeout: Duration) -> Result<u64, Con
     }
     Ok(deleted)
 }
+
+/// Adds `seeds` to the crawl's seed list and returns the whole list, so
+/// every worker scopes the crawl by every worker's seeds (a worker given
+/// other seeds, or joining later, still follows links to their hosts).
+pub async fn share_seeds(
+    url: &str,
+    crawl: &str,
+    seeds: &[String],
+    timeout: Duration,
+) -> Result<Vec<String>, ConnectError> {
+    check_crawl_id(crawl)?;
+    let mut conn = connect(url, timeout).await?;
+    let failed = |source| setup_error(url, crawl, source);
+    let key = global_key(crawl, "seeds");
+    if !seeds.is_empty() {
+        let _: u64 = conn.sadd(&key, seeds).await.map_err(failed)?;
+    }
+    let mut all: Vec<String> = conn.smembers(&key).await.map_err(failed)?;
+    all.sort();
+    Ok(all)
+}

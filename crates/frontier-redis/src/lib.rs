@@ -51,6 +51,6 @@ pub mod keys;
 pub mod server;
 mod store;
 
-pub use admin::{CrawlStatus, clear, status};
+pub use admin::{CrawlStatus, clear, share_seeds, status};
 pub use conn::ConnectError;
 pub use store::{RedisConfig, RedisStore};

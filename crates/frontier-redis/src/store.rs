@@ -54,6 +54,12 @@ pub struct RedisConfig {
     pub lease_time: Option<Duration>,
     /// A host's gap before the crawler reports one (`1 / --per-host-rate`).
     pub default_gap: Duration,
+    /// With a probe, a host no worker has reported a gap for gets one
+    /// request, then rests until its gap is reported (after its robots.txt
+    /// and first response) or this time passes: a `Crawl-delay` holds from
+    /// the host's second request on, over all workers. `None`: unknown
+    /// hosts go at `default_gap`.
+    pub probe: Option<Duration>,
     /// How long Redis may be away mid-crawl before the crawl fails.
     pub patience: Duration,
     /// How long to wait for Redis at start before giving up.
@@ -72,6 +78,7 @@ impl RedisConfig {
             limits,
             lease_time: Some(Duration::from_secs(30)),
             default_gap: Duration::ZERO,
+            probe: None,
             patience: Duration::from_secs(60),
             connect_timeout: Duration::from_secs(3),
         }
@@ -100,6 +107,7 @@ struct Shared {
     limits: Limits,
     lease_time: Option<Duration>,
     default_gap_ms: u64,
+    probe_ms: u64,
     clock: Clock,
     worker: String,
     local: Mutex<Local>,
@@ -181,6 +189,7 @@ impl RedisStore {
             limits: config.limits,
             lease_time: config.lease_time,
             default_gap_ms: ceil_ms(config.default_gap),
+            probe_ms: config.probe.map_or(0, ceil_ms),
             clock: Clock::now(),
             worker: config.worker,
             local: Mutex::new(local),
@@ -268,7 +277,10 @@ impl Shared {
                 .redis
                 .run("ack", |mut conn| {
                     let mut call = self.scripts.ack.key(&stats);
-                    call.arg(&prefix).arg(self.conc()).arg(acks.len());
+                    call.arg(&prefix)
+                        .arg(self.conc())
+                        .arg(self.default_gap_ms)
+                        .arg(acks.len());
                     for ack in &acks {
                         let (mode, at) = match ack.unfetched_until {
                             None => ("d", 0),
@@ -477,7 +489,8 @@ impl Shared {
                     .arg(n)
                     .arg(budget)
                     .arg(self.conc())
-                    .arg(self.default_gap_ms);
+                    .arg(self.default_gap_ms)
+                    .arg(self.probe_ms);
                 async move { call.invoke_async(&mut conn).await }
             })
             .await

@@ -1,6 +1,6 @@
 -- ack: finish leases and apply what workers learnt about hosts' pacing.
 -- KEYS[1] the shard's stats hash. ARGV: key prefix, per-host concurrency,
--- number of acks k, then k lease members with a mode each ('d' done,
+-- default gap (ms), number of acks k, then k lease members with a mode each ('d' done,
 -- 'u' given back unfetched, to the front of its queue, with the time (ms)
 -- the host may be asked again), then pace updates: host, gap (ms), pause
 -- until (ms, 0 for none).
@@ -9,11 +9,12 @@
 -- Returns how many acks were current.
 local kp = ARGV[1]
 local conc = tonumber(ARGV[2])
-local k = tonumber(ARGV[3])
+local default_gap = tonumber(ARGV[3])
+local k = tonumber(ARGV[4])
 local ready = kp .. 'ready'
 local current = 0
 local finished = 0
-local i = 4
+local i = 5
 for _ = 1, k do
   local member, mode, at = ARGV[i], ARGV[i + 1], tonumber(ARGV[i + 2])
   i = i + 3
@@ -34,6 +35,12 @@ for _ = 1, k do
       if at > nxt then redis.call('HSET', h, 'next', at) end
     else
       finished = finished + 1
+      -- A probe that came back without a pace report (the fetch failed
+      -- before any response): the host goes on at the default gap.
+      if redis.call('HEXISTS', h, 'gap') == 0 then
+        redis.call('HSET', h, 'gap', default_gap)
+        redis.call('HSET', h, 'next', tonumber(redis.call('HGET', h, 'last') or '0') + default_gap)
+      end
     end
     if infl < conc and redis.call('LLEN', q) > 0 then
       local nxt = tonumber(redis.call('HGET', h, 'next') or '0')
@@ -45,10 +52,15 @@ while i <= #ARGV do
   local host, gap, pause = ARGV[i], tonumber(ARGV[i + 1]), tonumber(ARGV[i + 2])
   i = i + 3
   local h = kp .. 'h:' .. host
+  local first = redis.call('HEXISTS', h, 'gap') == 0
   redis.call('HSET', h, 'gap', gap)
   local nxt = tonumber(redis.call('HGET', h, 'next') or '0')
-  local want = math.max(nxt, tonumber(redis.call('HGET', h, 'last') or '0') + gap, pause)
-  if want > nxt then
+  local want = math.max(tonumber(redis.call('HGET', h, 'last') or '0') + gap, pause)
+  if first then
+    -- The first report ends a probe's rest, early or late.
+    redis.call('HSET', h, 'next', want)
+    redis.call('ZADD', ready, 'XX', want, host)
+  elseif want > nxt then
     redis.call('HSET', h, 'next', want)
     redis.call('ZADD', ready, 'XX', 'GT', want, host)
   end

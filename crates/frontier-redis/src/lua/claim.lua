@@ -1,7 +1,12 @@
 -- claim: lease up to n URLs of ready hosts of one shard.
 -- KEYS[1] the shard's stats hash. ARGV: key prefix, now (ms), lease
 -- expiry (ms or +inf), n, budget of fresh URLs (-1: no limit), per-host
--- concurrency, default gap (ms).
+-- concurrency, default gap (ms), probe (ms, 0 for none).
+-- A host whose gap no worker has reported yet (no robots.txt read, no
+-- response timed) gets, with a probe, one request and then rests for the
+-- probe time or until its gap is reported, whichever is first: a
+-- Crawl-delay then holds from the host's second request on, over all
+-- workers.
 -- A host is in `ready` iff it has queued URLs and a free slot; its score
 -- is the earliest time (ms) its next request may start, for every worker.
 -- Re-queued URLs (prefix 'r') were counted when first handed out and do
@@ -14,6 +19,7 @@ local n = tonumber(ARGV[4])
 local budget = tonumber(ARGV[5])
 local conc = tonumber(ARGV[6])
 local default_gap = tonumber(ARGV[7])
+local probe = tonumber(ARGV[8])
 local ready = kp .. 'ready'
 local out = {}
 local fresh = 0
@@ -24,7 +30,10 @@ for _, host in ipairs(hosts) do
   local h = kp .. 'h:' .. host
   local q = kp .. 'q:' .. host
   local infl = tonumber(redis.call('HGET', h, 'infl') or '0')
-  local gap = tonumber(redis.call('HGET', h, 'gap') or default_gap)
+  local known = redis.call('HGET', h, 'gap')
+  local gap = tonumber(known or default_gap)
+  local probing = (not known) and probe > 0
+  if probing then gap = probe end
   local took = 0
   while #out < n and infl < conc do
     local item = redis.call('LPOP', q)
@@ -46,7 +55,7 @@ for _, host in ipairs(hosts) do
     out[#out + 1] = member
     took = took + 1
     -- A host with a gap gets one request per gap, over all workers.
-    if gap > 0 then break end
+    if gap > 0 or probing then break end
   end
   if took > 0 then
     redis.call('HSET', h, 'infl', infl, 'next', now + gap, 'last', now)

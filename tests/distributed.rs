@@ -1,0 +1,371 @@
+//! Many `trawl crawl` processes sharing one crawl through Redis
+//! (`--frontier`), end to end: the real binary, the test site counting
+//! every request it serves, and a `redis-server` of the test's own on a
+//! free loopback port, killed by PID at the end. A missing `redis-server`
+//! fails these tests (see `TEST_REDIS_SERVER`).
+
+mod common;
+
+use std::collections::{BTreeSet, HashMap};
+use std::path::Path;
+use std::process::Child;
+use std::time::{Duration, Instant};
+
+use common::{Run, Site, read_records, trawl, trawl_command, wait_bounded, workdir, write_seeds};
+use trawl_frontier_redis::server::TestServer;
+use trawl_testsite::SiteConfig;
+
+/// Starts `trawl crawl --frontier ... --crawl-id CRAWL -o OUTPUT` in `dir`.
+fn worker(dir: &Path, redis: &TestServer, crawl: &str, output: &str, extra: &[&str]) -> Child {
+    let url = redis.url();
+    let mut args = vec![
+        "crawl",
+        "seeds.txt",
+        "-o",
+        output,
+        "--quiet",
+        "--frontier",
+        &url,
+        "--crawl-id",
+        crawl,
+    ];
+    args.extend_from_slice(extra);
+    trawl_command(dir, &args).spawn().expect("spawn trawl")
+}
+
+/// Starts `n` workers writing `w0.jsonl`, `w1.jsonl`, ... and waits for
+/// them all (each bounded).
+fn crawl_with(n: usize, dir: &Path, redis: &TestServer, crawl: &str, extra: &[&str]) -> Vec<Run> {
+    let children: Vec<Child> = (0..n)
+        .map(|i| worker(dir, redis, crawl, &format!("w{i}.jsonl"), extra))
+        .collect();
+    children
+        .into_iter()
+        .map(|child| wait_bounded(child, common::RUN_LIMIT))
+        .collect()
+}
+
+fn assert_all_succeeded(runs: &[Run]) {
+    for (i, run) in runs.iter().enumerate() {
+        assert!(
+            run.status.success(),
+            "worker {i} exited with {:?}; stderr:\n{}",
+            run.status,
+            run.stderr
+        );
+    }
+}
+
+/// Every record of outputs `w0.jsonl` .. `w{n-1}.jsonl`, as (URL, worker).
+fn recorded(dir: &Path, n: usize) -> Vec<(String, usize)> {
+    (0..n)
+        .flat_map(|i| {
+            read_records(&dir.join(format!("w{i}.jsonl")))
+                .into_iter()
+                .map(move |record| (record["url"].as_str().unwrap().to_owned(), i))
+        })
+        .collect()
+}
+
+/// Server-side hits per path, robots.txt left out.
+fn page_hits(site: &Site) -> HashMap<String, usize> {
+    let mut hits = HashMap::new();
+    for request in site.site.requests() {
+        if request.path != "/robots.txt" {
+            *hits.entry(request.path).or_default() += 1;
+        }
+    }
+    hits
+}
+
+fn reachable_urls(site: &Site) -> BTreeSet<String> {
+    site.site.reachable().into_keys().collect()
+}
+
+fn redis(dir: &Path) -> TestServer {
+    TestServer::start(dir).expect("redis-server for the distributed tests")
+}
+
+const FAST: &[&str] = &[
+    "--per-host-rate",
+    "0",
+    "--delay-factor",
+    "0",
+    "--per-host-concurrency",
+    "4",
+    "-c",
+    "8",
+];
+
+#[test]
+fn three_workers_cover_the_site_and_fetch_each_page_exactly_once() {
+    let site = Site::start(SiteConfig {
+        pages: 150,
+        latency: Duration::from_millis(5),
+        ..SiteConfig::default()
+    });
+    let dir = workdir();
+    let server = redis(dir.path());
+    write_seeds(dir.path(), &[&site.url("/")]);
+    let runs = crawl_with(3, dir.path(), &server, "once", FAST);
+    assert_all_succeeded(&runs);
+
+    let records = recorded(dir.path(), 3);
+    let mut union = BTreeSet::new();
+    for (url, worker) in &records {
+        assert!(
+            union.insert(url.clone()),
+            "{url} recorded twice (again by worker {worker})"
+        );
+    }
+    assert_eq!(
+        union,
+        reachable_urls(&site),
+        "the union of the outputs is the crawl"
+    );
+    let hits = page_hits(&site);
+    let twice: Vec<_> = hits.iter().filter(|(_, n)| **n != 1).collect();
+    assert!(
+        twice.is_empty(),
+        "pages not fetched exactly once: {twice:?}"
+    );
+    assert_eq!(hits.len(), union.len());
+    assert!(
+        site.site.hits("/robots.txt") <= 3,
+        "robots.txt at most once per worker"
+    );
+}
+
+#[test]
+fn max_pages_holds_for_the_whole_crawl() {
+    let site = Site::start(SiteConfig {
+        pages: 200,
+        latency: Duration::from_millis(5),
+        ..SiteConfig::default()
+    });
+    let dir = workdir();
+    let server = redis(dir.path());
+    write_seeds(dir.path(), &[&site.url("/")]);
+    let mut args = FAST.to_vec();
+    args.extend(["--max-pages", "25"]);
+    let runs = crawl_with(3, dir.path(), &server, "limit", &args);
+    assert_all_succeeded(&runs);
+    assert_eq!(
+        recorded(dir.path(), 3).len(),
+        25,
+        "25 records over all workers"
+    );
+    assert_eq!(page_hits(&site).values().sum::<usize>(), 25);
+}
+
+/// Request starts as the server saw them, sorted.
+fn page_times(site: &Site) -> Vec<Instant> {
+    let mut times: Vec<Instant> = site
+        .site
+        .requests()
+        .into_iter()
+        .filter(|request| request.path != "/robots.txt")
+        .map(|request| request.at)
+        .collect();
+    times.sort();
+    times
+}
+
+/// The most requests in any window of `window` (a window opened at each
+/// request).
+fn busiest_window(times: &[Instant], window: Duration) -> usize {
+    (0..times.len())
+        .map(|i| {
+            times[i..]
+                .iter()
+                .take_while(|at| **at - times[i] < window)
+                .count()
+        })
+        .max()
+        .unwrap_or(0)
+}
+
+fn gaps(times: &[Instant]) -> Vec<Duration> {
+    times.windows(2).map(|pair| pair[1] - pair[0]).collect()
+}
+
+fn median(mut values: Vec<Duration>) -> Duration {
+    values.sort();
+    values[values.len() / 2]
+}
+
+#[test]
+fn the_per_host_rate_holds_over_three_workers() {
+    let site = Site::start(SiteConfig {
+        pages: 24,
+        links_per_page: 4,
+        ..SiteConfig::default()
+    });
+    let dir = workdir();
+    let server = redis(dir.path());
+    write_seeds(dir.path(), &[&site.url("/")]);
+    // 5 requests a second to the one host, whatever the number of workers;
+    // each process alone would allow 5, three of them 15.
+    let args = [
+        "--per-host-rate",
+        "5",
+        "--delay-factor",
+        "0",
+        "--per-host-concurrency",
+        "4",
+    ];
+    let runs = crawl_with(3, dir.path(), &server, "rate", &args);
+    assert_all_succeeded(&runs);
+    let times = page_times(&site);
+    assert!(times.len() >= 20, "{} pages", times.len());
+    let busiest = busiest_window(&times, Duration::from_secs(1));
+    assert!(
+        busiest <= 7,
+        "{busiest} requests within one second (rate 5/s over all workers)"
+    );
+    let median = median(gaps(&times));
+    assert!(
+        median >= Duration::from_millis(150),
+        "requests a median {median:?} apart (rate 5/s: 200 ms)"
+    );
+}
+
+#[test]
+fn a_crawl_delay_holds_over_three_workers() {
+    let site = Site::start(SiteConfig {
+        pages: 8,
+        links_per_page: 3,
+        robots_txt: Some("User-agent: *\nCrawl-delay: 0.6\n".into()),
+        ..SiteConfig::default()
+    });
+    let dir = workdir();
+    let server = redis(dir.path());
+    write_seeds(dir.path(), &[&site.url("/")]);
+    let args = [
+        "--per-host-rate",
+        "0",
+        "--delay-factor",
+        "0",
+        "--per-host-concurrency",
+        "4",
+    ];
+    let runs = crawl_with(3, dir.path(), &server, "delay", &args);
+    assert_all_succeeded(&runs);
+    let times = page_times(&site);
+    assert_eq!(times.len(), reachable_urls(&site).len());
+    // The first request is the host's probe, sent before any worker read
+    // robots.txt; from then on the delay is global. The spacing allows a
+    // request to reach the wire a little after its claim.
+    for gap in gaps(&times) {
+        assert!(
+            gap >= Duration::from_millis(400),
+            "requests {gap:?} apart under a Crawl-delay of 0.6 s; all: {:?}",
+            gaps(&times)
+        );
+    }
+}
+
+#[test]
+fn an_unreachable_redis_is_a_clear_error_with_exit_1() {
+    let dir = workdir();
+    write_seeds(dir.path(), &["http://127.0.0.1:9/"]);
+    // A port nothing listens on: bound, then closed.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("redis://127.0.0.1:{port}/0");
+    let started = Instant::now();
+    let run = trawl(
+        dir.path(),
+        &[
+            "crawl",
+            "-o",
+            "out.jsonl",
+            "--quiet",
+            "--frontier",
+            &url,
+            "--crawl-id",
+            "x",
+        ],
+    );
+    assert_eq!(run.status.code(), Some(1), "stderr:\n{}", run.stderr);
+    assert!(
+        run.stderr.contains("cannot reach Redis") && run.stderr.contains(&url),
+        "{}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
+    assert!(started.elapsed() < Duration::from_secs(60), "no hang");
+
+    let status = trawl(
+        dir.path(),
+        &["status", "--frontier", &url, "--crawl-id", "x"],
+    );
+    assert_eq!(status.status.code(), Some(1), "{}", status.stderr);
+    let bad = trawl(
+        dir.path(),
+        &["crawl", "--frontier", "http://x", "--crawl-id", "x"],
+    );
+    assert_eq!(bad.status.code(), Some(2), "{}", bad.stderr);
+    assert!(bad.stderr.contains("--frontier"), "{}", bad.stderr);
+}
+
+#[test]
+fn status_reports_a_finished_crawl_and_fresh_clears_it() {
+    let site = Site::start(SiteConfig {
+        pages: 30,
+        ..SiteConfig::default()
+    });
+    let dir = workdir();
+    let server = redis(dir.path());
+    write_seeds(dir.path(), &[&site.url("/")]);
+    let runs = crawl_with(1, dir.path(), &server, "seen", FAST);
+    assert_all_succeeded(&runs);
+    let url = server.url();
+    let status = trawl(
+        dir.path(),
+        &["status", "--frontier", &url, "--crawl-id", "seen"],
+    );
+    assert!(status.status.success(), "{}", status.stderr);
+    let done = reachable_urls(&site).len();
+    for line in [
+        "(finished)".to_owned(),
+        "queued   0".to_owned(),
+        "leased   0".to_owned(),
+        format!("done     {done}"),
+        "hosts    1".to_owned(),
+        "workers  1 seen".to_owned(),
+    ] {
+        assert!(
+            status.stdout.contains(&line),
+            "{line:?} in:\n{}",
+            status.stdout
+        );
+    }
+    // Run again: the crawl is over, nothing is fetched.
+    let before = site.site.requests().len();
+    let again = crawl_with(1, dir.path(), &server, "seen", FAST);
+    assert_all_succeeded(&again);
+    assert_eq!(
+        page_hits(&site).values().sum::<usize>(),
+        done,
+        "nothing refetched"
+    );
+    assert!(
+        site.site.requests().len() - before <= 1,
+        "at most robots.txt"
+    );
+    // --fresh starts the crawl id over.
+    let mut fresh = FAST.to_vec();
+    fresh.push("--fresh");
+    let over = crawl_with(1, dir.path(), &server, "seen", &fresh);
+    assert_all_succeeded(&over);
+    assert_eq!(page_hits(&site).values().sum::<usize>(), 2 * done);
+    let missing = trawl(
+        dir.path(),
+        &["status", "--frontier", &url, "--crawl-id", "nope"],
+    );
+    assert!(missing.stdout.contains("not found"), "{}", missing.stdout);
+}
