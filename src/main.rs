@@ -335,10 +335,15 @@ async fn run(prepared: Prepared, bar: indicatif::ProgressBar) -> ExitCode {
     let output_name = config.destination.describe();
     let quiet = config.quiet;
     let summary = Arc::new(SummaryObserver::new());
+    let mut redis = None;
     let store: Arc<dyn trawl_frontier::FrontierStore> = match store {
         Some(store) => Arc::new(store),
         None => match shared::open(&config).await {
-            Ok(store) => Arc::new(store),
+            Ok(store) => {
+                let store = Arc::new(store);
+                redis = Some(Arc::clone(&store));
+                store
+            }
             Err(error) => {
                 eprintln!("trawl: error: {error}");
                 return ExitCode::from(EXIT_FATAL);
@@ -405,6 +410,12 @@ async fn run(prepared: Prepared, bar: indicatif::ProgressBar) -> ExitCode {
     let shutdown = Shutdown::default();
     let signals = tokio::spawn(watch_ctrl_c(shutdown.clone(), bar.clone()));
     let outcome = crawler.run(shutdown).await;
+    if let Some(redis) = redis
+        && let Err(error) = redis.close().await
+    {
+        // The leases not acked expire and are fetched again by others.
+        tracing::warn!("{error}");
+    }
     signals.abort();
     if let Some(stop) = metrics_stop {
         stop.cancel();

@@ -60,6 +60,9 @@ pub async fn open(config: &CrawlConfig) -> Result<RedisStore, String> {
     // rest wait for its Crawl-delay (see RedisConfig::probe).
     redis.probe = settings.obey_robots.then_some(PROBE);
     redis.patience = PATIENCE;
+    // A URL is finished when its record is flushed: a worker killed in
+    // between loses the lease, and another fetches the URL again.
+    redis.ack_on_record = true;
     redis.connect_timeout = CONNECT_TIMEOUT;
     RedisStore::connect(redis)
         .await

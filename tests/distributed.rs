@@ -369,3 +369,113 @@ fn status_reports_a_finished_crawl_and_fresh_clears_it() {
     );
     assert!(missing.stdout.contains("not found"), "{}", missing.stdout);
 }
+
+#[test]
+fn a_killed_worker_s_leases_are_fetched_by_the_others() {
+    let site = Site::start(SiteConfig {
+        pages: 120,
+        latency: Duration::from_millis(40),
+        ..SiteConfig::default()
+    });
+    let dir = workdir();
+    let server = redis(dir.path());
+    write_seeds(dir.path(), &[&site.url("/")]);
+    let mut args = FAST.to_vec();
+    args.extend(["--lease-time", "2"]);
+    let mut first = worker(dir.path(), &server, "kill", "w0.jsonl", &args);
+    common::wait_for_lines(&dir.path().join("w0.jsonl"), 10, &mut first);
+    common::send_signal(first.id(), "KILL");
+    let killed_at = Instant::now();
+    let _ = first.wait();
+    let others: Vec<Child> = (1..3)
+        .map(|i| worker(dir.path(), &server, "kill", &format!("w{i}.jsonl"), &args))
+        .collect();
+    let runs: Vec<Run> = others
+        .into_iter()
+        .map(|child| wait_bounded(child, common::RUN_LIMIT))
+        .collect();
+    assert_all_succeeded(&runs);
+
+    let records = recorded(dir.path(), 3);
+    let union: BTreeSet<String> = records.iter().map(|(url, _)| url.clone()).collect();
+    assert_eq!(
+        union,
+        reachable_urls(&site),
+        "nothing the killed worker held is lost"
+    );
+    let survivors: Vec<&String> = records
+        .iter()
+        .filter(|(_, worker)| *worker > 0)
+        .map(|(url, _)| url)
+        .collect();
+    let unique: BTreeSet<&String> = survivors.iter().copied().collect();
+    assert_eq!(
+        unique.len(),
+        survivors.len(),
+        "the live workers record each URL once"
+    );
+    // A page fetched twice was first fetched by the killed worker: only
+    // what it had in flight (or fetched, unacked) is fetched again.
+    let mut first_hit: HashMap<String, (usize, Instant)> = HashMap::new();
+    for request in site.site.requests() {
+        if request.path == "/robots.txt" {
+            continue;
+        }
+        let entry = first_hit.entry(request.path).or_insert((0, request.at));
+        entry.0 += 1;
+        entry.1 = entry.1.min(request.at);
+    }
+    for (path, (hits, first)) in &first_hit {
+        assert!(*hits <= 2, "{path} fetched {hits} times");
+        if *hits == 2 {
+            assert!(
+                *first < killed_at,
+                "{path} fetched twice, first after the kill"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_redis_restart_mid_crawl_loses_nothing() {
+    let site = Site::start(SiteConfig {
+        pages: 150,
+        latency: Duration::from_millis(20),
+        ..SiteConfig::default()
+    });
+    let dir = workdir();
+    let mut server = TestServer::start_durable(dir.path()).expect("redis-server with an AOF");
+    write_seeds(dir.path(), &[&site.url("/")]);
+    let mut args = FAST.to_vec();
+    args.extend(["--lease-time", "3"]);
+    let mut children: Vec<Child> = (0..2)
+        .map(|i| {
+            worker(
+                dir.path(),
+                &server,
+                "restart",
+                &format!("w{i}.jsonl"),
+                &args,
+            )
+        })
+        .collect();
+    common::wait_for_lines(&dir.path().join("w0.jsonl"), 5, &mut children[0]);
+    server.restart().expect("redis-server restarts");
+    let runs: Vec<Run> = children
+        .into_iter()
+        .map(|child| wait_bounded(child, common::RUN_LIMIT))
+        .collect();
+    assert_all_succeeded(&runs);
+    assert!(
+        runs.iter().any(|run| run.stderr.contains("unavailable")),
+        "the outage is logged; stderr: {:?}",
+        runs.iter().map(|run| &run.stderr).collect::<Vec<_>>()
+    );
+    let union: BTreeSet<String> = recorded(dir.path(), 2)
+        .into_iter()
+        .map(|(url, _)| url)
+        .collect();
+    assert_eq!(union, reachable_urls(&site), "every page recorded");
+    let hits = page_hits(&site);
+    assert!(hits.values().all(|n| *n <= 2), "{hits:?}");
+}

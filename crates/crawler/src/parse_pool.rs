@@ -118,7 +118,9 @@ fn parse_worker(queue: &Mutex<mpsc::Receiver<PageJob>>) {
         // A closed channel means the output failed and the crawl is
         // stopping. The lease and the permit go back after the record, as
         // on the fetch task.
-        let _ = pipeline.finished.blocking_send(finished);
+        let _ = pipeline
+            .finished
+            .blocking_send(finished.leased(guard.token));
         drop(guard);
         drop(permit);
     }

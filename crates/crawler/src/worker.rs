@@ -31,7 +31,8 @@ pub(crate) async fn process(guard: LeaseGuard, lease: StoreLease, permit: OwnedS
             if !rules.allowed(&entry.url) {
                 let record =
                     failure_record(&entry, rules.refusal_kind(), rules.refusal(&entry.url));
-                let _ = pipeline.finished.send(Finished::record(record)).await;
+                let finished = Finished::record(record).leased(guard.token);
+                let _ = pipeline.finished.send(finished).await;
                 return;
             }
             Some(rules)
@@ -78,13 +79,16 @@ pub(crate) async fn process(guard: LeaseGuard, lease: StoreLease, permit: OwnedS
         };
         tracing::error!(url = %job.fetched.final_url, "HTML extraction failed: no parser threads");
         let (finished, _) = finish_page(&pipeline, &job.entry, job.fetched, None, job.attempts);
-        let _ = pipeline.finished.send(finished).await;
+        let _ = pipeline
+            .finished
+            .send(finished.leased(job.guard.token))
+            .await;
         return;
     }
     // Not HTML: no links to queue.
     let (finished, _) = finish_page(&pipeline, &entry, fetched, None, attempts);
     // A closed channel means the output failed and the crawl is stopping.
-    let _ = pipeline.finished.send(finished).await;
+    let _ = pipeline.finished.send(finished.leased(guard.token)).await;
     drop(guard);
 }
 

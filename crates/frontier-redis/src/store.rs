@@ -64,6 +64,10 @@ pub struct RedisConfig {
     pub patience: Duration,
     /// How long to wait for Redis at start before giving up.
     pub connect_timeout: Duration,
+    /// Finish a URL only when the crawler says its record is durable
+    /// ([`FrontierStore::recorded`]); [`FrontierStore::complete`] then
+    /// only frees the host's slot. Off, `complete` finishes the URL.
+    pub ack_on_record: bool,
 }
 
 impl RedisConfig {
@@ -81,6 +85,7 @@ impl RedisConfig {
             probe: None,
             patience: Duration::from_secs(60),
             connect_timeout: Duration::from_secs(3),
+            ack_on_record: false,
         }
     }
 }
@@ -106,6 +111,7 @@ struct Shared {
     rules: AdmissionRules,
     limits: Limits,
     lease_time: Option<Duration>,
+    ack_on_record: bool,
     default_gap_ms: u64,
     probe_ms: u64,
     clock: Clock,
@@ -146,14 +152,34 @@ struct Held {
     shard: u32,
     member: String,
     claimed: Instant,
+    /// Its fetch is over and its slot freed; its record is not yet
+    /// durable.
+    released: bool,
 }
 
 #[derive(Debug)]
 struct Ack {
     shard: u32,
     member: String,
-    /// `None`: done; `Some(ms)`: given back unfetched, host resting until.
-    unfetched_until: Option<u64>,
+    mode: AckMode,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum AckMode {
+    /// The URL is finished.
+    Done,
+    /// The fetch is over: the host's slot is free, the lease stays.
+    Released,
+    /// Given back unfetched; the host rests until this time (ms).
+    Unfetched(u64),
+}
+
+impl Local {
+    /// Leases whose fetch is not over: the ones whose acks will wake the
+    /// crawler.
+    fn fetching(&self) -> usize {
+        self.leases.values().filter(|held| !held.released).count()
+    }
 }
 
 fn lock(mutex: &Mutex<Local>) -> MutexGuard<'_, Local> {
@@ -188,6 +214,7 @@ impl RedisStore {
             rules: AdmissionRules::new(config.scope, &config.limits),
             limits: config.limits,
             lease_time: config.lease_time,
+            ack_on_record: config.ack_on_record,
             default_gap_ms: ceil_ms(config.default_gap),
             probe_ms: config.probe.map_or(0, ceil_ms),
             clock: Clock::now(),
@@ -202,6 +229,12 @@ impl RedisStore {
     /// The crawl's shard count.
     pub fn shards(&self) -> u32 {
         self.shared.keys.shards()
+    }
+
+    /// Sends every buffered ack now (at the end of a worker's crawl, so
+    /// its last finished URLs are not left to expire).
+    pub async fn close(&self) -> Result<(), StoreError> {
+        self.shared.flush().await
     }
 }
 
@@ -282,9 +315,10 @@ impl Shared {
                         .arg(self.default_gap_ms)
                         .arg(acks.len());
                     for ack in &acks {
-                        let (mode, at) = match ack.unfetched_until {
-                            None => ("d", 0),
-                            Some(at) => ("u", at),
+                        let (mode, at) = match ack.mode {
+                            AckMode::Done => ("d", 0),
+                            AckMode::Released => ("l", 0),
+                            AckMode::Unfetched(at) => ("u", at),
                         };
                         call.arg(&ack.member).arg(mode).arg(at);
                     }
@@ -445,7 +479,7 @@ impl Shared {
         }
         let has_leases = {
             let local = self.local();
-            !local.leases.is_empty() || local.holds > 0
+            local.fetching() > 0 || local.holds > 0
         };
         if let Some((at, host)) = earliest {
             let cap = if has_leases { BUSY_POLL } else { IDLE_POLL };
@@ -523,7 +557,7 @@ impl Shared {
             local.acks.push(Ack {
                 shard,
                 member: text,
-                unfetched_until: Some(self.clock.ms(at)),
+                mode: AckMode::Unfetched(self.clock.ms(at)),
             });
             return Ok(());
         }
@@ -535,6 +569,7 @@ impl Shared {
                 shard,
                 member: text,
                 claimed: Instant::now(),
+                released: false,
             },
         );
         leases.push(StoreLease {
@@ -643,7 +678,7 @@ impl Shared {
     /// A stopped store is drained when its own leases and holds are back.
     fn drained(&self) -> Claim {
         let local = self.local();
-        if local.leases.is_empty() && local.holds == 0 {
+        if local.fetching() == 0 && local.holds == 0 {
             Claim::Finished
         } else {
             Claim::Busy
@@ -794,12 +829,46 @@ impl FrontierStore for RedisStore {
 
     fn complete(&self, token: LeaseToken) {
         let mut local = self.shared.local();
-        if let Some(held) = local.leases.remove(&token.get()) {
-            local.acks.push(Ack {
-                shard: held.shard,
-                member: held.member,
-                unfetched_until: None,
-            });
+        if !self.shared.ack_on_record {
+            if let Some(held) = local.leases.remove(&token.get()) {
+                local.acks.push(Ack {
+                    shard: held.shard,
+                    member: held.member,
+                    mode: AckMode::Done,
+                });
+            }
+            return;
+        }
+        let Some(held) = local.leases.get_mut(&token.get()) else {
+            return;
+        };
+        if held.released {
+            return;
+        }
+        held.released = true;
+        let ack = Ack {
+            shard: held.shard,
+            member: held.member.clone(),
+            mode: AckMode::Released,
+        };
+        local.acks.push(ack);
+    }
+
+    fn recorded(&self, tokens: &[LeaseToken]) {
+        if !self.shared.ack_on_record {
+            return;
+        }
+        let mut local = self.shared.local();
+        for token in tokens {
+            // A record can be flushed before its task freed the slot: the
+            // done ack then frees it too.
+            if let Some(held) = local.leases.remove(&token.get()) {
+                local.acks.push(Ack {
+                    shard: held.shard,
+                    member: held.member,
+                    mode: AckMode::Done,
+                });
+            }
         }
     }
 
@@ -873,7 +942,7 @@ impl FrontierStore for RedisStore {
             } else {
                 local.queued_by_shard.iter().sum()
             },
-            in_flight: local.leases.len() as u64,
+            in_flight: local.fetching() as u64,
             handed_out: local.handed_out,
             seen: local.added,
             hosts: 0,

@@ -189,6 +189,16 @@ pub trait FrontierStore: Send + Sync + fmt::Debug {
     /// round trip).
     fn counts(&self) -> Counts;
 
+    /// The records of these leases are durable in the output: the sinks
+    /// flushed them. Never blocks. The default ignores it. A store shared
+    /// by several processes may finish a URL only here (a worker killed
+    /// between its ack and its flush would otherwise lose the record while
+    /// no other worker fetches the URL again); [`FrontierStore::complete`]
+    /// then only frees the host's slot.
+    fn recorded(&self, tokens: &[LeaseToken]) {
+        let _ = tokens;
+    }
+
     /// The crawler learnt `host`'s pacing (a `Crawl-delay`, a response
     /// time, a pause). Never blocks. The default ignores it: a store in
     /// one process is gated by the crawler's [`HostGate`] alone.

@@ -18,14 +18,27 @@ local i = 5
 for _ = 1, k do
   local member, mode, at = ARGV[i], ARGV[i + 1], tonumber(ARGV[i + 2])
   i = i + 3
-  if redis.call('ZREM', kp .. 'leases', member) == 1 then
+  local live
+  if mode == 'l' then
+    live = redis.call('ZSCORE', kp .. 'leases', member)
+      and redis.call('SADD', kp .. 'released', member) == 1
+  else
+    live = redis.call('ZREM', kp .. 'leases', member) == 1
+  end
+  if live then
     current = current + 1
     local a = string.find(member, '\t', 1, true)
     local b = string.find(member, '\t', a + 1, true)
     local host = string.sub(member, a + 1, b - 1)
     local h = kp .. 'h:' .. host
     local q = kp .. 'q:' .. host
-    local infl = redis.call('HINCRBY', h, 'infl', -1)
+    local infl
+    if mode ~= 'l' and redis.call('SREM', kp .. 'released', member) == 1 then
+      -- Its slot was freed when it was released.
+      infl = tonumber(redis.call('HGET', h, 'infl') or '0')
+    else
+      infl = redis.call('HINCRBY', h, 'infl', -1)
+    end
     if mode == 'u' then
       local item = string.sub(member, b + 1)
       redis.call('LPUSH', q, item)
@@ -34,7 +47,7 @@ for _ = 1, k do
       local nxt = tonumber(redis.call('HGET', h, 'next') or '0')
       if at > nxt then redis.call('HSET', h, 'next', at) end
     else
-      finished = finished + 1
+      if mode == 'd' then finished = finished + 1 end
       -- A probe that came back without a pace report (the fetch failed
       -- before any response): the host goes on at the default gap.
       if redis.call('HEXISTS', h, 'gap') == 0 then

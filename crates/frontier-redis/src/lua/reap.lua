@@ -18,7 +18,13 @@ for _, member in ipairs(expired) do
   local h = kp .. 'h:' .. host
   local q = kp .. 'q:' .. host
   redis.call('LPUSH', q, item)
-  local infl = redis.call('HINCRBY', h, 'infl', -1)
+  local infl
+  if redis.call('SREM', kp .. 'released', member) == 1 then
+    -- Released before its holder vanished: its slot is already free.
+    infl = tonumber(redis.call('HGET', h, 'infl') or '0')
+  else
+    infl = redis.call('HINCRBY', h, 'infl', -1)
+  end
   if infl < conc then
     redis.call('ZADD', kp .. 'ready', 'NX', tonumber(redis.call('HGET', h, 'next') or '0'), host)
   end
