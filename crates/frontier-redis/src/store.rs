@@ -465,7 +465,12 @@ impl Shared {
                 note_earliest(&mut earliest, score, Some(host));
             }
             for text in members {
-                self.take_lease(&mut leases, &mut fresh, shard, text, now, gate)?;
+                if let Some((at, host)) =
+                    self.take_lease(&mut leases, &mut fresh, shard, text, now, gate)?
+                {
+                    // Given back: the host is due again when the gate said.
+                    note_earliest(&mut earliest, self.clock.ms(at), Some(host));
+                }
             }
         }
         if budget > fresh {
@@ -531,7 +536,8 @@ impl Shared {
     }
 
     /// Turns a claimed member into a lease, or gives it back at once when
-    /// the crawler's gate refuses its host.
+    /// the crawler's gate refuses its host (then returns when the gate
+    /// opens, and the host).
     fn take_lease(
         &self,
         leases: &mut Vec<StoreLease>,
@@ -540,7 +546,7 @@ impl Shared {
         text: String,
         now: Instant,
         gate: &dyn HostGate,
-    ) -> Result<(), StoreError> {
+    ) -> Result<Option<(Instant, String)>, StoreError> {
         let decoded = split_member(&text)
             .and_then(|(host, item)| Some((Arc::<str>::from(host), decode_item(item)?)));
         let Some((host, (entry, is_fresh))) = decoded else {
@@ -559,7 +565,7 @@ impl Shared {
                 member: text,
                 mode: AckMode::Unfetched(self.clock.ms(at)),
             });
-            return Ok(());
+            return Ok(Some((at, host.to_string())));
         }
         local.next_token += 1;
         let token = local.next_token;
@@ -577,7 +583,7 @@ impl Shared {
             host,
             token: LeaseToken::new(token),
         });
-        Ok(())
+        Ok(None)
     }
 
     async fn take_budget(&self, want: i64) -> Result<i64, StoreError> {
@@ -947,6 +953,10 @@ impl FrontierStore for RedisStore {
             seen: local.added,
             hosts: 0,
         }
+    }
+
+    fn gates_hosts(&self) -> bool {
+        true
     }
 
     fn pace(&self, host: &str, pace: HostPace) {

@@ -199,6 +199,15 @@ pub trait FrontierStore: Send + Sync + fmt::Debug {
         let _ = tokens;
     }
 
+    /// True when the store applies each host's pace (reported with
+    /// [`FrontierStore::pace`]) to every claim itself, over every process
+    /// sharing it: the crawler then claims with an open gate rather than
+    /// checking the same clock twice, and spaces its own requests with
+    /// its policy's `claim_start` as always.
+    fn gates_hosts(&self) -> bool {
+        false
+    }
+
     /// The crawler learnt `host`'s pacing (a `Crawl-delay`, a response
     /// time, a pause). Never blocks. The default ignores it: a store in
     /// one process is gated by the crawler's [`HostGate`] alone.

@@ -44,8 +44,10 @@ for _ = 1, k do
       redis.call('LPUSH', q, item)
       redis.call('HINCRBY', KEYS[1], 'queued', 1)
       if string.byte(item, 1) ~= 102 then redis.call('HINCRBY', KEYS[1], 'owed', 1) end
-      local nxt = tonumber(redis.call('HGET', h, 'next') or '0')
-      if at > nxt then redis.call('HSET', h, 'next', at) end
+      -- No request went out: the host's clock goes back to what the
+      -- gate said, not one gap past the refused claim.
+      local gap = tonumber(redis.call('HGET', h, 'gap') or default_gap)
+      redis.call('HSET', h, 'next', at, 'last', at - gap)
     else
       if mode == 'd' then finished = finished + 1 end
       -- A probe that came back without a pace report (the fetch failed
