@@ -414,12 +414,16 @@ fn shared_frontier(args: &CrawlArgs) -> Result<Option<SharedFrontier>, ConfigErr
     let Some(rest) = url.strip_prefix("redis://") else {
         return Err(value_error(
             "frontier",
-            url,
+            trawl_frontier_redis::redacted(url),
             "expected redis://HOST:PORT/DB (Redis or Valkey)",
         ));
     };
     if rest.is_empty() || rest.starts_with('/') {
-        return Err(value_error("frontier", url, "the URL names no host"));
+        return Err(value_error(
+            "frontier",
+            trawl_frontier_redis::redacted(url),
+            "the URL names no host",
+        ));
     }
     trawl_frontier_redis::keys::check_crawl_id(crawl_id)
         .map_err(|error| value_error("crawl-id", crawl_id, &error.to_string()))?;

@@ -30,7 +30,10 @@ pub async fn open(config: &CrawlConfig) -> Result<RedisStore, String> {
             .await
             .map_err(|error| error.to_string())?;
         if !config.quiet {
-            eprintln!("trawl: --fresh: deleted crawl {crawl} ({deleted} keys) from {url}");
+            eprintln!(
+                "trawl: --fresh: deleted crawl {crawl} ({deleted} keys) from {}",
+                trawl_frontier_redis::redacted(url)
+            );
         }
     }
     let ours: Vec<String> = config.seeds.iter().map(|seed| seed.to_string()).collect();
@@ -102,7 +105,8 @@ pub fn status_command(args: &StatusArgs) -> ExitCode {
     if status.shards == 0 {
         text.push_str(&format!(
             "crawl {} not found in {}\n",
-            args.crawl_id, args.frontier
+            args.crawl_id,
+            trawl_frontier_redis::redacted(&args.frontier)
         ));
     } else {
         let state = if status.finished() {

@@ -40,7 +40,7 @@ impl CrawlStatus {
 
 fn setup_error(url: &str, crawl: &str, source: redis::RedisError) -> ConnectError {
     ConnectError::Setup {
-        url: url.to_owned(),
+        url: crate::conn::redacted(url),
         crawl: crawl.to_owned(),
         source,
     }

@@ -64,12 +64,24 @@ impl Scripts {
     }
 }
 
+/// `url` with any password in it replaced by `***`, for messages and logs.
+pub fn redacted(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => format!("{scheme}://***@{}", &rest[at + 1..]),
+        None => url.to_owned(),
+    }
+}
+
 /// Connects to `url`, failing within about `timeout` when nothing answers
 /// (never a hang at start). Later outages are ridden out by
 /// [`Retrying::run`].
 pub async fn connect(url: &str, timeout: Duration) -> Result<ConnectionManager, ConnectError> {
     let client = redis::Client::open(url).map_err(|source| ConnectError::Url {
-        url: url.to_owned(),
+        url: redacted(url),
         source,
     })?;
     let config = ConnectionManagerConfig::new()
@@ -83,11 +95,11 @@ pub async fn connect(url: &str, timeout: Duration) -> Result<ConnectionManager, 
     match tokio::time::timeout(timeout * 3, attempt).await {
         Ok(Ok(manager)) => Ok(manager),
         Ok(Err(source)) => Err(ConnectError::Unreachable {
-            url: url.to_owned(),
+            url: redacted(url),
             source,
         }),
         Err(_) => Err(ConnectError::Unreachable {
-            url: url.to_owned(),
+            url: redacted(url),
             source: RedisError::from(std::io::Error::new(
                 std::io::ErrorKind::TimedOut,
                 "no answer",
@@ -194,6 +206,17 @@ mod tests {
             "WRONGTYPE",
         ));
         assert!(!transient(&wrong));
+    }
+
+    #[test]
+    fn passwords_never_reach_a_message() {
+        assert_eq!(
+            redacted("redis://:s3cret@10.0.0.5:6379/0"),
+            "redis://***@10.0.0.5:6379/0"
+        );
+        assert_eq!(redacted("redis://u:p@h/0"), "redis://***@h/0");
+        assert_eq!(redacted("redis://h:6379/0"), "redis://h:6379/0");
+        assert_eq!(redacted("nonsense"), "nonsense");
     }
 
     #[test]

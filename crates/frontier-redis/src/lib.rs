@@ -52,5 +52,5 @@ pub mod server;
 mod store;
 
 pub use admin::{CrawlStatus, clear, share_seeds, status};
-pub use conn::ConnectError;
+pub use conn::{ConnectError, redacted};
 pub use store::{RedisConfig, RedisStore};

@@ -77,7 +77,7 @@ impl RedisConfig {
         RedisConfig {
             url: url.to_owned(),
             crawl_id: crawl_id.to_owned(),
-            worker: format!("{}-{}", std::process::id(), Clock::now().ms(Instant::now())),
+            worker: worker_name(),
             scope,
             limits,
             lease_time: Some(Duration::from_secs(30)),
@@ -207,7 +207,7 @@ impl RedisStore {
             redis: Retrying {
                 conn,
                 patience: config.patience,
-                url: config.url.clone(),
+                url: crate::conn::redacted(&config.url),
             },
             keys,
             scripts: Scripts::new(),
@@ -243,7 +243,7 @@ impl RedisStore {
 async fn setup(conn: &ConnectionManager, config: &RedisConfig) -> Result<(u32, u32), ConnectError> {
     let meta = crate::keys::global_key(&config.crawl_id, "meta");
     let failed = |source| ConnectError::Setup {
-        url: config.url.clone(),
+        url: crate::conn::redacted(&config.url),
         crawl: config.crawl_id.clone(),
         source,
     };
@@ -734,7 +734,10 @@ impl Shared {
         };
         let mut by_shard: HashMap<u32, Vec<String>> = HashMap::new();
         for held in self.local().leases.values() {
-            if now.duration_since(held.claimed) >= time / 3 {
+            // A released lease waits only for its record's flush (a second
+            // or so); one whose record never comes (its task panicked) must
+            // expire, or the crawl would never end.
+            if !held.released && now.duration_since(held.claimed) >= time / 3 {
                 by_shard
                     .entry(held.shard)
                     .or_default()
@@ -771,6 +774,17 @@ impl Shared {
             })
             .await
     }
+}
+
+/// `HOST:PID`, for `trawl status` to tell workers apart.
+fn worker_name() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .map(|name| name.trim().to_owned())
+        .filter(|name| !name.is_empty())
+        .unwrap_or_else(|| "worker".to_owned());
+    format!("{host}:{}", std::process::id())
 }
 
 /// A heartbeat value: `<ms> <holds>`.
