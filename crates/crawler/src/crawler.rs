@@ -280,9 +280,10 @@ impl Crawler {
             Arc::clone(&stats),
             observers.clone(),
         ));
-        let robots = settings
-            .obey_robots
-            .then(|| RobotsCache::new(&robots_fetcher, &settings.robots_agent));
+        let robots = settings.obey_robots.then(|| {
+            RobotsCache::new(&robots_fetcher, &settings.robots_agent)
+                .with_shared(Arc::new(StoreRobots(Arc::clone(&store))))
+        });
         let pipeline = Arc::new(Pipeline {
             policy: HostPolicy::new(&settings.politeness),
             parse_pool,
@@ -461,6 +462,37 @@ impl Pipeline {
         }
         self.publish_counts();
         self.wake.notify_one();
+    }
+}
+
+/// robots.txt verdicts kept in the frontier store, so the processes that
+/// share a store fetch each host's robots.txt once between them (the
+/// embedded store keeps none, and each verdict is fetched here).
+#[derive(Debug)]
+struct StoreRobots(Arc<dyn FrontierStore>);
+
+impl trawl_fetcher::SharedRobots for StoreRobots {
+    fn load<'a>(&'a self, host_key: &'a str) -> trawl_fetcher::SharedFuture<'a, Option<Vec<u8>>> {
+        Box::pin(async move {
+            // A store that cannot answer costs a fetch, not the crawl.
+            self.0.load_robots(host_key).await.unwrap_or_else(|error| {
+                tracing::debug!("shared robots.txt of {host_key}: {error}");
+                None
+            })
+        })
+    }
+
+    fn store<'a>(
+        &'a self,
+        host_key: &'a str,
+        verdict: Vec<u8>,
+        ttl: std::time::Duration,
+    ) -> trawl_fetcher::SharedFuture<'a, ()> {
+        Box::pin(async move {
+            if let Err(error) = self.0.save_robots(host_key, verdict, ttl).await {
+                tracing::debug!("sharing robots.txt of {host_key}: {error}");
+            }
+        })
     }
 }
 

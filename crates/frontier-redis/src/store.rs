@@ -266,6 +266,14 @@ impl Shared {
         lock(&self.local)
     }
 
+    /// Where `host`'s shared robots.txt verdict lives (in its shard).
+    fn robots_key(&self, host: &str) -> String {
+        format!(
+            "{}robots:{host}",
+            self.keys.shard_prefix(self.keys.shard_of(host))
+        )
+    }
+
     fn conc(&self) -> u32 {
         self.limits.per_host_concurrency.max(1)
     }
@@ -971,6 +979,41 @@ impl FrontierStore for RedisStore {
 
     fn gates_hosts(&self) -> bool {
         true
+    }
+
+    fn load_robots<'a>(&'a self, host: &'a str) -> StoreFuture<'a, Option<Vec<u8>>> {
+        Box::pin(async move {
+            let key = self.shared.robots_key(host);
+            self.shared
+                .redis
+                .run("read a shared robots.txt", |mut conn| {
+                    let key = key.clone();
+                    async move { redis::AsyncCommands::get(&mut conn, key).await }
+                })
+                .await
+        })
+    }
+
+    fn save_robots<'a>(
+        &'a self,
+        host: &'a str,
+        verdict: Vec<u8>,
+        ttl: Duration,
+    ) -> StoreFuture<'a, ()> {
+        Box::pin(async move {
+            let key = self.shared.robots_key(host);
+            let secs = ttl.as_secs().max(1);
+            self.shared
+                .redis
+                .run("share a robots.txt", |mut conn| {
+                    let (key, verdict) = (key.clone(), verdict.clone());
+                    async move {
+                        redis::AsyncCommands::set_ex::<_, _, ()>(&mut conn, key, verdict, secs)
+                            .await
+                    }
+                })
+                .await
+        })
     }
 
     fn pace(&self, host: &str, pace: HostPace) {

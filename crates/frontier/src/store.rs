@@ -199,6 +199,27 @@ pub trait FrontierStore: Send + Sync + fmt::Debug {
         let _ = tokens;
     }
 
+    /// The robots.txt verdict (opaque bytes) another process sharing the
+    /// store saved for `host`, if any and not expired. The default has
+    /// none: a store in one process leaves robots.txt to the crawler's
+    /// own cache.
+    fn load_robots<'a>(&'a self, host: &'a str) -> StoreFuture<'a, Option<Vec<u8>>> {
+        let _ = host;
+        Box::pin(std::future::ready(Ok(None)))
+    }
+
+    /// Offers `host`'s robots.txt verdict to the other processes sharing
+    /// the store, for `ttl`. The default keeps nothing.
+    fn save_robots<'a>(
+        &'a self,
+        host: &'a str,
+        verdict: Vec<u8>,
+        ttl: std::time::Duration,
+    ) -> StoreFuture<'a, ()> {
+        let _ = (host, verdict, ttl);
+        Box::pin(std::future::ready(Ok(())))
+    }
+
     /// True when the store applies each host's pace (reported with
     /// [`FrontierStore::pace`]) to every claim itself, over every process
     /// sharing it: the crawler then claims with an open gate rather than
