@@ -34,7 +34,10 @@
 //!   the shared millisecond clock (pure);
 //! - `conn`: the reconnecting connection, the scripts, the retry rule that
 //!   rides out a Redis restart;
-//! - `store`: [`RedisStore`], the [`FrontierStore`];
+//! - `store`: [`RedisStore`], the [`FrontierStore`]; `store/claim.rs`
+//!   (claims, the gate, the page budget, the end of the crawl) and
+//!   `store/upkeep.rs` (acks, reaping, renewal, heartbeats, the background
+//!   task);
 //! - `admin`: [`status`] and [`clear`] for `trawl status` and `--fresh`;
 //! - [`server`]: a throwaway `redis-server` for tests and the benchmark.
 //!
