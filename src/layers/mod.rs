@@ -496,7 +496,8 @@ impl Report {
     /// What `trawl config` prints: one `key = value  # origin` line per
     /// setting, in the flags' order. Without the origins it is a valid
     /// `trawl.toml`; secrets (`auth` passwords, `Authorization` and
-    /// `Cookie` header values) are masked.
+    /// `Cookie` header values, a password in the `frontier` URL) are
+    /// masked.
     pub fn render(&self) -> String {
         let mut out = String::new();
         out.push_str(&match &self.file {
@@ -574,10 +575,11 @@ impl Report {
     }
 }
 
-/// Hides the password of an `auth` entry and the value of a header that
-/// carries credentials.
+/// Hides the password of an `auth` entry, of the `frontier` Redis URL,
+/// and the value of a header that carries credentials.
 fn mask(key: &str, value: &str) -> String {
     match key {
+        "frontier" => trawl_frontier_redis::redacted(value),
         "auth" => match value.split_once('=') {
             Some((origin, credentials)) => match credentials.split_once(':') {
                 Some((user, _)) => format!("{origin}={user}:***"),

@@ -503,12 +503,16 @@ fn the_report_is_a_valid_config_file_that_reads_back_the_same() {
 #[test]
 fn the_report_masks_credentials() {
     let scratch = Scratch::new(Some(
-        "auth = [\"a.example=me:s3cret\"]\nheader = [\"Cookie: id=s3cret\", \"authorization : Bearer s3cret\", \"X-A: b\"]\n",
+        "auth = [\"a.example=me:s3cret\"]\nheader = [\"Cookie: id=s3cret\", \"authorization : Bearer s3cret\", \"X-A: b\"]\nfrontier = \"redis://:s3cret@10.0.0.5:6379/0\"\ncrawl_id = \"c\"\n",
     ));
     let (_, report) = scratch.crawl(&["config"], &[]);
     let text = report.render();
     assert!(!text.contains("s3cret"), "{text}");
     assert!(text.contains("auth = [\"a.example=me:***\"]"), "{text}");
+    assert!(
+        text.contains("frontier = \"redis://***@10.0.0.5:6379/0\""),
+        "{text}"
+    );
     assert!(
         text.contains(
             "header = [\"Cookie: [redacted]\", \"authorization : [redacted]\", \"X-A: b\"]"
