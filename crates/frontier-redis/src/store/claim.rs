@@ -23,9 +23,22 @@ const SHARD_CACHE: u64 = 200;
 /// A worker not heard from for this long holds nothing open.
 const WORKER_SILENT: u64 = 10_000;
 
+/// What the claim script answers: lease members, how many were fresh,
+/// the earliest ready host and its score, the shard's queued count.
+type ClaimReply = (Vec<String>, i64, String, i64, u64);
+
+/// One claim call's state over the shards it visits.
+struct Round {
+    now: Instant,
+    now_ms: u64,
+    leases: Vec<StoreLease>,
+    fresh: i64,
+    earliest: Option<(u64, Option<String>)>,
+}
+
 impl Shared {
     pub(super) async fn claim(
-        &self,
+        self: &Arc<Self>,
         max: usize,
         now: Instant,
         gate: &dyn HostGate,
@@ -40,19 +53,23 @@ impl Shared {
         } else {
             -1
         };
-        let mut leases = Vec::new();
-        let mut fresh = 0i64;
-        let mut earliest: Option<(u64, Option<String>)> = None;
+        let mut round = Round {
+            now,
+            now_ms,
+            leases: Vec::new(),
+            fresh: 0,
+            earliest: None,
+        };
         let shards = self.keys.shards();
         let start = {
             let mut local = self.local();
             local.next_shard = (local.next_shard + 1) % shards;
             local.next_shard
         };
+        // The shards that may have a host due: the others' cached next
+        // ready time is still ahead (or they had none).
+        let mut due = Vec::new();
         for step in 0..shards {
-            if leases.len() >= max {
-                break;
-            }
             let shard = (start + step) % shards;
             let cached = self.local().shard_next[shard as usize].clone();
             if let Some((seen_at, next)) = cached
@@ -61,41 +78,65 @@ impl Shared {
                 match next {
                     None => continue,
                     Some((next, host)) if next > now_ms => {
-                        note_earliest(&mut earliest, next, Some(host));
+                        note_earliest(&mut round.earliest, next, Some(host));
                         continue;
                     }
                     Some(_) => {}
                 }
             }
+            due.push(shard);
+        }
+        // Without a page budget to share out, the due shards are asked at
+        // once, each for its share of `max` (the total never exceeds it);
+        // a shard that filled its share may have more, and is asked again
+        // below with the rest, one after another.
+        let mut again = Vec::new();
+        if budget < 0 && due.len() > 1 && max > 1 {
+            let asked = due.len().min(max);
+            let share = max / asked;
+            let extra = max % asked;
+            let mut calls = tokio::task::JoinSet::new();
+            for (i, &shard) in due[..asked].iter().enumerate() {
+                let n = share + usize::from(i < extra);
+                let shared = Arc::clone(self);
+                calls.spawn(async move {
+                    let reply = shared.claim_shard(shard, now_ms, n, -1).await;
+                    (shard, n, reply)
+                });
+            }
+            while let Some(joined) = calls.join_next().await {
+                let (shard, n, reply) =
+                    joined.map_err(|error| StoreError(format!("a claim task failed: {error}")))?;
+                let reply = reply?;
+                if reply.0.len() >= n {
+                    again.push(shard);
+                }
+                self.absorb(&mut round, shard, reply, gate)?;
+            }
+            again.extend_from_slice(&due[asked..]);
+        } else {
+            again = due;
+        }
+        for shard in again {
+            if round.leases.len() >= max {
+                break;
+            }
             let left = if budget < 0 {
                 -1
             } else {
-                (budget - fresh).max(0)
+                (budget - round.fresh).max(0)
             };
-            let (members, took_fresh, first_host, first_score, queued) = self
-                .claim_shard(shard, now_ms, max - leases.len(), left)
+            let reply = self
+                .claim_shard(shard, now_ms, max - round.leases.len(), left)
                 .await?;
-            fresh += took_fresh;
-            let first = (!first_host.is_empty()).then(|| (first_score.max(0) as u64, first_host));
-            {
-                let mut local = self.local();
-                local.queued_by_shard[shard as usize] = queued;
-                local.shard_next[shard as usize] = Some((now_ms, first.clone()));
-            }
-            if let Some((score, host)) = first
-                && score > now_ms
-            {
-                note_earliest(&mut earliest, score, Some(host));
-            }
-            for text in members {
-                if let Some((at, host)) =
-                    self.take_lease(&mut leases, &mut fresh, shard, text, now, gate)?
-                {
-                    // Given back: the host is due again when the gate said.
-                    note_earliest(&mut earliest, self.clock.ms(at), Some(host));
-                }
-            }
+            self.absorb(&mut round, shard, reply, gate)?;
         }
+        let Round {
+            leases,
+            fresh,
+            earliest,
+            ..
+        } = round;
         if budget > fresh {
             self.give_budget(budget - fresh).await?;
         }
@@ -132,13 +173,51 @@ impl Shared {
         Ok(Claim::WaitUntil(now + IDLE_POLL))
     }
 
+    /// Takes one shard's answer into the round: its cache entry, its
+    /// earliest ready host, its leases (through the gate).
+    fn absorb(
+        &self,
+        round: &mut Round,
+        shard: u32,
+        reply: ClaimReply,
+        gate: &dyn HostGate,
+    ) -> Result<(), StoreError> {
+        let (members, took_fresh, first_host, first_score, queued) = reply;
+        round.fresh += took_fresh;
+        let first = (!first_host.is_empty()).then(|| (first_score.max(0) as u64, first_host));
+        {
+            let mut local = self.local();
+            local.queued_by_shard[shard as usize] = queued;
+            local.shard_next[shard as usize] = Some((round.now_ms, first.clone()));
+        }
+        if let Some((score, host)) = first
+            && score > round.now_ms
+        {
+            note_earliest(&mut round.earliest, score, Some(host));
+        }
+        for text in members {
+            if let Some((at, host)) = self.take_lease(
+                &mut round.leases,
+                &mut round.fresh,
+                shard,
+                text,
+                round.now,
+                gate,
+            )? {
+                // Given back: the host is due again when the gate said.
+                note_earliest(&mut round.earliest, self.clock.ms(at), Some(host));
+            }
+        }
+        Ok(())
+    }
+
     pub(super) async fn claim_shard(
         &self,
         shard: u32,
         now_ms: u64,
         n: usize,
         budget: i64,
-    ) -> Result<(Vec<String>, i64, String, i64, u64), StoreError> {
+    ) -> Result<ClaimReply, StoreError> {
         let prefix = self.keys.shard_prefix(shard);
         let stats = self.keys.stats(shard);
         let expiry = self.expiry(now_ms);
