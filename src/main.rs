@@ -171,6 +171,17 @@ fn prepare(
                 "--resume appends to the output, but `-o -` writes to standard output",
             ));
         }
+        // The state is in Redis; the output only needs a half-written last
+        // line (a killed worker's) cut before it is appended to.
+        if config.resume
+            && let Destination::File(path) = &config.destination
+            && path.exists()
+        {
+            trawl_crawler::recorded_urls(path).map_err(|error| match error {
+                trawl_crawler::ResumeError::Corrupt { .. } => Refusal::usage(error),
+                trawl_crawler::ResumeError::Io { .. } => Refusal::fatal(error),
+            })?;
+        }
         let sink = JsonlSink::open(&config.destination, config.resume).map_err(Refusal::fatal)?;
         let warc = match &config.warc {
             Some(options) => {

@@ -405,6 +405,23 @@ fn a_killed_worker_s_leases_are_fetched_by_the_others() {
         .collect();
     assert_all_succeeded(&runs);
 
+    // The killed worker comes back with --resume: a half-written last line
+    // (as a kill mid-write leaves) is cut, the finished crawl fetches
+    // nothing more, and it exits 0.
+    let torn = dir.path().join("w0.jsonl");
+    let mut text = std::fs::read(&torn).unwrap();
+    text.extend_from_slice(b"{\"url\":\"http://half");
+    std::fs::write(&torn, text).unwrap();
+    let before = site.site.requests().len();
+    let mut resume = args.clone();
+    resume.push("--resume");
+    let back = wait_bounded(
+        worker(dir.path(), &server, "kill", "w0.jsonl", &resume),
+        common::RUN_LIMIT,
+    );
+    assert_all_succeeded(&[back]);
+    assert_eq!(site.site.requests().len(), before, "the crawl was over");
+
     let records = recorded(dir.path(), 3);
     let union: BTreeSet<String> = records.iter().map(|(url, _)| url.clone()).collect();
     assert_eq!(
