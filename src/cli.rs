@@ -38,6 +38,21 @@ pub enum Command {
     Man,
     /// Write a self-contained HTML report (charts, top lists) of a crawl's JSON lines.
     Report(crate::report::ReportArgs),
+    /// Print a shared (Redis) crawl's counts: queued, leased, done, hosts
+    /// and the workers seen.
+    Status(StatusArgs),
+}
+
+/// Which shared crawl `trawl status` reads.
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// The Redis (or Valkey) holding the crawl: redis://HOST:PORT/DB.
+    #[arg(long, value_name = "URL")]
+    pub frontier: String,
+
+    /// The shared crawl's name.
+    #[arg(long, value_name = "NAME")]
+    pub crawl_id: String,
 }
 
 /// What `trawl demo` crawls and where the records go.
@@ -318,19 +333,40 @@ pub struct CrawlArgs {
     pub warc_cdx: Option<PathBuf>,
 
     /// Folder for the crawl's resumable state [default: beside the output,
-    /// e.g. output/crawl.state; none when writing to standard output].
-    #[arg(long, value_name = "DIR")]
+    /// e.g. output/crawl.state; none when writing to standard output, or
+    /// with --frontier, whose state is in Redis].
+    #[arg(long, value_name = "DIR", conflicts_with = "frontier")]
     pub state: Option<PathBuf>,
 
     /// Continue the crawl whose state is in --state (same seeds and output):
     /// URLs already in the output are not fetched again, the output is
-    /// appended to.
+    /// appended to. With --frontier the state is in Redis: --resume only
+    /// appends to this worker's output instead of starting it over.
     #[arg(long, conflicts_with = "fresh")]
     pub resume: bool,
 
-    /// Discard an existing crawl state (and the output) and start over.
+    /// Discard an existing crawl state (and the output) and start over;
+    /// with --frontier, delete the shared crawl's keys in Redis first
+    /// (give it to one worker only).
     #[arg(long)]
     pub fresh: bool,
+
+    /// Share the crawl with other trawl processes through this Redis (or
+    /// Valkey): redis://HOST:PORT/DB. Each process writes its own
+    /// --output; the union of the outputs is the crawl. Needs --crawl-id.
+    #[arg(long, value_name = "URL", requires = "crawl_id")]
+    pub frontier: Option<String>,
+
+    /// Name of the shared crawl in --frontier (letters, digits, `.`, `_`,
+    /// `-`): processes with the same name crawl together.
+    #[arg(long, value_name = "NAME", requires = "frontier")]
+    pub crawl_id: Option<String>,
+
+    /// With --frontier: a URL a worker claimed but neither finished nor
+    /// renewed within SECS (it was killed, or lost Redis) goes back to the
+    /// queue for another worker. Live workers renew their leases.
+    #[arg(long, default_value_t = 30.0, value_name = "SECS")]
+    pub lease_time: f64,
 
     /// Queued URLs kept in memory before the rest spill to a file in the
     /// state folder (or the temp folder), so memory stays flat.

@@ -40,6 +40,20 @@ pub struct CrawlConfig {
     pub metrics: Option<SocketAddr>,
     /// `--save-cookies`: where the jar goes when the crawl ends.
     pub save_cookies: Option<std::path::PathBuf>,
+    /// `--frontier`: the shared crawl in Redis; `None` for the embedded
+    /// store.
+    pub shared: Option<SharedFrontier>,
+}
+
+/// Where a shared crawl lives.
+#[derive(Debug, Clone)]
+pub struct SharedFrontier {
+    /// `redis://HOST:PORT/DB`.
+    pub url: String,
+    /// `--crawl-id`.
+    pub crawl_id: String,
+    /// `--lease-time`.
+    pub lease_time: Duration,
 }
 
 /// A usage or configuration error (exit code 2).
@@ -237,7 +251,9 @@ impl CrawlConfig {
             proxy: shaping.proxy,
         };
         let destination = Destination::from_arg(&args.output);
+        // A shared crawl's state is in Redis; there is no folder of it.
         let state_dir = match (&args.state, &destination) {
+            _ if args.frontier.is_some() => None,
             (Some(dir), _) => Some(dir.clone()),
             (None, Destination::File(path)) => Some(trawl_frontier::default_state_dir(path)),
             (None, Destination::Stdout) => None,
@@ -304,6 +320,7 @@ impl CrawlConfig {
             }),
             None => None,
         };
+        let shared = shared_frontier(args)?;
         Ok(CrawlConfig {
             seeds,
             settings,
@@ -318,6 +335,7 @@ impl CrawlConfig {
             io_threads,
             warc,
             save_bodies: args.save_bodies.clone(),
+            shared,
             metrics: args
                 .metrics
                 .as_deref()
@@ -401,6 +419,36 @@ fn compile(flag: &'static str, patterns: &[String]) -> Result<Vec<Regex>, Config
             })
         })
         .collect()
+}
+
+/// `--frontier`, `--crawl-id` and `--lease-time`, checked.
+fn shared_frontier(args: &CrawlArgs) -> Result<Option<SharedFrontier>, ConfigError> {
+    let lease_time = seconds("lease-time", args.lease_time)?;
+    let (Some(url), Some(crawl_id)) = (&args.frontier, &args.crawl_id) else {
+        return Ok(None);
+    };
+    // rediss:// would need TLS in the client, which is not built in.
+    let Some(rest) = url.strip_prefix("redis://") else {
+        return Err(value_error(
+            "frontier",
+            trawl_frontier_redis::redacted(url),
+            "expected redis://HOST:PORT/DB (Redis or Valkey)",
+        ));
+    };
+    if rest.is_empty() || rest.starts_with('/') {
+        return Err(value_error(
+            "frontier",
+            trawl_frontier_redis::redacted(url),
+            "the URL names no host",
+        ));
+    }
+    trawl_frontier_redis::keys::check_crawl_id(crawl_id)
+        .map_err(|error| value_error("crawl-id", crawl_id, &error.to_string()))?;
+    Ok(Some(SharedFrontier {
+        url: url.clone(),
+        crawl_id: crawl_id.clone(),
+        lease_time,
+    }))
 }
 
 fn seconds(flag: &'static str, value: f64) -> Result<Duration, ConfigError> {

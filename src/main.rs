@@ -3,8 +3,9 @@
 //! pipeline, shows progress and prints the summary.
 //!
 //! Exit codes: 0 when the crawl ran (whatever pages failed), 1 for a fatal
-//! I/O error (output not writable), 2 for usage and configuration errors,
-//! 130 when interrupted with Ctrl-C.
+//! I/O error (output not writable, the --frontier Redis unreachable at
+//! start or away longer than the store's patience mid-crawl), 2 for usage
+//! and configuration errors, 130 when interrupted with Ctrl-C.
 
 mod cli;
 mod config;
@@ -16,6 +17,7 @@ mod progress;
 mod report;
 mod seeds;
 mod shaping;
+mod shared;
 
 use std::ffi::OsString;
 use std::io::Write;
@@ -73,6 +75,7 @@ fn main() -> ExitCode {
         Command::Completions { shell } => demo::completions(shell),
         Command::Man => demo::man_page(),
         Command::Report(args) => report::run(&args),
+        Command::Status(args) => shared::status_command(&args),
     }
 }
 
@@ -136,7 +139,8 @@ fn crawl_command(args: &CrawlArgs, seeds: Option<Vec<url::Url>>, report: &Report
 /// Everything opened before the runtime starts.
 struct Prepared {
     config: CrawlConfig,
-    store: LocalStore,
+    /// `None` for a shared crawl, whose store connects inside the runtime.
+    store: Option<LocalStore>,
     sink: JsonlSink,
     warc: Option<WarcSink>,
     state_dir: Option<StateDir>,
@@ -171,6 +175,38 @@ fn prepare(
             Refusal::fatal(format!("--save-cookies {}: {error}", path.display()))
         })?;
     }
+    if config.shared.is_some() {
+        if config.resume && matches!(config.destination, Destination::Stdout) {
+            return Err(Refusal::usage(
+                "--resume appends to the output, but `-o -` writes to standard output",
+            ));
+        }
+        // The state is in Redis; the output only needs a half-written last
+        // line (a killed worker's) cut before it is appended to.
+        if config.resume
+            && let Destination::File(path) = &config.destination
+            && path.exists()
+        {
+            trawl_crawler::recorded_urls(path).map_err(|error| match error {
+                trawl_crawler::ResumeError::Corrupt { .. } => Refusal::usage(error),
+                trawl_crawler::ResumeError::Io { .. } => Refusal::fatal(error),
+            })?;
+        }
+        let sink = JsonlSink::open(&config.destination, config.resume).map_err(Refusal::fatal)?;
+        let warc = match &config.warc {
+            Some(options) => {
+                Some(WarcSink::open(options.clone(), config.resume).map_err(Refusal::fatal)?)
+            }
+            None => None,
+        };
+        return Ok(Prepared {
+            config,
+            store: None,
+            sink,
+            warc,
+            state_dir: None,
+        });
+    }
     let state = prepare_state(&config)?;
     if config.resume
         && let (Some((dir, _)), Some(jar)) = (&state, &config.settings.fetcher.cookies)
@@ -204,7 +240,7 @@ fn prepare(
     };
     Ok(Prepared {
         config,
-        store,
+        store: Some(store),
         sink,
         warc,
         state_dir,
@@ -330,9 +366,24 @@ async fn run(prepared: Prepared, bar: indicatif::ProgressBar) -> ExitCode {
     let jar = config.settings.fetcher.cookies.clone();
     let save_cookies = config.save_cookies.clone();
     let summary = Arc::new(SummaryObserver::new());
+    let mut redis = None;
+    let store: Arc<dyn trawl_frontier::FrontierStore> = match store {
+        Some(store) => Arc::new(store),
+        None => match shared::open(&config).await {
+            Ok(store) => {
+                let store = Arc::new(store);
+                redis = Some(Arc::clone(&store));
+                store
+            }
+            Err(error) => {
+                eprintln!("trawl: error: {error}");
+                return ExitCode::from(EXIT_FATAL);
+            }
+        },
+    };
     let mut builder = Crawler::builder(config.settings)
         .seeds(config.seeds)
-        .store(Arc::new(store));
+        .store(store);
     if let Some(dir) = &config.save_bodies {
         builder = match builder.save_bodies(dir) {
             Ok(builder) => builder,
@@ -401,6 +452,12 @@ async fn run(prepared: Prepared, bar: indicatif::ProgressBar) -> ExitCode {
         _ => None,
     };
     let outcome = crawler.run(shutdown).await;
+    if let Some(redis) = redis
+        && let Err(error) = redis.close().await
+    {
+        // The leases not acked expire and are fetched again by others.
+        tracing::warn!("{error}");
+    }
     signals.abort();
     keeper_stop.cancel();
     if let Some(keeper) = keeper {

@@ -498,7 +498,8 @@ impl Report {
     /// What `trawl config` prints: one `key = value  # origin` line per
     /// setting, in the flags' order. Without the origins it is a valid
     /// `trawl.toml`; secrets (`auth` passwords, `Authorization` and
-    /// `Cookie` header values) are masked.
+    /// `Cookie` header values, a password in the `frontier` URL) are
+    /// masked.
     pub fn render(&self) -> String {
         let mut out = String::new();
         out.push_str(&match &self.file {

@@ -1,9 +1,10 @@
 //! How `trawl config` writes a value: as TOML, with secrets masked.
 
-/// Hides the password of an `auth` entry or a proxy URL and the value of
-/// a header that carries credentials.
+/// Hides the password of an `auth` entry, a proxy URL or the `frontier`
+/// Redis URL, and the value of a header that carries credentials.
 pub(super) fn mask(key: &str, value: &str) -> String {
     match key {
+        "frontier" => trawl_frontier_redis::redacted(value),
         "auth" => match value.split_once('=') {
             Some((origin, credentials)) => match credentials.split_once(':') {
                 Some((user, _)) => format!("{origin}={user}:***"),

@@ -503,7 +503,7 @@ fn the_report_is_a_valid_config_file_that_reads_back_the_same() {
 #[test]
 fn the_report_masks_credentials() {
     let scratch = Scratch::new(Some(
-        "auth = [\"a.example=me:s3cret\"]\nheader = [\"Cookie: id=s3cret\", \"authorization : Bearer s3cret\", \"X-A: b\"]\nproxy = \"socks5h://me:s3cret@127.0.0.1:1080\"\n",
+        "auth = [\"a.example=me:s3cret\"]\nheader = [\"Cookie: id=s3cret\", \"authorization : Bearer s3cret\", \"X-A: b\"]\nproxy = \"socks5h://me:s3cret@127.0.0.1:1080\"\nfrontier = \"redis://:s3cret@10.0.0.5:6379/0\"\ncrawl_id = \"c\"\n",
     ));
     let (_, report) = scratch.crawl(&["config"], &[]);
     let text = report.render();
@@ -511,6 +511,10 @@ fn the_report_masks_credentials() {
     assert!(text.contains("auth = [\"a.example=me:***\"]"), "{text}");
     assert!(
         text.contains("proxy = \"socks5h://***@127.0.0.1:1080\""),
+        "{text}"
+    );
+    assert!(
+        text.contains("frontier = \"redis://***@10.0.0.5:6379/0\""),
         "{text}"
     );
     assert!(

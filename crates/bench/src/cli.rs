@@ -53,6 +53,16 @@ each delays one host by a 1 s SYN retransmission, lowering the share.
                                                           [mode default: 2]
   --per-host-concurrency N
                     trawl's --per-host-concurrency        [mode default: 2]
+  --workers LIST    e.g. 1,2,4: instead of one crawl, one per count, with
+                    that many trawl processes sharing one throwaway
+                    redis-server (--frontier); adds scaling vs 1 worker,
+                    EVALSHA and commands per URL (INFO commandstats) and
+                    Redis memory per URL. Needs redis-server
+                    ($TEST_REDIS_SERVER, PATH or /usr/bin).
+
+  --seen-set N      alone: queue N synthetic URLs (100 per host) through
+                    the shared frontier's add script and print Redis
+                    memory per URL by kind of key (MEMORY USAGE)
   In this mode --pages (per host) defaults to 20, --page-bytes to 2000 and
   --concurrency (trawl's -c) to 256.
 
@@ -77,6 +87,9 @@ pub struct Options {
     pub rounds: usize,
     /// `Some` in many-hosts mode (`--hosts`).
     pub many_hosts: Option<ManyHosts>,
+    /// `--workers 1,2,4`: in many-hosts mode, crawl once per count with
+    /// that many trawl processes sharing one redis-server.
+    pub workers: Vec<usize>,
 }
 
 /// The many-hosts mode's settings (`--pages` is then per host).
@@ -115,6 +128,7 @@ impl Default for Options {
             json: false,
             rounds: 3,
             many_hosts: None,
+            workers: Vec::new(),
         }
     }
 }
@@ -124,6 +138,9 @@ impl Default for Options {
 pub enum Command {
     Help,
     Bench(Options),
+    /// `--seen-set N`: Redis memory per URL of the shared frontier's
+    /// layout, from N synthetic URLs.
+    SeenSet(usize),
     /// Internal: `trawl-bench __measure TIMEOUT_SECS PROGRAM [ARGS...]` runs
     /// PROGRAM as this process's only child and prints its wall time, CPU
     /// and peak RSS as JSON. The benchmark re-runs itself this way so that
@@ -204,6 +221,16 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command> {
             "--hosts" => hosts = Some(number(&flag, &value)?),
             "--per-host-rate" => rate = Some(positive_rate(&flag, &value)?),
             "--per-host-concurrency" => per_host_concurrency = Some(number(&flag, &value)?),
+            "--workers" => {
+                options.workers = value
+                    .split(',')
+                    .map(|count| number(&flag, count.trim()))
+                    .collect::<Result<_>>()?;
+                if options.workers.contains(&0) {
+                    bail!("--workers counts must be at least 1");
+                }
+            }
+            "--seen-set" => return Ok(Command::SeenSet(number(&flag, &value)?)),
             _ => bail!("unknown flag {flag} (see --help)"),
         }
     }
@@ -240,6 +267,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command> {
             }
             options.many_hosts = Some(many);
         }
+        None if !options.workers.is_empty() => bail!("--workers needs --hosts"),
         None => {
             for flag in ["--per-host-rate", "--per-host-concurrency"] {
                 if given.contains(flag) {
@@ -341,6 +369,7 @@ mod tests {
                 json: true,
                 rounds: 5,
                 many_hosts: None,
+                workers: Vec::new(),
             })
         );
     }

@@ -79,6 +79,7 @@ mod cli;
 mod loadgen;
 mod report;
 mod run;
+mod shared;
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -117,6 +118,9 @@ fn main() -> ExitCode {
             Ok(())
         }
         Command::Bench(options) => runtime.block_on(bench(&options)),
+        Command::SeenSet(urls) => runtime
+            .block_on(shared::measure_seen_set(urls))
+            .map(|text| print_out(&text)),
         Command::Measure {
             timeout,
             program,
@@ -146,6 +150,26 @@ async fn bench(options: &Options) -> Result<()> {
     let truth = run::ground_truth(options).await?;
     eprintln!("trawl-bench: starting {}", options.testsite.display());
     let site = SiteProcess::start(options, options.timeout).await?;
+    if let Some(many) = &options.many_hosts
+        && !options.workers.is_empty()
+    {
+        let urls = run::vhost_urls(many.hosts, site.addr.port(), &truth);
+        let rows =
+            shared::measure_workers(options, many, &site, &urls, truth.len(), &options.workers)
+                .await;
+        site.stop().await?;
+        let rows = rows?;
+        if options.json {
+            print_out(&format!("{}\n", shared::rows_to_json(&rows)));
+        } else {
+            print_out(&format!(
+                "{}\n{}",
+                report::describe_hosts(options, many, truth.len()),
+                shared::format_rows(&rows)
+            ));
+        }
+        return Ok(());
+    }
     if let Some(many) = &options.many_hosts {
         let rows = measure_many_hosts(options, many, &site, &truth).await;
         site.stop().await?;

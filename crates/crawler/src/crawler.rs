@@ -6,7 +6,8 @@ use tokio::sync::{Notify, mpsc};
 use tokio_util::sync::CancellationToken;
 use trawl_fetcher::{Fetcher, HostPolicy, RobotsCache};
 use trawl_frontier::{
-    CanonicalUrl, Entry, Found, FrontierStore, LeaseToken, Limits, LocalConfig, LocalStore, Scope,
+    CanonicalUrl, Entry, Found, FrontierStore, HostPace, LeaseToken, Limits, LocalConfig,
+    LocalStore, Scope,
 };
 use url::Url;
 
@@ -279,9 +280,10 @@ impl Crawler {
             Arc::clone(&stats),
             observers.clone(),
         ));
-        let robots = settings
-            .obey_robots
-            .then(|| RobotsCache::new(&robots_fetcher, &settings.robots_agent));
+        let robots = settings.obey_robots.then(|| {
+            RobotsCache::new(&robots_fetcher, &settings.robots_agent)
+                .with_shared(Arc::new(StoreRobots(Arc::clone(&store))))
+        });
         let pipeline = Arc::new(Pipeline {
             policy: HostPolicy::new(&settings.politeness),
             parse_pool,
@@ -441,6 +443,14 @@ impl Pipeline {
             .take()
     }
 
+    /// Tells the store what the policy now decides for `host`, so a store
+    /// shared by several processes spaces the host's requests over all of
+    /// them (the embedded store ignores it).
+    pub(crate) fn report_pace(&self, host: &str) {
+        let (gap, paused_until) = self.policy.pace(host);
+        self.store.pace(host, HostPace { gap, paused_until });
+    }
+
     /// Queues one page's links (or a sitemap's URLs); a store failure ends
     /// the crawl.
     pub(crate) async fn queue(&self, entries: Vec<Entry>) {
@@ -452,6 +462,37 @@ impl Pipeline {
         }
         self.publish_counts();
         self.wake.notify_one();
+    }
+}
+
+/// robots.txt verdicts kept in the frontier store, so the processes that
+/// share a store fetch each host's robots.txt once between them (the
+/// embedded store keeps none, and each verdict is fetched here).
+#[derive(Debug)]
+struct StoreRobots(Arc<dyn FrontierStore>);
+
+impl trawl_fetcher::SharedRobots for StoreRobots {
+    fn load<'a>(&'a self, host_key: &'a str) -> trawl_fetcher::SharedFuture<'a, Option<Vec<u8>>> {
+        Box::pin(async move {
+            // A store that cannot answer costs a fetch, not the crawl.
+            self.0.load_robots(host_key).await.unwrap_or_else(|error| {
+                tracing::debug!("shared robots.txt of {host_key}: {error}");
+                None
+            })
+        })
+    }
+
+    fn store<'a>(
+        &'a self,
+        host_key: &'a str,
+        verdict: Vec<u8>,
+        ttl: std::time::Duration,
+    ) -> trawl_fetcher::SharedFuture<'a, ()> {
+        Box::pin(async move {
+            if let Err(error) = self.0.save_robots(host_key, verdict, ttl).await {
+                tracing::debug!("sharing robots.txt of {host_key}: {error}");
+            }
+        })
     }
 }
 

@@ -69,7 +69,18 @@ async fn dispatch(
 ) -> bool {
     let permits = Arc::new(Semaphore::new(pipeline.settings.concurrency.max(1)));
     let mut last_pruned = Instant::now();
-    let gate = |host: &str, now| pipeline.policy.admit(host, now);
+    // A store that keeps every host's clock itself (shared by several
+    // processes) is the gate; asking the local policy too would refuse
+    // what the shared clock just allowed, by the few milliseconds between
+    // another claim and its request.
+    let shared_gate = pipeline.store.gates_hosts();
+    let gate = |host: &str, now| {
+        if shared_gate {
+            Ok(())
+        } else {
+            pipeline.policy.admit(host, now)
+        }
+    };
     loop {
         let first = tokio::select! {
             biased;

@@ -72,7 +72,14 @@ pub(crate) fn finish_page(
         record.body_sha256 = Some(sha256);
         record.body_path = Some(path.display().to_string());
     }
-    (Finished { record, response }, queue)
+    (
+        Finished {
+            record,
+            response,
+            lease: None,
+        },
+        queue,
+    )
 }
 
 /// Field values as the record's JSON holds them.

@@ -118,7 +118,9 @@ fn parse_worker(queue: &Mutex<mpsc::Receiver<PageJob>>) {
         // A closed channel means the output failed and the crawl is
         // stopping. The lease and the permit go back after the record, as
         // on the fetch task.
-        let _ = pipeline.finished.blocking_send(finished);
+        let _ = pipeline
+            .finished
+            .blocking_send(finished.leased(guard.token));
         drop(guard);
         drop(permit);
     }
@@ -129,6 +131,9 @@ fn parse_worker(queue: &Mutex<mpsc::Receiver<PageJob>>) {
 /// store that really waits (a networked one) costs a trip through the
 /// runtime.
 fn block_on<F: Future>(runtime: &tokio::runtime::Handle, future: F) -> F::Output {
+    // A networked store's future may start a timer or a socket on its
+    // first poll, which needs the runtime's context even on this thread.
+    let _context = runtime.enter();
     let mut future = pin!(future);
     match future
         .as_mut()

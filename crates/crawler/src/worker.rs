@@ -26,11 +26,13 @@ pub(crate) async fn process(guard: LeaseGuard, lease: StoreLease, permit: OwnedS
             let rules = robots.rules_for(&host, &entry.url).await;
             if let Some(delay) = rules.crawl_delay() {
                 pipeline.policy.set_crawl_delay(&host, delay);
+                pipeline.report_pace(&host);
             }
             if !rules.allowed(&entry.url) {
                 let record =
                     failure_record(&entry, rules.refusal_kind(), rules.refusal(&entry.url));
-                let _ = pipeline.finished.send(Finished::record(record)).await;
+                let finished = Finished::record(record).leased(guard.token);
+                let _ = pipeline.finished.send(finished).await;
                 return;
             }
             Some(rules)
@@ -77,13 +79,16 @@ pub(crate) async fn process(guard: LeaseGuard, lease: StoreLease, permit: OwnedS
         };
         tracing::error!(url = %job.fetched.final_url, "HTML extraction failed: no parser threads");
         let (finished, _) = finish_page(&pipeline, &job.entry, job.fetched, None, job.attempts);
-        let _ = pipeline.finished.send(finished).await;
+        let _ = pipeline
+            .finished
+            .send(finished.leased(job.guard.token))
+            .await;
         return;
     }
     // Not HTML: no links to queue.
     let (finished, _) = finish_page(&pipeline, &entry, fetched, None, attempts);
     // A closed channel means the output failed and the crawl is stopping.
-    let _ = pipeline.finished.send(finished).await;
+    let _ = pipeline.finished.send(finished.leased(guard.token)).await;
     drop(guard);
 }
 
@@ -108,6 +113,7 @@ async fn fetch_with_retries(
             .await;
         if fetched.status.is_some() {
             pipeline.policy.observe(host, fetched.elapsed);
+            pipeline.report_pace(host);
         }
         let delay = match fetched.retry() {
             Some(Retry::After(delay)) => delay.min(settings.max_retry_after),
@@ -126,6 +132,7 @@ async fn fetch_with_retries(
             pipeline
                 .policy
                 .pause(host, (Instant::now() + delay).into_std());
+            pipeline.report_pace(host);
         }
         tracing::debug!(url = %entry.url, attempt = attempts, ?delay, "retrying");
         pipeline.stats.retried();

@@ -112,7 +112,7 @@ pub use netpolicy::{
 pub use politeness::{HostPolicy, PolitenessConfig};
 pub use proxy::{ProxyConfig, ProxyError};
 pub use retry::{Retry, RetryAfter, backoff_delay, classify};
-pub use robots::{ParsedRobots, RobotsCache, RobotsRules};
+pub use robots::{ParsedRobots, RobotsCache, RobotsRules, SharedFuture, SharedRobots};
 pub use sitemap::discover_sitemaps;
 pub use tls::{CaCertError, parse_ca_pem, read_ca_file};
 

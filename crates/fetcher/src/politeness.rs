@@ -140,6 +140,14 @@ impl Pacing {
         });
     }
 
+    /// The least time between two request starts to `host` (the rate's
+    /// gap included) and the pause in force, for a store that spaces the
+    /// host's requests over several processes.
+    pub fn pace(&self, host: &str) -> (Duration, Option<Instant>) {
+        let pace = self.hosts().get(host).copied().unwrap_or_default();
+        (self.gap(&pace).max(self.rate_gap), pace.paused_until)
+    }
+
     /// The current minimum gap between two request starts to `host`.
     #[cfg(test)]
     fn current_gap(&self, host: &str) -> Duration {
@@ -245,6 +253,14 @@ impl HostPolicy {
     /// Feeds one response time of `host` into its adaptive pacing.
     pub fn observe(&self, host: &str, response_time: Duration) {
         self.pacing.observe(host, response_time);
+    }
+
+    /// What this policy decided for `host`, for a shared store to enforce
+    /// over every worker: the least gap between two request starts (rate,
+    /// `Crawl-delay` and adaptive pacing together) and the pause a 429 or
+    /// 503 imposed, if any.
+    pub fn pace(&self, host: &str) -> (Duration, Option<Instant>) {
+        self.pacing.pace(host)
     }
 
     /// Rests `host` until `until` (a 429 or 503 with or without
@@ -354,6 +370,25 @@ mod tests {
             "kept while pending"
         );
         assert_eq!(pacing.check("h", now + Duration::from_secs(5)), Ok(()));
+    }
+
+    #[test]
+    fn the_pace_a_shared_store_enforces_is_the_largest_gap_and_the_pause() {
+        let pacing = Pacing::new(2.0, 2, Duration::from_secs(30)).with_rate(4.0);
+        let now = Instant::now();
+        assert_eq!(pacing.pace("h"), (Duration::from_millis(250), None));
+        pacing.observe("h", Duration::from_secs(1));
+        assert_eq!(
+            pacing.pace("h").0,
+            Duration::from_secs(1),
+            "adaptive: 2 × 1 s ÷ 2"
+        );
+        pacing.set_crawl_delay("h", Duration::from_secs(3));
+        pacing.pause("h", now + Duration::from_secs(9));
+        assert_eq!(
+            pacing.pace("h"),
+            (Duration::from_secs(3), Some(now + Duration::from_secs(9)))
+        );
     }
 
     #[tokio::test(start_paused = true)]

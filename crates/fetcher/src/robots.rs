@@ -3,7 +3,9 @@
 //!
 //! Concurrent requests for one host wait on a single fetch (a `OnceCell`
 //! per host); other hosts are never held up. Parsing and matching are in
-//! `matcher.rs`.
+//! `matcher.rs`. With a [`SharedRobots`] (several crawler processes on one
+//! crawl), a verdict another process fetched is used instead of fetching
+//! again, and a verdict fetched here is offered to the others.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -107,6 +109,48 @@ impl RobotsRules {
     }
 }
 
+/// The future of one [`SharedRobots`] call.
+pub type SharedFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
+
+/// robots.txt verdicts shared by the processes of one crawl, opaque bytes
+/// keyed by host key. A failure is `None` (then the host's robots.txt is
+/// simply fetched here).
+pub trait SharedRobots: Send + Sync + std::fmt::Debug {
+    /// The verdict stored for `host_key`, if any and not expired.
+    fn load<'a>(&'a self, host_key: &'a str) -> SharedFuture<'a, Option<Vec<u8>>>;
+    /// Stores `verdict` for `host_key` for `ttl`.
+    fn store<'a>(
+        &'a self,
+        host_key: &'a str,
+        verdict: Vec<u8>,
+        ttl: Duration,
+    ) -> SharedFuture<'a, ()>;
+}
+
+/// A verdict as shared: `A` (allow all) or `P` and the robots.txt body
+/// (parsed again by each process, for its own agent). An unavailable
+/// robots.txt is not shared: each process retries it on its own clock.
+fn encode_verdict(rules: &RobotsRules, body: Option<&[u8]>) -> Option<Vec<u8>> {
+    match (rules, body) {
+        (RobotsRules::AllowAll, _) => Some(b"A".to_vec()),
+        (RobotsRules::Parsed(_), Some(body)) => {
+            let mut verdict = Vec::with_capacity(body.len() + 1);
+            verdict.push(b'P');
+            verdict.extend_from_slice(body);
+            Some(verdict)
+        }
+        _ => None,
+    }
+}
+
+fn decode_verdict(agent: &str, verdict: &[u8]) -> Option<RobotsRules> {
+    match verdict.split_first()? {
+        (b'A', []) => Some(RobotsRules::AllowAll),
+        (b'P', body) => Some(RobotsRules::parse(agent, body)),
+        _ => None,
+    }
+}
+
 #[derive(Debug, Default)]
 struct Slot {
     rules: OnceCell<(Arc<RobotsRules>, Instant)>,
@@ -118,6 +162,7 @@ pub struct RobotsCache {
     fetcher: Fetcher,
     agent: String,
     slots: DashMap<String, Arc<Slot>>,
+    shared: Option<Arc<dyn SharedRobots>>,
 }
 
 impl RobotsCache {
@@ -128,7 +173,14 @@ impl RobotsCache {
             fetcher: fetcher.with_limits(ROBOTS_MAX_BYTES, ROBOTS_MAX_REDIRECTS),
             agent: agent.to_owned(),
             slots: DashMap::new(),
+            shared: None,
         }
+    }
+
+    /// Also uses (and offers) verdicts shared with other processes.
+    pub fn with_shared(mut self, shared: Arc<dyn SharedRobots>) -> RobotsCache {
+        self.shared = Some(shared);
+        self
     }
 
     /// The rules for `url`'s host, fetching robots.txt first if needed.
@@ -138,7 +190,12 @@ impl RobotsCache {
             let slot = Arc::clone(self.slots.entry(host_key.to_owned()).or_default().value());
             let (rules, fetched_at) = slot
                 .rules
-                .get_or_init(|| async { (Arc::new(self.fetch_rules(url).await), Instant::now()) })
+                .get_or_init(|| async {
+                    (
+                        Arc::new(self.load_or_fetch(host_key, url).await),
+                        Instant::now(),
+                    )
+                })
                 .await;
             let max_age = match **rules {
                 RobotsRules::Unavailable { .. } => ROBOTS_UNAVAILABLE_RETRY,
@@ -154,7 +211,28 @@ impl RobotsCache {
         }
     }
 
-    async fn fetch_rules(&self, url: &Url) -> RobotsRules {
+    /// A shared verdict if there is one, else a fetch (whose verdict is
+    /// then shared).
+    async fn load_or_fetch(&self, host_key: &str, url: &Url) -> RobotsRules {
+        let Some(shared) = &self.shared else {
+            return self.fetch_rules(url).await.0;
+        };
+        if let Some(rules) = shared
+            .load(host_key)
+            .await
+            .and_then(|verdict| decode_verdict(&self.agent, &verdict))
+        {
+            return rules;
+        }
+        let (rules, body) = self.fetch_rules(url).await;
+        if let Some(verdict) = encode_verdict(&rules, body.as_deref()) {
+            shared.store(host_key, verdict, ROBOTS_REFRESH).await;
+        }
+        rules
+    }
+
+    /// The rules, and the body they were parsed from, if any.
+    async fn fetch_rules(&self, url: &Url) -> (RobotsRules, Option<Vec<u8>>) {
         let mut robots_url = url.clone();
         robots_url.set_path("/robots.txt");
         robots_url.set_query(None);
@@ -171,19 +249,23 @@ impl RobotsCache {
                 .await;
             match (fetched.status, &fetched.error) {
                 (Some(status), None) if (200..300).contains(&status) => {
-                    return RobotsRules::parse(&self.agent, &fetched.body);
+                    let body = fetched.body.to_vec();
+                    return (RobotsRules::parse(&self.agent, &body), Some(body));
                 }
                 // A body over 500 KiB: parse what was kept, as RFC 9309 allows.
                 (Some(status), Some(error))
                     if (200..300).contains(&status) && error.kind == ErrorKind::BodyTooLarge =>
                 {
-                    return RobotsRules::parse(&self.agent, &fetched.body);
+                    let body = fetched.body.to_vec();
+                    return (RobotsRules::parse(&self.agent, &body), Some(body));
                 }
                 (Some(status), _) if (400..500).contains(&status) && status != 429 => {
-                    return RobotsRules::AllowAll;
+                    return (RobotsRules::AllowAll, None);
                 }
                 // Redirect chains that end elsewhere or too long: no usable file.
-                (Some(status), _) if (300..400).contains(&status) => return RobotsRules::AllowAll,
+                (Some(status), _) if (300..400).contains(&status) => {
+                    return (RobotsRules::AllowAll, None);
+                }
                 (Some(status), _) => {
                     last_problem = format!("HTTP {status}");
                     last_kind = None;
@@ -201,16 +283,42 @@ impl RobotsCache {
                 (None, None) => last_problem = "no response".to_owned(),
             }
         }
-        RobotsRules::Unavailable {
-            kind: last_kind,
-            reason: last_problem,
-        }
+        (
+            RobotsRules::Unavailable {
+                kind: last_kind,
+                reason: last_problem,
+            },
+            None,
+        )
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn shared_verdicts_round_trip_and_unavailable_ones_are_not_shared() {
+        let body = b"User-agent: *\nDisallow: /x\nCrawl-delay: 2\n";
+        let parsed = RobotsRules::parse("trawl", body);
+        let verdict = encode_verdict(&parsed, Some(body)).unwrap();
+        let back = decode_verdict("trawl", &verdict).unwrap();
+        assert_eq!(back.crawl_delay(), Some(Duration::from_secs(2)));
+        assert!(!back.allowed(&Url::parse("http://h.example/x").unwrap()));
+        let allow = encode_verdict(&RobotsRules::AllowAll, None).unwrap();
+        assert!(matches!(
+            decode_verdict("trawl", &allow),
+            Some(RobotsRules::AllowAll)
+        ));
+        let down = RobotsRules::Unavailable {
+            kind: None,
+            reason: "HTTP 503".into(),
+        };
+        assert_eq!(encode_verdict(&down, None), None);
+        assert!(decode_verdict("trawl", b"").is_none());
+        assert!(decode_verdict("trawl", b"Ajunk").is_none());
+        assert!(decode_verdict("trawl", b"?").is_none());
+    }
 
     fn rules(text: &str) -> RobotsRules {
         RobotsRules::parse("trawl", text.as_bytes())

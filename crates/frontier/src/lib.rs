@@ -75,6 +75,6 @@ pub use scope::{Scope, ScopeMode};
 pub use spill::SpillConfig;
 pub use state::{StateDir, StateError, default_state_dir};
 pub use store::{
-    Claim, Found, FrontierStore, HostGate, Lease as StoreLease, LeaseToken, RedirectAdmission,
-    StoreError, StoreFuture,
+    Claim, Found, FrontierStore, HostGate, HostPace, Lease as StoreLease, LeaseToken,
+    RedirectAdmission, StoreError, StoreFuture,
 };

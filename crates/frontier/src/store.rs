@@ -113,6 +113,19 @@ where
     }
 }
 
+/// What the crawler's politeness learnt about one host, for a store that
+/// shares the host's clock with other crawler processes (a networked store
+/// gates claims on it; the embedded store ignores it, as the crawler's own
+/// [`HostGate`] already knows).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HostPace {
+    /// The least time between two request starts to the host (rate,
+    /// `Crawl-delay` and adaptive pacing, as the crawler's policy decided).
+    pub gap: std::time::Duration,
+    /// No request to the host before this (a 429 or 503 asked for a rest).
+    pub paused_until: Option<Instant>,
+}
+
 /// Where the crawl's queue lives.
 ///
 /// Invariants every implementation keeps (the conformance suite in
@@ -175,4 +188,51 @@ pub trait FrontierStore: Send + Sync + fmt::Debug {
     /// Counters for progress reporting (may lag a networked store by one
     /// round trip).
     fn counts(&self) -> Counts;
+
+    /// The records of these leases are durable in the output: the sinks
+    /// flushed them. Never blocks. The default ignores it. A store shared
+    /// by several processes may finish a URL only here (a worker killed
+    /// between its ack and its flush would otherwise lose the record while
+    /// no other worker fetches the URL again); [`FrontierStore::complete`]
+    /// then only frees the host's slot.
+    fn recorded(&self, tokens: &[LeaseToken]) {
+        let _ = tokens;
+    }
+
+    /// The robots.txt verdict (opaque bytes) another process sharing the
+    /// store saved for `host`, if any and not expired. The default has
+    /// none: a store in one process leaves robots.txt to the crawler's
+    /// own cache.
+    fn load_robots<'a>(&'a self, host: &'a str) -> StoreFuture<'a, Option<Vec<u8>>> {
+        let _ = host;
+        Box::pin(std::future::ready(Ok(None)))
+    }
+
+    /// Offers `host`'s robots.txt verdict to the other processes sharing
+    /// the store, for `ttl`. The default keeps nothing.
+    fn save_robots<'a>(
+        &'a self,
+        host: &'a str,
+        verdict: Vec<u8>,
+        ttl: std::time::Duration,
+    ) -> StoreFuture<'a, ()> {
+        let _ = (host, verdict, ttl);
+        Box::pin(std::future::ready(Ok(())))
+    }
+
+    /// True when the store applies each host's pace (reported with
+    /// [`FrontierStore::pace`]) to every claim itself, over every process
+    /// sharing it: the crawler then claims with an open gate rather than
+    /// checking the same clock twice, and spaces its own requests with
+    /// its policy's `claim_start` as always.
+    fn gates_hosts(&self) -> bool {
+        false
+    }
+
+    /// The crawler learnt `host`'s pacing (a `Crawl-delay`, a response
+    /// time, a pause). Never blocks. The default ignores it: a store in
+    /// one process is gated by the crawler's [`HostGate`] alone.
+    fn pace(&self, host: &str, pace: HostPace) {
+        let _ = (host, pace);
+    }
 }

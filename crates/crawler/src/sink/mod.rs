@@ -24,7 +24,7 @@ use crate::record::CrawlRecord;
 use bytes::Bytes;
 use tokio::sync::mpsc;
 use trawl_fetcher::{ErrorKind, Exchange, Fetched};
-use trawl_frontier::FrontierStore;
+use trawl_frontier::{FrontierStore, LeaseToken};
 
 /// Bytes a sink may buffer before it is flushed ahead of the next tick,
 /// unless it says otherwise.
@@ -138,6 +138,9 @@ pub trait RecordSink: Send + fmt::Debug {
 pub(crate) struct Finished {
     pub(crate) record: CrawlRecord,
     pub(crate) response: Option<Response>,
+    /// The lease the record finishes, told to the store once the record
+    /// is flushed ([`FrontierStore::recorded`]).
+    pub(crate) lease: Option<LeaseToken>,
 }
 
 impl Finished {
@@ -146,7 +149,14 @@ impl Finished {
         Finished {
             record,
             response: None,
+            lease: None,
         }
+    }
+
+    /// The same, finishing `lease`.
+    pub(crate) fn leased(mut self, lease: LeaseToken) -> Self {
+        self.lease = Some(lease);
+        self
     }
 }
 
@@ -172,6 +182,8 @@ pub(crate) async fn run(
 ) -> Result<(), Stopped> {
     let mut ticker = tokio::time::interval(FLUSH_INTERVAL);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // Leases whose records are accepted but not yet flushed.
+    let mut unflushed: Vec<LeaseToken> = Vec::new();
     let result = loop {
         tokio::select! {
             next = received.recv() => match next {
@@ -181,13 +193,14 @@ pub(crate) async fn run(
                     if let Err(error) = accept(&mut sinks, &finished) {
                         break Err(error.into());
                     }
+                    unflushed.extend(finished.lease);
                     if sinks.iter().any(|sink| sink.pending_bytes() >= sink.flush_threshold())
-                        && let Err(error) = flush(&mut sinks, store.as_ref()).await
+                        && let Err(error) = flush(&mut sinks, store.as_ref(), &mut unflushed).await
                     {
                         break Err(error);
                     }
                 }
-                None => break flush(&mut sinks, store.as_ref()).await,
+                None => break flush(&mut sinks, store.as_ref(), &mut unflushed).await,
             },
             Some(response) = unrecorded.recv() => {
                 if let Err(error) = sinks
@@ -199,7 +212,7 @@ pub(crate) async fn run(
                 }
             }
             _ = ticker.tick() => {
-                if let Err(error) = flush(&mut sinks, store.as_ref()).await {
+                if let Err(error) = flush(&mut sinks, store.as_ref(), &mut unflushed).await {
                     break Err(error);
                 }
             }
@@ -225,8 +238,22 @@ fn accept(sinks: &mut [Box<dyn RecordSink>], finished: &Finished) -> Result<(), 
 }
 
 /// The store first, then the sinks: a record on disk implies its page's
-/// links are durable.
+/// links are durable. Then the store learns which leases' records are on
+/// disk.
 async fn flush(
+    sinks: &mut Vec<Box<dyn RecordSink>>,
+    store: &dyn FrontierStore,
+    unflushed: &mut Vec<LeaseToken>,
+) -> Result<(), Stopped> {
+    let result = flush_sinks(sinks, store).await;
+    if result.is_ok() && !unflushed.is_empty() {
+        store.recorded(unflushed);
+        unflushed.clear();
+    }
+    result
+}
+
+async fn flush_sinks(
     sinks: &mut Vec<Box<dyn RecordSink>>,
     store: &dyn FrontierStore,
 ) -> Result<(), Stopped> {
