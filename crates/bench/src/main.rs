@@ -29,6 +29,15 @@
 //! 5. Prints one aligned table (or, with `--json`, one JSON object), and
 //!    kills the test site (also on error: it is killed when dropped).
 //!
+//! ## Rate mode (`--rates R,R,...`)
+//!
+//! Whether `--per-host-rate R` gives R requests a second: one host, served
+//! in this process (so its request log, with the instant each request
+//! head was read, can be read), crawled once per rate and binary with
+//! `--max-pages R × --rate-seconds + 1`. The achieved rate is the
+//! server's `(requests − 1) ÷ (last − first)`, robots.txt not counted;
+//! rate 0 is an unlimited run, for what the machine can do at all.
+//!
 //! ## Many-hosts mode (`--hosts H`)
 //!
 //! Measures politeness at scale rather than raw speed: how close trawl
@@ -77,6 +86,7 @@
 
 mod cli;
 mod loadgen;
+mod rate;
 mod report;
 mod run;
 
@@ -142,6 +152,22 @@ fn print_out(text: &str) {
 }
 
 async fn bench(options: &Options) -> Result<()> {
+    if let Some(rates) = &options.rates {
+        let rows = rate::sweep(options, rates).await?;
+        if options.json {
+            print_out(&format!("{}\n", rate::to_json(options, &rows)));
+        } else {
+            print_out(&format!(
+                "per-host rate asked vs achieved (server-side count), one host, -c {} \
+                 --per-host-concurrency {} --delay-factor {}\n{}",
+                options.concurrency,
+                options.concurrency,
+                options.delay_factor,
+                rate::format_table(&rows)
+            ));
+        }
+        return Ok(());
+    }
     eprintln!("trawl-bench: generating the ground truth");
     let truth = run::ground_truth(options).await?;
     eprintln!("trawl-bench: starting {}", options.testsite.display());
@@ -197,7 +223,7 @@ async fn measure_many_hosts(
             binary.display()
         );
         let overflows_before = run::read_listen_overflows();
-        let crawl = run::crawl(binary, site, &truth, options)
+        let crawl = run::crawl(binary, site.addr, &truth, options)
             .await
             .with_context(|| format!("the {name} run ({})", binary.display()))?;
         let mut row = HostsRow::crawl(name, &crawl, many, paths.len());
@@ -249,7 +275,7 @@ async fn measure_all(
                 "trawl-bench: round {round}: crawling with {}",
                 binary.display()
             );
-            let crawl = run::crawl(binary, site, &urls, options)
+            let crawl = run::crawl(binary, site.addr, &urls, options)
                 .await
                 .with_context(|| format!("the {name} run ({})", binary.display()))?;
             rows.push(Row::crawl(name, &crawl, raw.per_sec));

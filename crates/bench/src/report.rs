@@ -103,7 +103,7 @@ pub fn format_table(rows: &[Row]) -> String {
 }
 
 /// Aligns `lines` (the header first) as [`format_table`] describes.
-fn align<const N: usize>(lines: Vec<[String; N]>) -> String {
+pub fn align<const N: usize>(lines: Vec<[String; N]>) -> String {
     let mut widths = [0; N];
     for line in &lines {
         for (width, cell) in widths.iter_mut().zip(line) {

@@ -190,13 +190,19 @@ pub fn crawl_args(options: &Options, seeds: &str, out: &str, site: SocketAddr) -
         "--quiet".into(),
     ];
     match &options.many_hosts {
-        // The benchmark lifts politeness limits.
-        None => args.extend([
-            "--per-host-concurrency".into(),
-            options.concurrency.to_string(),
-            "--per-host-rate".into(),
-            "0".into(),
-        ]),
+        // The benchmark lifts politeness limits (the rate mode sets one
+        // rate per run).
+        None => {
+            args.extend([
+                "--per-host-concurrency".into(),
+                options.concurrency.to_string(),
+                "--per-host-rate".into(),
+                options.per_host_rate.to_string(),
+            ]);
+            if let Some(max) = options.max_pages {
+                args.extend(["--max-pages".into(), max.to_string()]);
+            }
+        }
         // Politeness is what is measured: trawl's own limits, nothing else.
         Some(ManyHosts {
             hosts,
@@ -381,7 +387,7 @@ pub struct CrawlRun {
 /// executable) and analyses what it wrote.
 pub async fn crawl(
     binary: &Path,
-    site: &SiteProcess,
+    site: SocketAddr,
     truth: &HashSet<String>,
     options: &Options,
 ) -> Result<CrawlRun> {
@@ -389,11 +395,11 @@ pub async fn crawl(
     let seeds = dir.path().join("seeds.txt");
     let out = dir.path().join("out.jsonl");
     let seed_text = match &options.many_hosts {
-        None => format!("{}/\n", site.base_url()),
-        Some(many) => vhost_seeds(many.hosts, site.addr.port()),
+        None => format!("http://{site}/\n"),
+        Some(many) => vhost_seeds(many.hosts, site.port()),
     };
     std::fs::write(&seeds, seed_text).context("writing seeds")?;
-    let mut args = crawl_args(options, &path_arg(&seeds)?, &path_arg(&out)?, site.addr);
+    let mut args = crawl_args(options, &path_arg(&seeds)?, &path_arg(&out)?, site);
     let help = crawl_help(binary).await?;
     if options.many_hosts.is_some() && !help.contains("--resolve") {
         bail!(
@@ -401,12 +407,12 @@ pub async fn crawl(
             binary.display()
         );
     }
-    // Adaptive pacing is off: the benchmark lifts politeness limits, and in
-    // many-hosts mode only the fixed per-host rate is measured (older
-    // binaries without the flag are run as they are).
+    // Adaptive pacing is off unless asked for: the benchmark lifts
+    // politeness limits, and in many-hosts mode only the fixed per-host
+    // rate is measured (older binaries without the flag are run as they are).
     if help.contains("--delay-factor") {
         args.push("--delay-factor".into());
-        args.push("0".into());
+        args.push(options.delay_factor.to_string());
     }
     args.extend(options.trawl_args.iter().cloned());
 
@@ -607,6 +613,16 @@ mod tests {
         assert_eq!(
             plain.join(" "),
             "crawl s.txt -o o.jsonl -c 64 --quiet --per-host-concurrency 64 --per-host-rate 0"
+        );
+        let rate = Options {
+            per_host_rate: 1000.0,
+            max_pages: Some(5001),
+            ..Options::default()
+        };
+        assert_eq!(
+            crawl_args(&rate, "s.txt", "o.jsonl", site).join(" "),
+            "crawl s.txt -o o.jsonl -c 64 --quiet --per-host-concurrency 64 --per-host-rate 1000 \
+             --max-pages 5001"
         );
         let options = Options {
             concurrency: 256,
