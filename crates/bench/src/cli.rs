@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
+use trawl_testsite::PageProfile;
 
 pub const HELP: &str = "\
 trawl-bench: how close does trawl get to what the test site can serve?
@@ -32,6 +33,10 @@ usage: trawl-bench [OPTIONS]
                     (not in many-hosts mode)               [default: 3]
   --trawl-arg ARG   one more argument for every trawl run (repeatable), e.g.
                     --trawl-arg=--retries=0
+  --profile P       the test site's pages: uniform (a list of links and
+                    filler, the page of earlier numbers) or realistic
+                    (nav, markup, scripts, 20-60 mixed links, 2-200 KB;
+                    --page-bytes is then unused)      [default: uniform]
   --delay-factor F  trawl's --delay-factor (adaptive pacing; 0 = off)
                                                           [default: 0]
   --json            print one JSON object instead of the table
@@ -94,6 +99,8 @@ pub struct Options {
     pub many_hosts: Option<ManyHosts>,
     /// trawl's `--delay-factor` (if the binary knows it).
     pub delay_factor: f64,
+    /// The test site's page profile.
+    pub profile: PageProfile,
     /// `Some` in rate mode (`--rates`): the per-host rates to measure.
     pub rates: Option<Vec<f64>>,
     /// Rate mode: how long each crawl should last, in seconds.
@@ -142,6 +149,7 @@ impl Default for Options {
             rounds: 3,
             many_hosts: None,
             delay_factor: 0.0,
+            profile: PageProfile::Uniform,
             rates: None,
             rate_seconds: 5,
             per_host_rate: 0.0,
@@ -238,6 +246,10 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command> {
                     Ok(factor) if factor.is_finite() && factor >= 0.0 => factor,
                     _ => bail!("{flag}: `{value}` is not a factor of 0 or more"),
                 }
+            }
+            "--profile" => {
+                options.profile = PageProfile::parse(&value)
+                    .with_context(|| format!("{flag}: `{value}` is not uniform or realistic"))?
             }
             "--rates" => {
                 let rates = value
@@ -388,6 +400,7 @@ mod tests {
             "--rounds=5",
             "--delay-factor",
             "1.5",
+            "--profile=realistic",
             "--json",
         ])
         .unwrap();
@@ -407,6 +420,7 @@ mod tests {
                 json: true,
                 rounds: 5,
                 delay_factor: 1.5,
+                profile: PageProfile::Realistic,
                 ..Options::default()
             })
         );
@@ -435,6 +449,7 @@ mod tests {
             "--per-host-rate",
             "--per-host-concurrency",
             "--delay-factor",
+            "--profile",
             "--rates",
             "--rate-seconds",
         ] {
@@ -547,6 +562,7 @@ mod tests {
         assert!(parse_strs(&["--rates", "1", "--hosts", "2"]).is_err());
         assert!(parse_strs(&["--rates", "1", "--rate-seconds", "0"]).is_err());
         assert!(parse_strs(&["--delay-factor", "-1"]).is_err());
+        assert!(parse_strs(&["--profile", "fancy"]).is_err());
     }
 
     #[test]

@@ -73,6 +73,7 @@ pub async fn sweep(options: &Options, rates: &[f64]) -> Result<Vec<RateRow>> {
         page_bytes: options.page_bytes,
         robots_txt: None,
         latency: Duration::ZERO,
+        profile: options.profile,
         ..SiteConfig::default()
     })
     .await

@@ -2,6 +2,8 @@
 
 use serde_json::{Value, json};
 
+use trawl_testsite::PageProfile;
+
 use crate::cli::{ManyHosts, Options};
 use crate::loadgen::LoadResult;
 use crate::run::CrawlRun;
@@ -301,14 +303,13 @@ pub fn hosts_to_json(
 
 /// A one-line description of the site and the settings.
 pub fn describe(options: &Options, reachable: usize) -> String {
+    let page = match options.profile {
+        PageProfile::Uniform => format!("~{} B/page", options.page_bytes),
+        PageProfile::Realistic => "realistic pages (2-200 KB)".to_owned(),
+    };
     format!(
-        "site: {} pages ({reachable} reachable), {} links/page, ~{} B/page, seed {}; concurrency {}; median of {} round(s)",
-        options.pages,
-        options.links,
-        options.page_bytes,
-        options.seed,
-        options.concurrency,
-        options.rounds
+        "site: {} pages ({reachable} reachable), {} links/page, {page}, seed {}; concurrency {}; median of {} round(s)",
+        options.pages, options.links, options.seed, options.concurrency, options.rounds
     )
 }
 
@@ -340,6 +341,14 @@ fn config_json(options: &Options, mut fields: Value) -> Value {
         for (key, value) in [
             ("links", json!(options.links)),
             ("page_bytes", json!(options.page_bytes)),
+            (
+                "profile",
+                json!(match options.profile {
+                    PageProfile::Uniform => "uniform",
+                    PageProfile::Realistic => "realistic",
+                }),
+            ),
+            ("delay_factor", json!(options.delay_factor)),
             ("seed", json!(options.seed)),
             ("concurrency", json!(options.concurrency)),
             ("trawl", json!(options.trawl)),

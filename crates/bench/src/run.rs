@@ -12,7 +12,7 @@ use nix::sys::resource::{UsageWho, getrusage};
 use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
-use trawl_testsite::{SiteConfig, TestSite};
+use trawl_testsite::{PageProfile, SiteConfig, TestSite};
 
 use crate::cli::{MEASURE, ManyHosts, Options};
 
@@ -38,6 +38,10 @@ impl SiteProcess {
             .args(["--seed", &options.seed.to_string()]);
         if let Some(many) = &options.many_hosts {
             command.args(["--hosts", &many.hosts.to_string()]);
+        }
+        // Only when asked: older test site binaries know no profiles.
+        if options.profile != PageProfile::Uniform {
+            command.args(["--profile", "realistic"]);
         }
         let mut child = command
             .stdin(Stdio::null())
@@ -117,6 +121,7 @@ pub async fn ground_truth(options: &Options) -> Result<BTreeSet<String>> {
         page_bytes: options.page_bytes,
         robots_txt: None,
         latency: Duration::ZERO,
+        profile: options.profile,
         ..SiteConfig::default()
     })
     .await
