@@ -133,7 +133,7 @@ pub fn align<const N: usize>(lines: Vec<[String; N]>) -> String {
 }
 
 /// The ideal wall time of the many-hosts crawl: every host's first request
-/// is free (GCRA burst 1), then one per `1 / rate` seconds, all hosts in
+/// is free (GCRA), then one per `1 / rate` seconds, all hosts in
 /// parallel, so `(pages_per_host - 1) / rate`.
 pub fn ideal_wall_secs(pages_per_host: usize, rate: f64) -> f64 {
     pages_per_host.saturating_sub(1) as f64 / rate
