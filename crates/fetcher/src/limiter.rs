@@ -1,26 +1,35 @@
 //! One host's request schedule: a GCRA (generic cell rate algorithm) kept
 //! as a single instant, the theoretical arrival time (TAT) of the next
-//! request.
+//! request. Each admitted request takes the slot at the TAT and moves it on
+//! by the host's gap.
 //!
-//! Each admitted request advances the TAT by the host's gap. A request may
-//! start while the TAT is at most [`TIMER_SLACK`] ahead of now, so when
-//! the dispatcher wakes up late (a timer fires on a millisecond tick, and
-//! later on a busy runtime) it admits every start that fell due meanwhile
-//! in one go, instead of losing that time: the average rate is the one
-//! asked for, at any rate, with one wake-up per slack rather than one timer
-//! per request. Gaps shorter than the slack (adaptive pacing on a fast
-//! server) never need a timer at all.
+//! Two rules keep the average rate the one asked for without a timer per
+//! request, at any rate:
+//!
+//! - A dispatcher that wakes up late (a timer fires on a millisecond tick,
+//!   later on a busy runtime) loses nothing: a slot missed by up to
+//!   [`TIMER_SLACK`] is still taken as it was, so the next one may already
+//!   be due and is admitted in the same wake-up.
+//! - Gaps shorter than the slack (high rates, adaptive pacing on a fast
+//!   server), which no timer could honour one by one, are admitted up to
+//!   the slack ahead of their slot: several starts share one wake-up, and
+//!   a host whose gap has passed never waits for a timer at all.
+//!
+//! Gaps of at least the slack (Crawl-delay, rates up to 250/s) never start
+//! before their slot.
 //!
 //! Pure and synchronous: [`HostPolicy`](crate::HostPolicy) keeps one per
 //! host and reads the clock.
 
 use std::time::{Duration, Instant};
 
-/// How far ahead of its slot a request may start. It must exceed how late
-/// a dispatcher's wake-up can be (timer resolution plus scheduling), or the
-/// late part is lost and the rate falls short. The price: two requests may
-/// be as close as `gap − TIMER_SLACK` (the average is unaffected), and
-/// gaps below it come in bursts of up to `TIMER_SLACK ÷ gap`.
+/// How late a wake-up may be without losing its slot, and how far ahead of
+/// its slot a request with a shorter gap may start. It must exceed how
+/// late a dispatcher's wake-up usually is (timer resolution plus
+/// scheduling), or the late part is lost and the rate falls short. The
+/// price: after a late start the next may follow it sooner than the gap
+/// (the average is unaffected), and gaps below the slack come in bursts of
+/// up to `TIMER_SLACK ÷ gap`.
 pub const TIMER_SLACK: Duration = Duration::from_millis(4);
 
 /// A host's GCRA schedule; the default is a fresh host (nothing owed).
@@ -36,21 +45,21 @@ impl Schedule {
     /// schedule moves on by `gap`. Otherwise the earliest instant one may
     /// (the schedule is unchanged: a refusal costs nothing).
     pub fn admit(&mut self, now: Instant, gap: Duration) -> Result<(), Instant> {
-        let due = self.due(now);
-        if due > now + TIMER_SLACK {
-            return Err(due - TIMER_SLACK);
+        let due = self.due(now, gap);
+        let earliest = due.checked_sub(early(gap)).unwrap_or(due);
+        if earliest > now {
+            return Err(earliest);
         }
         self.tat = Some(due + gap);
         Ok(())
     }
 
     /// Takes the next slot whatever it is (a request already on its way):
-    /// `None` to start now, or the instant to wait for when the slot is
-    /// further ahead than the slack.
+    /// `None` to start now, or the instant to wait for.
     pub fn reserve(&mut self, now: Instant, gap: Duration) -> Option<Instant> {
-        let due = self.due(now);
+        let due = self.due(now, gap);
         self.tat = Some(due + gap);
-        (due > now + TIMER_SLACK).then_some(due)
+        (due > now + early(gap)).then_some(due)
     }
 
     /// No request before `at` (on top of what is owed already).
@@ -63,16 +72,35 @@ impl Schedule {
         self.tat
     }
 
-    /// True when the host owes nothing at `now`: forgetting the schedule
-    /// would change nothing.
+    /// True when the host owes nothing at `now` and has no missed slot to
+    /// catch up on: forgetting the schedule would change nothing.
     pub fn is_idle(&self, now: Instant) -> bool {
-        self.tat.is_none_or(|tat| tat <= now)
+        self.tat.is_none_or(|tat| tat + TIMER_SLACK <= now)
     }
 
-    /// The slot of the next request: the TAT, or now if that has passed
-    /// (unused time is not saved up beyond the slack).
-    fn due(&self, now: Instant) -> Instant {
-        self.tat.map_or(now, |tat| tat.max(now))
+    /// The slot the next request takes: the TAT if it is ahead or was
+    /// missed by at most the slack (a late wake-up), otherwise now (the
+    /// host was idle: unused time is not saved up). Short gaps start early
+    /// instead, so they keep no missed slots.
+    fn due(&self, now: Instant, gap: Duration) -> Instant {
+        let late = if gap < TIMER_SLACK {
+            Duration::ZERO
+        } else {
+            TIMER_SLACK
+        };
+        match self.tat {
+            Some(tat) if tat + late >= now => tat,
+            _ => now,
+        }
+    }
+}
+
+/// How far ahead of its slot a request with `gap` may start.
+fn early(gap: Duration) -> Duration {
+    if gap < TIMER_SLACK {
+        TIMER_SLACK
+    } else {
+        Duration::ZERO
     }
 }
 
@@ -83,26 +111,41 @@ mod tests {
     const MS: Duration = Duration::from_millis(1);
 
     #[test]
-    fn one_request_per_gap_burst_of_one_at_low_rates() {
+    fn one_request_per_gap_never_early_at_low_rates() {
         let mut schedule = Schedule::default();
         let now = Instant::now();
         let gap = Duration::from_millis(250);
         assert_eq!(schedule.admit(now, gap), Ok(()));
-        assert_eq!(schedule.admit(now, gap), Err(now + gap - TIMER_SLACK));
+        assert_eq!(schedule.admit(now, gap), Err(now + gap));
         assert_eq!(
             schedule.admit(now + 100 * MS, gap),
-            Err(now + gap - TIMER_SLACK),
+            Err(now + gap),
             "a refusal does not consume the slot"
         );
-        assert_eq!(schedule.admit(now + gap - TIMER_SLACK, gap), Ok(()));
-        assert_eq!(
-            schedule.admit(now + gap, gap),
-            Err(now + 2 * gap - TIMER_SLACK)
-        );
+        assert_eq!(schedule.admit(now + gap - MS, gap), Err(now + gap));
+        assert_eq!(schedule.admit(now + gap, gap), Ok(()));
+        assert_eq!(schedule.admit(now + gap, gap), Err(now + 2 * gap));
     }
 
     #[test]
-    fn a_late_wake_up_admits_what_fell_due_so_the_average_holds() {
+    fn a_late_wake_up_keeps_its_slot_so_the_average_holds() {
+        // 200/s, and every wake-up comes 1.5 ms after the instant asked for.
+        let gap = Duration::from_millis(5);
+        let mut schedule = Schedule::default();
+        let start = Instant::now();
+        let mut now = start;
+        let mut admitted = 0u32;
+        while now < start + Duration::from_secs(10) {
+            match schedule.admit(now, gap) {
+                Ok(()) => admitted += 1,
+                Err(at) => now = at + Duration::from_micros(1500),
+            }
+        }
+        assert!((1999..=2001).contains(&admitted), "{admitted} in 10 s");
+    }
+
+    #[test]
+    fn short_gaps_share_a_wake_up_so_the_average_holds() {
         // 10,000/s: a gap of 100 µs, far below any timer's resolution.
         let gap = Duration::from_micros(100);
         let mut schedule = Schedule::default();
@@ -137,8 +180,8 @@ mod tests {
         assert_eq!(schedule.admit(later, gap), Ok(()));
         assert_eq!(
             schedule.admit(later, gap),
-            Err(later + gap - TIMER_SLACK),
-            "no burst from the idle minute"
+            Err(later + gap),
+            "nothing is kept from the idle minute"
         );
         assert!(!schedule.is_idle(later));
     }
@@ -160,12 +203,13 @@ mod tests {
         assert_eq!(schedule.reserve(now, gap), None);
         assert_eq!(schedule.reserve(now, gap), Some(now + gap));
         assert_eq!(schedule.reserve(now, gap), Some(now + 2 * gap));
-        // Within the slack of its slot: no wait.
-        assert_eq!(schedule.reserve(now + 3 * gap - MS, gap), None);
-        schedule.not_before(now + 10 * gap);
+        // Late for its slot: starts at once, the next keeps its own slot.
+        assert_eq!(schedule.reserve(now + 3 * gap + MS, gap), None);
         assert_eq!(
-            schedule.admit(now + 5 * gap, gap),
-            Err(now + 10 * gap - TIMER_SLACK)
+            schedule.reserve(now + 3 * gap + MS, gap),
+            Some(now + 4 * gap)
         );
+        schedule.not_before(now + 10 * gap);
+        assert_eq!(schedule.admit(now + 5 * gap, gap), Err(now + 10 * gap));
     }
 }
