@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
+use trawl_testsite::PageProfile;
 
 pub const HELP: &str = "\
 trawl-bench: how close does trawl get to what the test site can serve?
@@ -31,7 +32,13 @@ usage: trawl-bench [OPTIONS]
                     that round's ceiling): steadier on a busy machine
                     (not in many-hosts mode)               [default: 3]
   --trawl-arg ARG   one more argument for every trawl run (repeatable), e.g.
-                    --trawl-arg=--delay-factor=0
+                    --trawl-arg=--retries=0
+  --profile P       the test site's pages: uniform (a list of links and
+                    filler, the page of earlier numbers) or realistic
+                    (nav, markup, scripts, 20-60 mixed links, 2-200 KB;
+                    --page-bytes is then unused)      [default: uniform]
+  --delay-factor F  trawl's --delay-factor (adaptive pacing; 0 = off)
+                                                          [default: 0]
   --json            print one JSON object instead of the table
   -h, --help        this text
 
@@ -66,6 +73,19 @@ each delays one host by a 1 s SYN retransmission, lowering the share.
   In this mode --pages (per host) defaults to 20, --page-bytes to 2000 and
   --concurrency (trawl's -c) to 256.
 
+Rate mode (--rates): is the per-host rate the one asked for? One host of the
+test site, served in this process so that it can count requests itself, is
+crawled once per rate with -c C --per-host-concurrency C --per-host-rate R
+--max-pages N, N = R x --rate-seconds + 1 (at least 6, at most the site's
+reachable pages). The achieved rate is the server's: (requests - 1) / (last
+request - first request), robots.txt not counted; the goal is within 5% of R.
+Rate 0 is a run without a limit: what the machine can do at all.
+
+  --rates R,R,...   the per-host rates to measure; turns the mode on
+                    (e.g. --rates 1,100,1000,10000)
+  --rate-seconds S  how long each rate's crawl should last  [default: 5]
+  In this mode --pages defaults to 60000 and --page-bytes to 2000.
+
 Build first: cargo build --release -p trawl -p trawl-testsite -p trawl-bench
 ";
 
@@ -90,6 +110,19 @@ pub struct Options {
     /// `--workers 1,2,4`: in many-hosts mode, crawl once per count with
     /// that many trawl processes sharing one redis-server.
     pub workers: Vec<usize>,
+    /// trawl's `--delay-factor` (if the binary knows it).
+    pub delay_factor: f64,
+    /// The test site's page profile.
+    pub profile: PageProfile,
+    /// `Some` in rate mode (`--rates`): the per-host rates to measure.
+    pub rates: Option<Vec<f64>>,
+    /// Rate mode: how long each crawl should last, in seconds.
+    pub rate_seconds: u64,
+    /// trawl's `--per-host-rate` in single-host runs (the rate mode sets it
+    /// per run; 0 = unlimited).
+    pub per_host_rate: f64,
+    /// trawl's `--max-pages`, if any (set per run by the rate mode).
+    pub max_pages: Option<u64>,
 }
 
 /// The many-hosts mode's settings (`--pages` is then per host).
@@ -129,11 +162,20 @@ impl Default for Options {
             rounds: 3,
             many_hosts: None,
             workers: Vec::new(),
+            delay_factor: 0.0,
+            profile: PageProfile::Uniform,
+            rates: None,
+            rate_seconds: 5,
+            per_host_rate: 0.0,
+            max_pages: None,
         }
     }
 }
 
 /// What the process was asked to do.
+// Made once per run and matched once: boxing the options would save
+// nothing that matters.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum Command {
     Help,
@@ -219,6 +261,32 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command> {
                 }
             }
             "--hosts" => hosts = Some(number(&flag, &value)?),
+            "--delay-factor" => {
+                options.delay_factor = match value.parse::<f64>() {
+                    Ok(factor) if factor.is_finite() && factor >= 0.0 => factor,
+                    _ => bail!("{flag}: `{value}` is not a factor of 0 or more"),
+                }
+            }
+            "--profile" => {
+                options.profile = PageProfile::parse(&value)
+                    .with_context(|| format!("{flag}: `{value}` is not uniform or realistic"))?
+            }
+            "--rates" => {
+                let rates = value
+                    .split(',')
+                    .map(|rate| match rate.trim().parse::<f64>() {
+                        Ok(rate) if rate.is_finite() && rate >= 0.0 => Ok(rate),
+                        _ => bail!("{flag}: `{rate}` is not a rate of 0 or more"),
+                    })
+                    .collect::<Result<Vec<_>>>()?;
+                options.rates = Some(rates);
+            }
+            "--rate-seconds" => {
+                options.rate_seconds = number(&flag, &value)?;
+                if options.rate_seconds == 0 {
+                    bail!("--rate-seconds must be at least 1");
+                }
+            }
             "--per-host-rate" => rate = Some(positive_rate(&flag, &value)?),
             "--per-host-concurrency" => per_host_concurrency = Some(number(&flag, &value)?),
             "--workers" => {
@@ -232,6 +300,17 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command> {
             }
             "--seen-set" => return Ok(Command::SeenSet(number(&flag, &value)?)),
             _ => bail!("unknown flag {flag} (see --help)"),
+        }
+    }
+    if options.rates.is_some() {
+        if hosts.is_some() {
+            bail!("--rates and --hosts are different modes: pick one");
+        }
+        if !given.contains("--pages") {
+            options.pages = 60_000;
+        }
+        if !given.contains("--page-bytes") {
+            options.page_bytes = 2000;
         }
     }
     match hosts {
@@ -350,6 +429,9 @@ mod tests {
             "--trawl-arg",
             "--retries",
             "--rounds=5",
+            "--delay-factor",
+            "1.5",
+            "--profile=realistic",
             "--json",
         ])
         .unwrap();
@@ -368,8 +450,9 @@ mod tests {
                 trawl_args: vec!["--delay-factor=0".into(), "--retries".into()],
                 json: true,
                 rounds: 5,
-                many_hosts: None,
-                workers: Vec::new(),
+                delay_factor: 1.5,
+                profile: PageProfile::Realistic,
+                ..Options::default()
             })
         );
     }
@@ -396,6 +479,10 @@ mod tests {
             "--hosts",
             "--per-host-rate",
             "--per-host-concurrency",
+            "--delay-factor",
+            "--profile",
+            "--rates",
+            "--rate-seconds",
         ] {
             assert!(HELP.contains(flag), "{flag} missing from --help");
         }
@@ -485,6 +572,28 @@ mod tests {
         assert_eq!(options.page_bytes, 700);
         assert_eq!(options.concurrency, 64);
         assert!(options.json);
+    }
+
+    #[test]
+    fn rates_turn_on_the_rate_mode_with_its_defaults() {
+        let Command::Bench(options) = parse_strs(&["--rates", "1,100, 1000,0"]).unwrap() else {
+            panic!("a benchmark");
+        };
+        assert_eq!(options.rates, Some(vec![1.0, 100.0, 1000.0, 0.0]));
+        assert_eq!((options.pages, options.page_bytes), (60_000, 2000));
+        assert_eq!(options.rate_seconds, 5);
+        let Command::Bench(options) =
+            parse_strs(&["--pages=10", "--rates=5", "--rate-seconds", "2"]).unwrap()
+        else {
+            panic!("a benchmark");
+        };
+        assert_eq!((options.pages, options.rate_seconds), (10, 2));
+        assert!(parse_strs(&["--rates", "1,x"]).is_err());
+        assert!(parse_strs(&["--rates", "-1"]).is_err());
+        assert!(parse_strs(&["--rates", "1", "--hosts", "2"]).is_err());
+        assert!(parse_strs(&["--rates", "1", "--rate-seconds", "0"]).is_err());
+        assert!(parse_strs(&["--delay-factor", "-1"]).is_err());
+        assert!(parse_strs(&["--profile", "fancy"]).is_err());
     }
 
     #[test]

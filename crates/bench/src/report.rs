@@ -2,6 +2,8 @@
 
 use serde_json::{Value, json};
 
+use trawl_testsite::PageProfile;
+
 use crate::cli::{ManyHosts, Options};
 use crate::loadgen::LoadResult;
 use crate::run::CrawlRun;
@@ -103,7 +105,7 @@ pub fn format_table(rows: &[Row]) -> String {
 }
 
 /// Aligns `lines` (the header first) as [`format_table`] describes.
-fn align<const N: usize>(lines: Vec<[String; N]>) -> String {
+pub fn align<const N: usize>(lines: Vec<[String; N]>) -> String {
     let mut widths = [0; N];
     for line in &lines {
         for (width, cell) in widths.iter_mut().zip(line) {
@@ -131,7 +133,7 @@ fn align<const N: usize>(lines: Vec<[String; N]>) -> String {
 }
 
 /// The ideal wall time of the many-hosts crawl: every host's first request
-/// is free (GCRA burst 1), then one per `1 / rate` seconds, all hosts in
+/// is free (GCRA), then one per `1 / rate` seconds, all hosts in
 /// parallel, so `(pages_per_host - 1) / rate`.
 pub fn ideal_wall_secs(pages_per_host: usize, rate: f64) -> f64 {
     pages_per_host.saturating_sub(1) as f64 / rate
@@ -301,14 +303,13 @@ pub fn hosts_to_json(
 
 /// A one-line description of the site and the settings.
 pub fn describe(options: &Options, reachable: usize) -> String {
+    let page = match options.profile {
+        PageProfile::Uniform => format!("~{} B/page", options.page_bytes),
+        PageProfile::Realistic => "realistic pages (2-200 KB)".to_owned(),
+    };
     format!(
-        "site: {} pages ({reachable} reachable), {} links/page, ~{} B/page, seed {}; concurrency {}; median of {} round(s)",
-        options.pages,
-        options.links,
-        options.page_bytes,
-        options.seed,
-        options.concurrency,
-        options.rounds
+        "site: {} pages ({reachable} reachable), {} links/page, {page}, seed {}; concurrency {}; median of {} round(s)",
+        options.pages, options.links, options.seed, options.concurrency, options.rounds
     )
 }
 
@@ -340,6 +341,14 @@ fn config_json(options: &Options, mut fields: Value) -> Value {
         for (key, value) in [
             ("links", json!(options.links)),
             ("page_bytes", json!(options.page_bytes)),
+            (
+                "profile",
+                json!(match options.profile {
+                    PageProfile::Uniform => "uniform",
+                    PageProfile::Realistic => "realistic",
+                }),
+            ),
+            ("delay_factor", json!(options.delay_factor)),
             ("seed", json!(options.seed)),
             ("concurrency", json!(options.concurrency)),
             ("trawl", json!(options.trawl)),

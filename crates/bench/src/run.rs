@@ -12,7 +12,7 @@ use nix::sys::resource::{UsageWho, getrusage};
 use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
-use trawl_testsite::{SiteConfig, TestSite};
+use trawl_testsite::{PageProfile, SiteConfig, TestSite};
 
 use crate::cli::{MEASURE, ManyHosts, Options};
 
@@ -38,6 +38,10 @@ impl SiteProcess {
             .args(["--seed", &options.seed.to_string()]);
         if let Some(many) = &options.many_hosts {
             command.args(["--hosts", &many.hosts.to_string()]);
+        }
+        // Only when asked: older test site binaries know no profiles.
+        if options.profile != PageProfile::Uniform {
+            command.args(["--profile", "realistic"]);
         }
         let mut child = command
             .stdin(Stdio::null())
@@ -117,6 +121,7 @@ pub async fn ground_truth(options: &Options) -> Result<BTreeSet<String>> {
         page_bytes: options.page_bytes,
         robots_txt: None,
         latency: Duration::ZERO,
+        profile: options.profile,
         ..SiteConfig::default()
     })
     .await
@@ -190,13 +195,19 @@ pub fn crawl_args(options: &Options, seeds: &str, out: &str, site: SocketAddr) -
         "--quiet".into(),
     ];
     match &options.many_hosts {
-        // The benchmark lifts politeness limits.
-        None => args.extend([
-            "--per-host-concurrency".into(),
-            options.concurrency.to_string(),
-            "--per-host-rate".into(),
-            "0".into(),
-        ]),
+        // The benchmark lifts politeness limits (the rate mode sets one
+        // rate per run).
+        None => {
+            args.extend([
+                "--per-host-concurrency".into(),
+                options.concurrency.to_string(),
+                "--per-host-rate".into(),
+                options.per_host_rate.to_string(),
+            ]);
+            if let Some(max) = options.max_pages {
+                args.extend(["--max-pages".into(), max.to_string()]);
+            }
+        }
         // Politeness is what is measured: trawl's own limits, nothing else.
         Some(ManyHosts {
             hosts,
@@ -381,7 +392,7 @@ pub struct CrawlRun {
 /// executable) and analyses what it wrote.
 pub async fn crawl(
     binary: &Path,
-    site: &SiteProcess,
+    site: SocketAddr,
     truth: &HashSet<String>,
     options: &Options,
 ) -> Result<CrawlRun> {
@@ -389,11 +400,11 @@ pub async fn crawl(
     let seeds = dir.path().join("seeds.txt");
     let out = dir.path().join("out.jsonl");
     let seed_text = match &options.many_hosts {
-        None => format!("{}/\n", site.base_url()),
-        Some(many) => vhost_seeds(many.hosts, site.addr.port()),
+        None => format!("http://{site}/\n"),
+        Some(many) => vhost_seeds(many.hosts, site.port()),
     };
     std::fs::write(&seeds, seed_text).context("writing seeds")?;
-    let mut args = crawl_args(options, &path_arg(&seeds)?, &path_arg(&out)?, site.addr);
+    let mut args = crawl_args(options, &path_arg(&seeds)?, &path_arg(&out)?, site);
     let help = crawl_help(binary).await?;
     if options.many_hosts.is_some() && !help.contains("--resolve") {
         bail!(
@@ -401,12 +412,12 @@ pub async fn crawl(
             binary.display()
         );
     }
-    // Adaptive pacing is off: the benchmark lifts politeness limits, and in
-    // many-hosts mode only the fixed per-host rate is measured (older
-    // binaries without the flag are run as they are).
+    // Adaptive pacing is off unless asked for: the benchmark lifts
+    // politeness limits, and in many-hosts mode only the fixed per-host
+    // rate is measured (older binaries without the flag are run as they are).
     if help.contains("--delay-factor") {
         args.push("--delay-factor".into());
-        args.push("0".into());
+        args.push(options.delay_factor.to_string());
     }
     args.extend(options.trawl_args.iter().cloned());
 
@@ -607,6 +618,16 @@ mod tests {
         assert_eq!(
             plain.join(" "),
             "crawl s.txt -o o.jsonl -c 64 --quiet --per-host-concurrency 64 --per-host-rate 0"
+        );
+        let rate = Options {
+            per_host_rate: 1000.0,
+            max_pages: Some(5001),
+            ..Options::default()
+        };
+        assert_eq!(
+            crawl_args(&rate, "s.txt", "o.jsonl", site).join(" "),
+            "crawl s.txt -o o.jsonl -c 64 --quiet --per-host-concurrency 64 --per-host-rate 1000 \
+             --max-pages 5001"
         );
         let options = Options {
             concurrency: 256,

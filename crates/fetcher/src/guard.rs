@@ -146,15 +146,13 @@ impl PolicyResolver {
         timeout: Duration,
     ) -> ClassSet {
         let mut classes = ClassSet::EMPTY;
-        let mut names = Vec::new();
+        // A set: a crawl may have tens of thousands of seed hosts.
+        let mut names = std::collections::HashSet::new();
         for seed in seeds {
             if let Some(ip) = literal_ip(seed) {
                 classes.insert(classify_address(ip));
             } else if let Some(host) = seed.host_str() {
-                let host = host.to_ascii_lowercase();
-                if !names.contains(&host) {
-                    names.push(host);
-                }
+                names.insert(host.to_ascii_lowercase());
             }
         }
         let mut lookups = tokio::task::JoinSet::new();

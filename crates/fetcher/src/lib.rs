@@ -16,10 +16,10 @@
 //!   in output records ([`ErrorKind::as_str`]).
 //! - [`classify`] and [`backoff_delay`] are the retry policy, as pure
 //!   functions; [`RetryAfter`] parses the server's hint.
-//! - [`HostPolicy`] owns politeness: the per-host rate limit
-//!   ([`HostRateLimiter`], governor), robots.txt `Crawl-delay`, adaptive
-//!   pacing and 429/503 pauses, asked without waiting, so a resting host
-//!   never blocks the others.
+//! - [`HostPolicy`] owns politeness: the per-host rate limit, robots.txt
+//!   `Crawl-delay`, adaptive pacing (one GCRA [`Schedule`] per host, exact
+//!   on average, no timer per request) and 429/503 pauses, asked without
+//!   waiting, so a resting host never blocks the others.
 //!
 //! - [`RobotsCache`]: robots.txt fetched once per host before any other
 //!   request to it (others wait for it, other hosts don't), refreshed
@@ -65,7 +65,7 @@
 //! - `body.rs`: the capped body read and the parsed headers ([`ResponseFacts`]).
 //! - `error.rs`: [`ErrorKind`], [`FetchError`], mapping reqwest's errors to kinds.
 //! - `retry.rs`: [`classify`], [`backoff_delay`], [`RetryAfter`].
-//! - `limiter.rs`: [`HostRateLimiter`] and the tokio clock it runs on.
+//! - `limiter.rs`: [`Schedule`], one host's GCRA schedule (pure).
 //! - `politeness.rs`: [`HostPolicy`], [`PolitenessConfig`].
 //! - `robots.rs`: [`RobotsCache`] and [`RobotsRules`]; `robots/matcher.rs`:
 //!   robots.txt groups and rule matching ([`ParsedRobots`]).
@@ -104,7 +104,7 @@ pub use client::{
 pub use cookies::{CookieFileError, CookieJar, CookieRefusal};
 pub use error::{BuildError, ErrorKind, FetchError};
 pub use headers::{HeaderError, request_header};
-pub use limiter::{HostRateLimiter, TokioClock};
+pub use limiter::{Schedule, TIMER_SLACK};
 pub use netpolicy::{
     AddressClass, BlockReason, Blocked, ClassSet, IpNet, NetworkPolicy, classify_address,
     embedded_v4,

@@ -1,181 +1,215 @@
-//! Per-host request rate: a GCRA limiter (governor) keyed by host key, asked
-//! without waiting, so the scheduler can rest one host and serve others.
+//! One host's request schedule: a GCRA (generic cell rate algorithm) kept
+//! as a single instant, the theoretical arrival time (TAT) of the next
+//! request. Each admitted request takes the slot at the TAT and moves it on
+//! by the host's gap.
+//!
+//! Two rules keep the average rate the one asked for without a timer per
+//! request, at any rate:
+//!
+//! - A dispatcher that wakes up late (a timer fires on a millisecond tick,
+//!   later on a busy runtime) loses nothing: a slot missed by up to
+//!   [`TIMER_SLACK`] is still taken as it was, so the next one may already
+//!   be due and is admitted in the same wake-up.
+//! - Gaps shorter than the slack (high rates, adaptive pacing on a fast
+//!   server), which no timer could honour one by one, are admitted up to
+//!   the slack ahead of their slot: several starts share one wake-up, and
+//!   a host whose gap has passed never waits for a timer at all.
+//!
+//! Gaps of at least the slack (Crawl-delay, rates up to 250/s) never start
+//! before their slot.
+//!
+//! Pure and synchronous: [`HostPolicy`](crate::HostPolicy) keeps one per
+//! host and reads the clock.
 
-use std::fmt;
-use std::num::NonZeroU32;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use governor::clock::Clock;
-use governor::middleware::NoOpMiddleware;
-use governor::state::keyed::DashMapStateStore;
-use governor::{Quota, RateLimiter};
+/// How late a wake-up may be without losing its slot, and how far ahead of
+/// its slot a request with a shorter gap may start. It must exceed how
+/// late a dispatcher's wake-up usually is (timer resolution plus
+/// scheduling), or the late part is lost and the rate falls short. The
+/// price: after a late start the next may follow it sooner than the gap
+/// (the average is unaffected), and gaps below the slack come in bursts of
+/// up to `TIMER_SLACK ÷ gap`.
+pub const TIMER_SLACK: Duration = Duration::from_millis(4);
 
-/// Longest period between two requests to a host: one a year.
-const MAX_PERIOD: Duration = Duration::from_secs(365 * 24 * 60 * 60);
-
-type Keyed<C> =
-    RateLimiter<String, DashMapStateStore<String>, C, NoOpMiddleware<<C as Clock>::Instant>>;
-
-/// governor's clock reading tokio's time, so a test that pauses or advances
-/// tokio time (`tokio::time::pause`) moves the rate limits with it.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct TokioClock;
-
-impl Clock for TokioClock {
-    type Instant = std::time::Instant;
-
-    fn now(&self) -> std::time::Instant {
-        tokio::time::Instant::now().into_std()
-    }
+/// A host's GCRA schedule; the default is a fresh host (nothing owed).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Schedule {
+    /// When the next request is due; `None` (or a past instant) when the
+    /// host owes nothing.
+    tat: Option<Instant>,
 }
 
-/// At most `per_second` requests per second to each host, burst of one.
-///
-/// Keys are whatever the caller uses to name a host (for example
-/// `scheme://host:port`); the limiter does not interpret them.
-pub struct HostRateLimiter<C: Clock + Clone = TokioClock> {
-    limiter: Keyed<C>,
-    clock: C,
-}
-
-impl<C: Clock + Clone> fmt::Debug for HostRateLimiter<C> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("HostRateLimiter")
-            .field("hosts", &self.limiter.len())
-            .finish()
-    }
-}
-
-impl HostRateLimiter {
-    /// `None` when `per_second` is 0 (unlimited) or not a positive number.
-    /// Fractional rates work: 0.5 means one request every two seconds.
-    pub fn new(per_second: f64) -> Option<HostRateLimiter> {
-        HostRateLimiter::with_clock(per_second, TokioClock)
-    }
-}
-
-impl<C: Clock + Clone> HostRateLimiter<C> {
-    /// Like [`HostRateLimiter::new`] on a given clock (tests use governor's
-    /// `FakeRelativeClock`).
-    pub fn with_clock(per_second: f64, clock: C) -> Option<HostRateLimiter<C>> {
-        if !per_second.is_finite() || per_second <= 0.0 {
-            return None;
+impl Schedule {
+    /// `Ok` when a request may start at `now`: it takes its slot and the
+    /// schedule moves on by `gap`. Otherwise the earliest instant one may
+    /// (the schedule is unchanged: a refusal costs nothing).
+    pub fn admit(&mut self, now: Instant, gap: Duration) -> Result<(), Instant> {
+        let due = self.due(now, gap);
+        let earliest = due.checked_sub(early(gap)).unwrap_or(due);
+        if earliest > now {
+            return Err(earliest);
         }
-        // A period is used rather than Quota::per_second because the latter
-        // takes whole cells per second and cannot say 0.5/s. governor panics
-        // on periods past ~584 years, so absurdly low rates are clamped.
-        let period = Duration::try_from_secs_f64(1.0 / per_second)
-            .unwrap_or(MAX_PERIOD)
-            .clamp(Duration::from_nanos(1), MAX_PERIOD);
-        let quota = Quota::with_period(period)?.allow_burst(NonZeroU32::MIN);
-        Some(HostRateLimiter {
-            limiter: RateLimiter::dashmap_with_clock(quota, clock.clone()),
-            clock,
-        })
+        self.tat = Some(due + gap);
+        Ok(())
     }
 
-    /// `Ok` when `host` may get a request now (its slot is taken); otherwise
-    /// the time until it may. Never waits.
-    pub fn check(&self, host: &str) -> Result<(), Duration> {
-        // governor's keyed API wants `&K`; host keys are short, the copy is cheap.
-        let key = host.to_owned();
-        self.limiter
-            .check_key(&key)
-            .map_err(|not_until| not_until.wait_time_from(self.clock.now()))
+    /// Takes the next slot whatever it is (a request already on its way):
+    /// `None` to start now, or the instant to wait for.
+    pub fn reserve(&mut self, now: Instant, gap: Duration) -> Option<Instant> {
+        let due = self.due(now, gap);
+        self.tat = Some(due + gap);
+        (due > now + early(gap)).then_some(due)
     }
 
-    /// Forgets hosts whose state is back to "fresh", so a crawl over many
-    /// hosts keeps its limiter table small. Call it now and then.
-    pub fn retain_recent(&self) {
-        self.limiter.retain_recent();
-        self.limiter.shrink_to_fit();
+    /// No request before `at` (on top of what is owed already).
+    pub fn not_before(&mut self, at: Instant) {
+        self.tat = Some(self.tat.map_or(at, |tat| tat.max(at)));
     }
 
-    /// Hosts currently tracked.
-    pub fn len(&self) -> usize {
-        self.limiter.len()
+    /// When the next request is due, if anything is owed.
+    pub fn next_due(&self) -> Option<Instant> {
+        self.tat
     }
 
-    /// Whether no host is tracked.
-    pub fn is_empty(&self) -> bool {
-        self.limiter.is_empty()
+    /// True when the host owes nothing at `now` and has no missed slot to
+    /// catch up on: forgetting the schedule would change nothing.
+    pub fn is_idle(&self, now: Instant) -> bool {
+        self.tat.is_none_or(|tat| tat + TIMER_SLACK <= now)
+    }
+
+    /// The slot the next request takes: the TAT if it is ahead or was
+    /// missed by at most the slack (a late wake-up), otherwise now (the
+    /// host was idle: unused time is not saved up). Short gaps start early
+    /// instead, so they keep no missed slots.
+    fn due(&self, now: Instant, gap: Duration) -> Instant {
+        let late = if gap < TIMER_SLACK {
+            Duration::ZERO
+        } else {
+            TIMER_SLACK
+        };
+        match self.tat {
+            Some(tat) if tat + late >= now => tat,
+            _ => now,
+        }
+    }
+}
+
+/// How far ahead of its slot a request with `gap` may start.
+fn early(gap: Duration) -> Duration {
+    if gap < TIMER_SLACK {
+        TIMER_SLACK
+    } else {
+        Duration::ZERO
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use governor::clock::FakeRelativeClock;
+
+    const MS: Duration = Duration::from_millis(1);
 
     #[test]
-    fn one_request_per_interval_per_host() {
-        let clock = FakeRelativeClock::default();
-        let limiter = HostRateLimiter::with_clock(4.0, clock.clone()).expect("limited");
-        assert_eq!(limiter.check("http://a:80"), Ok(()));
+    fn one_request_per_gap_never_early_at_low_rates() {
+        let mut schedule = Schedule::default();
+        let now = Instant::now();
+        let gap = Duration::from_millis(250);
+        assert_eq!(schedule.admit(now, gap), Ok(()));
+        assert_eq!(schedule.admit(now, gap), Err(now + gap));
         assert_eq!(
-            limiter.check("http://a:80"),
-            Err(Duration::from_millis(250))
+            schedule.admit(now + 100 * MS, gap),
+            Err(now + gap),
+            "a refusal does not consume the slot"
         );
-        assert_eq!(
-            limiter.check("http://b:80"),
-            Ok(()),
-            "another host is not affected"
-        );
-        clock.advance(Duration::from_millis(100));
-        assert_eq!(
-            limiter.check("http://a:80"),
-            Err(Duration::from_millis(150))
-        );
-        clock.advance(Duration::from_millis(150));
-        assert_eq!(limiter.check("http://a:80"), Ok(()));
+        assert_eq!(schedule.admit(now + gap - MS, gap), Err(now + gap));
+        assert_eq!(schedule.admit(now + gap, gap), Ok(()));
+        assert_eq!(schedule.admit(now + gap, gap), Err(now + 2 * gap));
     }
 
     #[test]
-    fn a_refused_check_does_not_consume_the_slot() {
-        let clock = FakeRelativeClock::default();
-        let limiter = HostRateLimiter::with_clock(1.0, clock.clone()).expect("limited");
-        assert_eq!(limiter.check("h"), Ok(()));
-        for _ in 0..5 {
-            assert_eq!(limiter.check("h"), Err(Duration::from_secs(1)));
+    fn a_late_wake_up_keeps_its_slot_so_the_average_holds() {
+        // 200/s, and every wake-up comes 1.5 ms after the instant asked for.
+        let gap = Duration::from_millis(5);
+        let mut schedule = Schedule::default();
+        let start = Instant::now();
+        let mut now = start;
+        let mut admitted = 0u32;
+        while now < start + Duration::from_secs(10) {
+            match schedule.admit(now, gap) {
+                Ok(()) => admitted += 1,
+                Err(at) => now = at + Duration::from_micros(1500),
+            }
         }
-        clock.advance(Duration::from_secs(1));
-        assert_eq!(limiter.check("h"), Ok(()));
+        assert!((1999..=2001).contains(&admitted), "{admitted} in 10 s");
     }
 
     #[test]
-    fn fractional_rates_and_unlimited() {
-        let clock = FakeRelativeClock::default();
-        let limiter = HostRateLimiter::with_clock(0.5, clock.clone()).expect("limited");
-        assert_eq!(limiter.check("h"), Ok(()));
-        assert_eq!(limiter.check("h"), Err(Duration::from_secs(2)));
-        assert!(HostRateLimiter::new(0.0).is_none());
-        assert!(HostRateLimiter::new(-1.0).is_none());
-        assert!(HostRateLimiter::new(f64::NAN).is_none());
-        assert!(HostRateLimiter::new(f64::INFINITY).is_none());
-        let slow = HostRateLimiter::with_clock(1e-300, clock.clone()).expect("limited");
-        assert_eq!(slow.check("h"), Ok(()));
-        assert_eq!(slow.check("h"), Err(MAX_PERIOD));
-        assert!(HostRateLimiter::new(1e300).is_some());
-    }
-
-    #[test]
-    fn idle_hosts_are_pruned() {
-        let clock = FakeRelativeClock::default();
-        let limiter = HostRateLimiter::with_clock(10.0, clock.clone()).expect("limited");
-        for host in 0..100 {
-            assert_eq!(limiter.check(&format!("http://h{host}:80")), Ok(()));
+    fn short_gaps_share_a_wake_up_so_the_average_holds() {
+        // 10,000/s: a gap of 100 µs, far below any timer's resolution.
+        let gap = Duration::from_micros(100);
+        let mut schedule = Schedule::default();
+        let start = Instant::now();
+        let mut now = start;
+        let mut admitted = 0u32;
+        // A dispatcher that only ever wakes up every 3 ms (late timers),
+        // for one second.
+        while now < start + Duration::from_secs(1) {
+            while schedule.admit(now, gap).is_ok() {
+                admitted += 1;
+            }
+            now += 3 * MS;
         }
-        assert_eq!(limiter.len(), 100);
-        clock.advance(Duration::from_secs(1));
-        limiter.retain_recent();
-        assert!(limiter.is_empty());
+        // 10,000 slots in the second, plus the slack's worth admitted early.
+        let slack = (TIMER_SLACK.as_micros() / gap.as_micros()) as u32;
+        assert!(
+            (10_000..=10_000 + slack + 1).contains(&admitted),
+            "{admitted} admitted in 1 s at 10,000/s"
+        );
     }
 
-    #[tokio::test(flavor = "current_thread")]
-    async fn tokio_clock_limiter_works_in_real_time() {
-        let limiter = HostRateLimiter::new(1.0).expect("limited");
-        assert_eq!(limiter.check("h"), Ok(()));
-        let wait = limiter.check("h").expect_err("second check is too soon");
-        assert!(wait <= Duration::from_secs(1) && wait > Duration::ZERO);
+    #[test]
+    fn unused_time_is_not_saved_up() {
+        let gap = Duration::from_millis(10);
+        let mut schedule = Schedule::default();
+        let now = Instant::now();
+        assert_eq!(schedule.admit(now, gap), Ok(()));
+        // Idle for a minute: then one request, and the next a gap later.
+        let later = now + Duration::from_secs(60);
+        assert!(schedule.is_idle(later));
+        assert_eq!(schedule.admit(later, gap), Ok(()));
+        assert_eq!(
+            schedule.admit(later, gap),
+            Err(later + gap),
+            "nothing is kept from the idle minute"
+        );
+        assert!(!schedule.is_idle(later));
+    }
+
+    #[test]
+    fn zero_gaps_never_wait() {
+        let mut schedule = Schedule::default();
+        let now = Instant::now();
+        for _ in 0..1000 {
+            assert_eq!(schedule.admit(now, Duration::ZERO), Ok(()));
+        }
+    }
+
+    #[test]
+    fn reservations_queue_up_behind_each_other() {
+        let gap = Duration::from_secs(1);
+        let mut schedule = Schedule::default();
+        let now = Instant::now();
+        assert_eq!(schedule.reserve(now, gap), None);
+        assert_eq!(schedule.reserve(now, gap), Some(now + gap));
+        assert_eq!(schedule.reserve(now, gap), Some(now + 2 * gap));
+        // Late for its slot: starts at once, the next keeps its own slot.
+        assert_eq!(schedule.reserve(now + 3 * gap + MS, gap), None);
+        assert_eq!(
+            schedule.reserve(now + 3 * gap + MS, gap),
+            Some(now + 4 * gap)
+        );
+        schedule.not_before(now + 10 * gap);
+        assert_eq!(schedule.admit(now + 5 * gap, gap), Err(now + 10 * gap));
     }
 }

@@ -1,6 +1,8 @@
 //! Which URLs belong to the crawl: the seeds' hosts (or domains, or any
 //! host), narrowed by the user's include and exclude patterns.
 
+use std::collections::HashSet;
+
 use regex::Regex;
 use url::Url;
 
@@ -21,7 +23,9 @@ pub enum ScopeMode {
 #[derive(Debug, Clone, Default)]
 pub struct Scope {
     mode: ScopeMode,
-    hosts: Vec<String>,
+    /// A set, not a list: every discovered link is checked against it, and
+    /// a crawl may have tens of thousands of seed hosts.
+    hosts: HashSet<String>,
     include: Vec<Regex>,
     exclude: Vec<Regex>,
 }
@@ -32,7 +36,7 @@ impl Scope {
     pub fn new(mode: ScopeMode, include: Vec<Regex>, exclude: Vec<Regex>) -> Self {
         Scope {
             mode,
-            hosts: Vec::new(),
+            hosts: HashSet::new(),
             include,
             exclude,
         }
@@ -45,8 +49,8 @@ impl Scope {
             ScopeMode::Domain => host.strip_prefix("www.").unwrap_or(host),
             _ => host,
         };
-        if !self.hosts.iter().any(|known| known == host) {
-            self.hosts.push(host.to_owned());
+        if !self.hosts.contains(host) {
+            self.hosts.insert(host.to_owned());
         }
     }
 
@@ -58,13 +62,21 @@ impl Scope {
         };
         match self.mode {
             ScopeMode::Any => true,
-            ScopeMode::Host => self.hosts.iter().any(|known| known == host),
-            ScopeMode::Domain => self.hosts.iter().any(|known| {
-                host == known
-                    || (host.len() > known.len()
-                        && host.ends_with(known.as_str())
-                        && host.as_bytes()[host.len() - known.len() - 1] == b'.')
-            }),
+            ScopeMode::Host => self.hosts.contains(host),
+            // The host itself or any parent domain of it: one lookup per
+            // label, however many seeds there are.
+            ScopeMode::Domain => {
+                let mut rest = host;
+                loop {
+                    if self.hosts.contains(rest) {
+                        return true;
+                    }
+                    match rest.split_once('.') {
+                        Some((_, parent)) if !parent.is_empty() => rest = parent,
+                        _ => return false,
+                    }
+                }
+            }
         }
     }
 
@@ -118,6 +130,22 @@ mod tests {
         assert!(scope.allows(&url("http://a.b.example.com/")));
         assert!(!scope.allows(&url("http://badexample.com/")));
         assert!(!scope.allows(&url("http://example.com.evil.example/")));
+    }
+
+    #[test]
+    fn many_seed_hosts_are_each_in_scope() {
+        let seeds: Vec<String> = (0..1000).map(|i| format!("http://h{i}.test/")).collect();
+        let seeds: Vec<&str> = seeds.iter().map(String::as_str).collect();
+        for mode in [ScopeMode::Host, ScopeMode::Domain] {
+            let scope = scope(mode, &seeds);
+            assert!(scope.allows(&url("http://h0.test/a")), "{mode:?}");
+            assert!(scope.allows(&url("http://h999.test:8080/b")), "{mode:?}");
+            assert!(!scope.allows(&url("http://h1000.test/")), "{mode:?}");
+            assert!(!scope.allows(&url("http://test/")), "{mode:?}");
+        }
+        let domain = scope(ScopeMode::Domain, &seeds);
+        assert!(domain.allows(&url("http://www.h5.test/")));
+        assert!(!domain.allows(&url("http://xh5.test/")));
     }
 
     #[test]

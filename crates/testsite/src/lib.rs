@@ -75,6 +75,7 @@
 //!   truth, request log, shutdown), [`RequestRecord`] — and the shared state.
 //! - `site.rs`: the deterministic link graph, its breadth-first ground
 //!   truth, and page rendering (pages are rendered once, at start).
+//! - `realistic.rs`: the realistic page profile ([`PageProfile::Realistic`]).
 //! - `server.rs`: the accept loop, one task per connection, the router.
 //! - `http.rs`: a minimal hand-written HTTP/1.1 (request heads, responses).
 //!   Hand-written rather than hyper because faults must break the protocol
@@ -95,6 +96,7 @@ mod faults;
 mod h2;
 mod http;
 mod proxy;
+mod realistic;
 mod server;
 mod site;
 mod tls;
@@ -112,7 +114,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use tokio::task::JoinHandle;
 
-use crate::site::{Graph, page_path, render};
+use crate::site::{Graph, graph_for, page_path, render_page};
 
 /// The shape of the synthetic site.
 #[derive(Debug, Clone)]
@@ -140,6 +142,35 @@ pub struct SiteConfig {
     /// its own copy of the site, with absolute links to itself. Crawlers
     /// reach them with a `--resolve`-style override to 127.0.0.1.
     pub hosts: usize,
+    /// What pages look like (the link graph is the same either way, plus
+    /// the realistic profile's nav links).
+    pub profile: PageProfile,
+}
+
+/// The shape of the site's pages.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum PageProfile {
+    /// A title, a list of the graph's links, filler text to `page_bytes`:
+    /// the page earlier benchmark numbers were measured on.
+    #[default]
+    Uniform,
+    /// Header and nav, paragraphs with inline markup, lists, a footer,
+    /// inline scripts and styles, 20–60 links of mixed forms (absolute,
+    /// root-relative, `../`, `./`, fragments, off-site with query strings,
+    /// `mailto:`, `tel:`) and sizes from 2 KB to 200 KB (median ~6 KB, mean
+    /// ~25 KB), deterministic per seed; `page_bytes` is not used.
+    Realistic,
+}
+
+impl PageProfile {
+    /// `uniform` or `realistic`.
+    pub fn parse(name: &str) -> Option<PageProfile> {
+        match name {
+            "uniform" => Some(PageProfile::Uniform),
+            "realistic" => Some(PageProfile::Realistic),
+            _ => None,
+        }
+    }
 }
 
 impl Default for SiteConfig {
@@ -154,6 +185,7 @@ impl Default for SiteConfig {
             latency: Duration::ZERO,
             sitemaps: false,
             hosts: 1,
+            profile: PageProfile::Uniform,
         }
     }
 }
@@ -298,9 +330,9 @@ impl TestSite {
         let (acceptor, ca_pem) = tls.unzip();
         let scheme = if acceptor.is_some() { "https" } else { "http" };
         let base = format!("{scheme}://{addr}");
-        let graph = Graph::generate(config.pages, config.links_per_page, config.seed);
+        let graph = graph_for(&config);
         let pages = (0..graph.links.len())
-            .map(|page| render(&graph, page, &base, config.page_bytes))
+            .map(|page| render_page(&graph, page, &base, &config))
             .collect();
         let reachable = graph
             .depths()

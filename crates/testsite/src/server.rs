@@ -12,7 +12,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::TlsAcceptor;
 
 use crate::http::{self, Response, read_request, write_response};
-use crate::site::{self, page_path, render};
+use crate::site::{self, page_path, render_page};
 use crate::{RequestRecord, Shared, faults, lock};
 
 /// A byte stream the HTTP/1.1 server speaks on: plain TCP, or TLS over it.
@@ -196,11 +196,11 @@ pub(crate) async fn route<W: Wire>(
             match (&request.host, shared.config.hosts > 1) {
                 (Some(host), true) => Response::html(
                     200,
-                    render(
+                    render_page(
                         &shared.graph,
                         page,
                         &format!("{}://{host}", shared.scheme),
-                        shared.config.page_bytes,
+                        &shared.config,
                     ),
                 ),
                 _ => Response::html(200, body.clone()),

@@ -5,6 +5,8 @@ use std::collections::{BTreeMap, VecDeque};
 
 use bytes::Bytes;
 
+use crate::{PageProfile, SiteConfig};
+
 /// splitmix64: tiny, fast, and the same on every platform, so a seed is a
 /// site forever.
 #[derive(Debug, Clone)]
@@ -84,6 +86,33 @@ impl Graph {
             .enumerate()
             .filter(|&(_, d)| d != u32::MAX)
             .collect()
+    }
+}
+
+/// Adds the realistic profile's nav links to every page (so the ground
+/// truth has them).
+pub(crate) fn add_nav(graph: &mut Graph) {
+    let pages = graph.links.len();
+    for links in &mut graph.links {
+        links.extend(crate::realistic::nav_targets(pages));
+    }
+}
+
+/// The graph `config` describes, nav links included in the realistic
+/// profile.
+pub(crate) fn graph_for(config: &SiteConfig) -> Graph {
+    let mut graph = Graph::generate(config.pages, config.links_per_page, config.seed);
+    if config.profile == PageProfile::Realistic {
+        add_nav(&mut graph);
+    }
+    graph
+}
+
+/// Renders `page` as `config`'s profile says.
+pub(crate) fn render_page(graph: &Graph, page: usize, base: &str, config: &SiteConfig) -> Bytes {
+    match config.profile {
+        PageProfile::Uniform => render(graph, page, base, config.page_bytes),
+        PageProfile::Realistic => crate::realistic::render(graph, page, base, config.seed),
     }
 }
 

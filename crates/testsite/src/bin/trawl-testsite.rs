@@ -1,7 +1,7 @@
 //! Serves the synthetic site on 127.0.0.1 until killed: for manual crawls
 //! and benchmarks.
 //!
-//! `trawl-testsite [--pages N] [--links L] [--page-bytes B] [--seed S] [--port P] [--hosts N] [--robots FILE]`
+//! `trawl-testsite [--pages N] [--links L] [--page-bytes B] [--seed S] [--port P] [--hosts N] [--robots FILE] [--profile uniform|realistic]`
 //!
 //! The first stdout line is `listening on http://127.0.0.1:PORT (N reachable
 //! pages)`; the benchmark parses it, so its shape is fixed (and tested in
@@ -9,10 +9,10 @@
 
 use std::process::ExitCode;
 
-use trawl_testsite::{SiteConfig, TestSite};
+use trawl_testsite::{PageProfile, SiteConfig, TestSite};
 
-const USAGE: &str = "usage: trawl-testsite [--pages N] [--links L] [--page-bytes B] [--seed S] [--port P] [--hosts N] [--robots FILE]
-defaults: 2000 pages, 10 links, 2048 bytes, seed 1, port 8080 (0 = any free port), 1 host, no robots.txt";
+const USAGE: &str = "usage: trawl-testsite [--pages N] [--links L] [--page-bytes B] [--seed S] [--port P] [--hosts N] [--robots FILE] [--profile uniform|realistic]
+defaults: 2000 pages, 10 links, 2048 bytes, seed 1, port 8080 (0 = any free port), 1 host, no robots.txt, uniform pages";
 
 fn parse_args() -> Result<(SiteConfig, u16), String> {
     let mut config = SiteConfig {
@@ -39,6 +39,10 @@ fn parse_args() -> Result<(SiteConfig, u16), String> {
             "--port" => {
                 port = u16::try_from(number()?)
                     .map_err(|_| format!("--port: `{value}` is not a port"))?
+            }
+            "--profile" => {
+                config.profile = PageProfile::parse(&value)
+                    .ok_or_else(|| format!("--profile: `{value}` is not uniform or realistic"))?
             }
             "--robots" => {
                 config.robots_txt = Some(
