@@ -26,6 +26,8 @@ usage: trawl-bench [OPTIONS]
   --trawl PATH      the trawl binary to measure     [default: target/release/trawl]
   --testsite PATH   the test site binary   [default: target/release/trawl-testsite]
   --baseline PATH   a previous trawl binary to measure too (optional)
+  --peer PATH       the spider-peer program (peers/spider-peer) to measure
+                    too, in the same rounds (optional; single-host mode)
   --timeout SECS    upper bound for each phase (start, ceiling, crawl) [default: 600]
   --rounds N        measure the ceiling and every crawl N times, interleaved,
                     and report each row's median round (by its ratio to
@@ -100,6 +102,8 @@ pub struct Options {
     pub trawl: PathBuf,
     pub testsite: PathBuf,
     pub baseline: Option<PathBuf>,
+    /// `--peer PATH`: the spider-peer program, measured in the same rounds.
+    pub peer: Option<PathBuf>,
     pub timeout: Duration,
     pub trawl_args: Vec<String>,
     pub json: bool,
@@ -156,6 +160,7 @@ impl Default for Options {
             trawl: PathBuf::from("target/release/trawl"),
             testsite: PathBuf::from("target/release/trawl-testsite"),
             baseline: None,
+            peer: None,
             timeout: Duration::from_secs(600),
             trawl_args: Vec::new(),
             json: false,
@@ -252,6 +257,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command> {
             "--trawl" => options.trawl = PathBuf::from(value),
             "--testsite" => options.testsite = PathBuf::from(value),
             "--baseline" => options.baseline = Some(PathBuf::from(value)),
+            "--peer" => options.peer = Some(PathBuf::from(value)),
             "--timeout" => options.timeout = Duration::from_secs(number(&flag, &value)?),
             "--trawl-arg" => options.trawl_args.push(value),
             "--rounds" => {
@@ -301,6 +307,9 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command> {
             "--seen-set" => return Ok(Command::SeenSet(number(&flag, &value)?)),
             _ => bail!("unknown flag {flag} (see --help)"),
         }
+    }
+    if options.peer.is_some() && (options.rates.is_some() || hosts.is_some()) {
+        bail!("--peer is measured in the single-host mode only (not with --rates or --hosts)");
     }
     if options.rates.is_some() {
         if hosts.is_some() {
@@ -455,6 +464,21 @@ mod tests {
                 ..Options::default()
             })
         );
+    }
+
+    #[test]
+    fn the_peer_is_a_single_host_measurement() {
+        let parse = |args: &[&str]| parse(args.iter().map(|arg| arg.to_string()));
+        match parse(&["--peer", "/x/spider-peer"]).unwrap() {
+            Command::Bench(options) => {
+                assert_eq!(options.peer, Some(PathBuf::from("/x/spider-peer")))
+            }
+            other => panic!("{other:?}"),
+        }
+        for mode in [["--hosts", "10"], ["--rates", "1,2"]] {
+            let error = parse(&["--peer", "p", mode[0], mode[1]]).unwrap_err();
+            assert!(error.to_string().contains("single-host"), "{error}");
+        }
     }
 
     #[test]

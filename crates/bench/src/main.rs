@@ -4,7 +4,7 @@
 //! cargo build --release -p trawl -p trawl-testsite -p trawl-bench
 //! target/release/trawl-bench [--pages 20000] [--page-bytes 20000] [--links 10]
 //!     [--concurrency 64] [--seed 1] [--trawl PATH] [--testsite PATH]
-//!     [--baseline PATH] [--timeout SECS] [--trawl-arg ARG]... [--json]
+//!     [--baseline PATH] [--peer PATH] [--timeout SECS] [--trawl-arg ARG]... [--json]
 //!     [--profile uniform|realistic] [--delay-factor F]
 //! target/release/trawl-bench --hosts 1000 [--per-host-rate 2]
 //!     [--per-host-concurrency 2] [--pages 20] ...
@@ -27,7 +27,8 @@
 //!    a re-executed copy of this program whose only child is that crawl. Then
 //!    counts records, distinct URLs, 200s, errors and coverage (distinct
 //!    recorded URLs that are reachable pages ÷ reachable pages).
-//! 4. The same for `--baseline`, if given.
+//! 4. The same for `--baseline`, if given, and for `--peer` (the
+//!    spider-peer program, which writes the same JSONL shape).
 //! 5. Prints one aligned table (or, with `--json`, one JSON object), and
 //!    kills the test site (also on error: it is killed when dropped).
 //!
@@ -306,6 +307,16 @@ async fn measure_all(
                 .await
                 .with_context(|| format!("the {name} run ({})", binary.display()))?;
             rows.push(Row::crawl(name, &crawl, raw.per_sec));
+        }
+        if let Some(peer) = &options.peer {
+            eprintln!(
+                "trawl-bench: round {round}: crawling with {}",
+                peer.display()
+            );
+            let crawl = run::crawl_peer(peer, site.addr, &urls, options)
+                .await
+                .with_context(|| format!("the peer run ({})", peer.display()))?;
+            rows.push(Row::crawl("spider", &crawl, raw.per_sec));
         }
         rounds.push(rows);
     }

@@ -421,12 +421,27 @@ pub async fn crawl(
     }
     args.extend(options.trawl_args.iter().cloned());
 
+    let usage = measure(binary, &args, options).await?;
+    let jsonl =
+        std::fs::read_to_string(&out).with_context(|| format!("reading {}", out.display()))?;
+    let output = analyse_output(&jsonl, truth)?;
+    Ok(CrawlRun {
+        binary: binary.to_owned(),
+        usage,
+        output,
+    })
+}
+
+/// Runs `binary ARGS` through the `__measure` mode of this executable
+/// (so that its CPU and peak RSS are the only child's) and checks it
+/// exited 0.
+pub async fn measure(binary: &Path, args: &[String], options: &Options) -> Result<Usage> {
     let me = std::env::current_exe().context("locating trawl-bench itself")?;
     let child = Command::new(me)
         .arg(MEASURE)
         .arg(options.timeout.as_secs().to_string())
         .arg(binary)
-        .args(&args)
+        .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .kill_on_drop(true)
@@ -456,13 +471,33 @@ pub async fn crawl(
             usage.exit_code
         );
     }
+    Ok(usage)
+}
+
+/// Crawls the site with the spider-peer program (`peers/spider-peer`):
+/// `PEER URL CONCURRENCY LIMIT OUT.jsonl`, robots.txt obeyed, measured and
+/// analysed as trawl is.
+pub async fn crawl_peer(
+    peer: &Path,
+    site: SocketAddr,
+    truth: &HashSet<String>,
+    options: &Options,
+) -> Result<CrawlRun> {
+    let dir = tempfile::tempdir().context("creating a temp dir")?;
+    let out = dir.path().join("out.jsonl");
+    let args = vec![
+        format!("http://{site}/"),
+        options.concurrency.to_string(),
+        options.max_pages.unwrap_or(0).to_string(),
+        path_arg(&out)?,
+    ];
+    let usage = measure(peer, &args, options).await?;
     let jsonl =
         std::fs::read_to_string(&out).with_context(|| format!("reading {}", out.display()))?;
-    let output = analyse_output(&jsonl, truth)?;
     Ok(CrawlRun {
-        binary: binary.to_owned(),
+        binary: peer.to_owned(),
         usage,
-        output,
+        output: analyse_output(&jsonl, truth)?,
     })
 }
 
