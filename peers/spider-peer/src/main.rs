@@ -5,8 +5,9 @@
 //!
 //! `spider-peer URL [CONCURRENCY] [LIMIT] [JSONL]` (defaults 64, no limit,
 //! no file; a LIMIT of 0 is none). Prints `pages N` on standard output;
-//! with JSONL, also writes one `{"url":…,"status":…,"error":null}` line
-//! per page received, the shape trawl-bench reads from trawl's output.
+//! with JSONL, also writes one `{"url":…,"status":null,"error":null}` line
+//! per page visited (spider keeps no status with them), the shape
+//! trawl-bench reads from trawl's output.
 //! CPU and memory are measured from outside.
 
 use std::io::Write;
@@ -45,36 +46,21 @@ async fn main() {
     if let Some(limit) = limit {
         website.with_limit(u32::try_from(limit).unwrap_or(u32::MAX));
     }
-    // A small buffer, as spider's own examples use: a large one would hold
-    // thousands of pages and inflate its memory.
-    let mut pages = website.subscribe(16);
-    let counter = tokio::spawn(async move {
-        let mut count = 0u64;
-        loop {
-            match pages.recv().await {
-                Ok(page) => {
-                    count += 1;
-                    if let Some(out) = jsonl.as_mut() {
-                        let url = page.get_url().replace('\\', "\\\\").replace('"', "\\\"");
-                        let status = page.status_code.as_u16();
-                        let _ = writeln!(
-                            out,
-                            "{{\"url\":\"{url}\",\"status\":{status},\"error\":null}}"
-                        );
-                    }
-                }
-                // A slow reader skipped some: they were still received.
-                Err(tokio::sync::broadcast::error::RecvError::Lagged(missed)) => count += missed,
-                Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
-            }
-        }
-        if let Some(mut out) = jsonl {
-            let _ = out.flush();
-        }
-        count
-    });
+    // Pages are counted from the visited set after the crawl, not through
+    // `subscribe`: its ring buffer keeps the last CAPACITY pages (bodies
+    // included) alive, and a small one drops pages a busy reader missed.
     website.crawl().await;
-    website.unsubscribe();
-    let count = counter.await.unwrap_or(0);
+    let visited = website.get_links();
+    let count = visited.len() as u64;
+    if let Some(out) = jsonl.as_mut() {
+        for url in &visited {
+            let url = url.as_ref().replace('\\', "\\\\").replace('"', "\\\"");
+            // spider's visited set has no status; the bench counts URLs.
+            let _ = writeln!(out, "{{\"url\":\"{url}\",\"status\":null,\"error\":null}}");
+        }
+    }
+    if let Some(mut out) = jsonl {
+        let _ = out.flush();
+    }
     println!("pages {count}");
 }
