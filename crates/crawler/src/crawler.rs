@@ -447,6 +447,11 @@ impl Pipeline {
     /// shared by several processes spaces the host's requests over all of
     /// them (the embedded store ignores it).
     pub(crate) fn report_pace(&self, host: &str) {
+        // Only a store that gates hosts itself uses the pace; the embedded
+        // one would be handed a lock and a lookup per fetch for nothing.
+        if !self.store.gates_hosts() {
+            return;
+        }
         let (gap, paused_until) = self.policy.pace(host);
         self.store.pace(host, HostPace { gap, paused_until });
     }

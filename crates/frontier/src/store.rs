@@ -231,7 +231,9 @@ pub trait FrontierStore: Send + Sync + fmt::Debug {
 
     /// The crawler learnt `host`'s pacing (a `Crawl-delay`, a response
     /// time, a pause). Never blocks. The default ignores it: a store in
-    /// one process is gated by the crawler's [`HostGate`] alone.
+    /// one process is gated by the crawler's [`HostGate`] alone. The
+    /// crawler reports paces only to stores whose
+    /// [`FrontierStore::gates_hosts`] is true.
     fn pace(&self, host: &str, pace: HostPace) {
         let _ = (host, pace);
     }
