@@ -28,6 +28,12 @@ usage: trawl-bench [OPTIONS]
   --baseline PATH   a previous trawl binary to measure too (optional)
   --peer PATH       the spider-peer program (peers/spider-peer) to measure
                     too, in the same rounds (optional; single-host mode)
+  --dir PATH        real pages instead of the synthetic site: serve the
+                    folder PATH (e.g. the Rust docs) and crawl it from
+                    --start (default /), at most --max-pages (default
+                    20000) pages; the ceiling replays trawl's requests
+  --start PATH      with --dir: the path the crawls start from
+  --max-pages N     with --dir: the crawls' page limit
   --timeout SECS    upper bound for each phase (start, ceiling, crawl) [default: 600]
   --rounds N        measure the ceiling and every crawl N times, interleaved,
                     and report each row's median round (by its ratio to
@@ -104,6 +110,11 @@ pub struct Options {
     pub baseline: Option<PathBuf>,
     /// `--peer PATH`: the spider-peer program, measured in the same rounds.
     pub peer: Option<PathBuf>,
+    /// `--dir PATH`: a folder of real pages to serve and crawl instead of
+    /// the synthetic site.
+    pub dir: Option<PathBuf>,
+    /// `--start PATH`: where the crawls start (the site's root by default).
+    pub start: String,
     pub timeout: Duration,
     pub trawl_args: Vec<String>,
     pub json: bool,
@@ -161,6 +172,8 @@ impl Default for Options {
             testsite: PathBuf::from("target/release/trawl-testsite"),
             baseline: None,
             peer: None,
+            dir: None,
+            start: "/".to_owned(),
             timeout: Duration::from_secs(600),
             trawl_args: Vec::new(),
             json: false,
@@ -258,6 +271,19 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command> {
             "--testsite" => options.testsite = PathBuf::from(value),
             "--baseline" => options.baseline = Some(PathBuf::from(value)),
             "--peer" => options.peer = Some(PathBuf::from(value)),
+            "--dir" => options.dir = Some(PathBuf::from(value)),
+            "--start" => {
+                if !value.starts_with('/') {
+                    bail!("--start is a path on the site, starting with `/`");
+                }
+                options.start = value
+            }
+            "--max-pages" => {
+                options.max_pages =
+                    Some(value.parse().with_context(|| {
+                        format!("--max-pages: `{value}` is not a number of pages")
+                    })?)
+            }
             "--timeout" => options.timeout = Duration::from_secs(number(&flag, &value)?),
             "--trawl-arg" => options.trawl_args.push(value),
             "--rounds" => {
@@ -307,6 +333,12 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command> {
             "--seen-set" => return Ok(Command::SeenSet(number(&flag, &value)?)),
             _ => bail!("unknown flag {flag} (see --help)"),
         }
+    }
+    if options.dir.is_some() {
+        if options.rates.is_some() || hosts.is_some() {
+            bail!("--dir is a mode of its own (not with --rates or --hosts)");
+        }
+        options.max_pages.get_or_insert(20_000);
     }
     if options.peer.is_some() && (options.rates.is_some() || hosts.is_some()) {
         bail!("--peer is measured in the single-host mode only (not with --rates or --hosts)");
@@ -464,6 +496,26 @@ mod tests {
                 ..Options::default()
             })
         );
+    }
+
+    #[test]
+    fn the_real_pages_mode_takes_a_folder_a_start_and_a_limit() {
+        let parse = |args: &[&str]| parse(args.iter().map(|arg| arg.to_string()));
+        match parse(&["--dir", "/docs", "--start", "/std/index.html"]).unwrap() {
+            Command::Bench(options) => {
+                assert_eq!(options.dir, Some(PathBuf::from("/docs")));
+                assert_eq!(options.start, "/std/index.html");
+                assert_eq!(options.max_pages, Some(20_000), "a limit by default");
+            }
+            other => panic!("{other:?}"),
+        }
+        match parse(&["--dir", "/docs", "--max-pages", "500"]).unwrap() {
+            Command::Bench(options) => assert_eq!(options.max_pages, Some(500)),
+            other => panic!("{other:?}"),
+        }
+        assert!(parse(&["--dir", "/docs", "--start", "std"]).is_err());
+        assert!(parse(&["--dir", "/docs", "--hosts", "10"]).is_err());
+        assert!(parse(&["--dir", "/docs", "--max-pages", "many"]).is_err());
     }
 
     #[test]

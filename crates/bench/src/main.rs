@@ -9,6 +9,7 @@
 //! target/release/trawl-bench --hosts 1000 [--per-host-rate 2]
 //!     [--per-host-concurrency 2] [--pages 20] ...
 //! target/release/trawl-bench --rates 1,100,1000,10000,0 [--rate-seconds 5] ...
+//! target/release/trawl-bench --dir DOCS [--start /std/index.html] [--max-pages 20000] ...
 //! ```
 //!
 //! What it does, in order:
@@ -40,6 +41,13 @@
 //! `--max-pages R × --rate-seconds + 1`. The achieved rate is the
 //! server's `(requests − 1) ÷ (last − first)`, robots.txt not counted;
 //! rate 0 is an unlimited run, for what the machine can do at all.
+//!
+//! ## Real-pages mode (`--dir PATH`)
+//!
+//! A folder of real HTML served in this process ([`docs`]), crawled from
+//! `--start` with `--max-pages` by trawl, the baseline and the peer; the
+//! ceiling replays the requests trawl's first crawl made. No ground truth,
+//! so no coverage.
 //!
 //! ## Many-hosts mode (`--hosts H`)
 //!
@@ -89,6 +97,7 @@
 //! writes unreadable output.
 
 mod cli;
+mod docs;
 mod loadgen;
 mod rate;
 mod report;
@@ -160,6 +169,25 @@ fn print_out(text: &str) {
 }
 
 async fn bench(options: &Options) -> Result<()> {
+    if let Some(dir) = &options.dir {
+        let (rows, requested) = docs::measure(options, dir).await?;
+        if options.json {
+            let value = report::to_json(options, requested, &rows);
+            print_out(&format!("{value}\n"));
+        } else {
+            print_out(&format!(
+                "site: the folder {} from {}, at most {} pages; concurrency {}; \
+                 median of {} round(s); the ceiling replays trawl's {requested} requests\n{}",
+                dir.display(),
+                options.start,
+                options.max_pages.unwrap_or(0),
+                options.concurrency,
+                options.rounds,
+                report::format_table(&rows)
+            ));
+        }
+        return Ok(());
+    }
     if let Some(rates) = &options.rates {
         let rows = rate::sweep(options, rates).await?;
         if options.json {
@@ -264,7 +292,7 @@ async fn measure_many_hosts(
 }
 
 /// The binaries to measure: trawl, then the baseline if any.
-fn binaries(options: &Options) -> Vec<(&'static str, &PathBuf)> {
+pub(crate) fn binaries(options: &Options) -> Vec<(&'static str, &PathBuf)> {
     let mut binaries = vec![("trawl", &options.trawl)];
     if let Some(baseline) = &options.baseline {
         binaries.push(("baseline", baseline));

@@ -55,7 +55,8 @@ impl Row {
             ratio: per_sec / ceiling_per_sec.max(1e-9),
             cpu_us_per_page: (pages > 0).then(|| run.usage.cpu.as_secs_f64() * 1e6 / pages as f64),
             peak_rss_mib: Some(run.usage.max_rss_kib as f64 / 1024.0),
-            coverage_pct: Some(run.output.coverage() * 100.0),
+            // No ground truth (a folder of real pages): no coverage.
+            coverage_pct: (run.output.truth > 0).then(|| run.output.coverage() * 100.0),
             duplicates: Some(run.output.duplicates()),
             status_200: run.output.ok,
             errors: Some(run.output.errors),

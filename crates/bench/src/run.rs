@@ -400,7 +400,7 @@ pub async fn crawl(
     let seeds = dir.path().join("seeds.txt");
     let out = dir.path().join("out.jsonl");
     let seed_text = match &options.many_hosts {
-        None => format!("http://{site}/\n"),
+        None => format!("http://{site}{}\n", options.start),
         Some(many) => vhost_seeds(many.hosts, site.port()),
     };
     std::fs::write(&seeds, seed_text).context("writing seeds")?;
@@ -486,7 +486,7 @@ pub async fn crawl_peer(
     let dir = tempfile::tempdir().context("creating a temp dir")?;
     let out = dir.path().join("out.jsonl");
     let args = vec![
-        format!("http://{site}/"),
+        format!("http://{site}{}", options.start),
         options.concurrency.to_string(),
         options.max_pages.unwrap_or(0).to_string(),
         path_arg(&out)?,
