@@ -119,12 +119,46 @@ fn print_all(bytes: &[u8]) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-/// `trawl man`: the man page, from the same definitions as `--help`.
+/// `trawl man`: the man page, from the same definitions as `--help`, with
+/// every option of `trawl crawl` in a section of its own (a top-level page
+/// lists only the subcommands).
 pub fn man_page() -> ExitCode {
+    let command = Cli::command();
     let mut page = Vec::new();
-    if let Err(error) = clap_mangen::Man::new(Cli::command()).render(&mut page) {
+    let mut crawl_options = Vec::new();
+    let rendered = clap_mangen::Man::new(command.clone())
+        .render(&mut page)
+        .and_then(|()| match command.find_subcommand("crawl") {
+            Some(crawl) => {
+                clap_mangen::Man::new(crawl.clone()).render_options_section(&mut crawl_options)
+            }
+            None => Ok(()),
+        });
+    if let Err(error) = rendered {
         eprintln!("trawl: error: cannot render the man page: {error}");
         return ExitCode::from(1);
     }
-    print_all(&page)
+    let page = String::from_utf8_lossy(&page);
+    let crawl_options =
+        String::from_utf8_lossy(&crawl_options).replacen(".SH OPTIONS", ".SH \"CRAWL OPTIONS\"", 1);
+    let page = match page.find(".SH VERSION") {
+        Some(at) => format!("{}{crawl_options}{}", &page[..at], &page[at..]),
+        None => format!("{page}{crawl_options}"),
+    };
+    print_all(roff_ascii(&page).as_bytes())
+}
+
+/// Non-ASCII characters of the help texts (dashes, ellipses) as groff's
+/// `\[uXXXX]` escapes: troff reads its input as Latin-1 unless told
+/// otherwise.
+fn roff_ascii(page: &str) -> String {
+    let mut out = String::with_capacity(page.len());
+    for c in page.chars() {
+        if c.is_ascii() {
+            out.push(c);
+        } else {
+            out.push_str(&format!("\\[u{:04X}]", u32::from(c)));
+        }
+    }
+    out
 }

@@ -82,6 +82,11 @@ fn the_man_page_is_roff_from_the_same_definitions_as_help() {
     for word in ["crawl", "demo", "completions"] {
         assert!(run.stdout.contains(word), "the man page lacks {word}");
     }
+    // Every option of `trawl crawl`, in its own section.
+    assert!(run.stdout.contains(".SH \"CRAWL OPTIONS\""));
+    for flag in ["per\\-host\\-rate", "save\\-cookies", "proxy", "frontier"] {
+        assert!(run.stdout.contains(flag), "the man page lacks --{flag}");
+    }
     // groff, with every warning on, has nothing to say about it.
     let page = dir.path().join("trawl.1");
     std::fs::write(&page, &run.stdout).unwrap();
