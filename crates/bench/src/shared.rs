@@ -12,6 +12,7 @@
 
 use std::collections::HashSet;
 use std::process::Stdio;
+use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
@@ -75,10 +76,33 @@ pub fn used_memory(info: &str) -> Option<u64> {
         .and_then(|value| value.trim().parse().ok())
 }
 
-fn info(server: &TestServer, section: &str) -> Result<String> {
-    server
-        .command(&["INFO", section])
-        .with_context(|| format!("INFO {section}"))
+/// The test server's helpers are plain blocking code (tests call them
+/// from plain threads): here they run on the blocking pool, never on the
+/// runtime's thread.
+async fn off_runtime<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T> + Send + 'static,
+) -> Result<T> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .context("a blocking task failed")?
+}
+
+/// A throwaway redis-server in `dir`.
+async fn start_server(dir: &std::path::Path) -> Result<Arc<TestServer>> {
+    let dir = dir.to_owned();
+    off_runtime(move || TestServer::start(&dir).context("starting redis-server"))
+        .await
+        .map(Arc::new)
+}
+
+async fn info(server: &Arc<TestServer>, section: &'static str) -> Result<String> {
+    let server = Arc::clone(server);
+    off_runtime(move || {
+        server
+            .command(&["INFO", section])
+            .with_context(|| format!("INFO {section}"))
+    })
+    .await
 }
 
 /// Runs the crawl once per worker count.
@@ -94,8 +118,8 @@ pub async fn measure_workers(
     for &workers in counts {
         eprintln!("trawl-bench: {workers} worker(s) through one redis-server");
         let dir = tempfile::tempdir().context("creating a temp dir")?;
-        let server = TestServer::start(dir.path()).context("starting redis-server")?;
-        let memory_before = used_memory(&info(&server, "memory")?).unwrap_or(0);
+        let server = start_server(dir.path()).await?;
+        let memory_before = used_memory(&info(&server, "memory").await?).unwrap_or(0);
         let seeds = dir.path().join("seeds.txt");
         std::fs::write(&seeds, run::vhost_seeds(many.hosts, site.addr.port()))
             .context("writing seeds")?;
@@ -129,8 +153,8 @@ pub async fn measure_workers(
             }
         }
         let wall_secs = started.elapsed().as_secs_f64();
-        let (commands, evalsha) = command_calls(&info(&server, "commandstats")?);
-        let memory_after = used_memory(&info(&server, "memory")?).unwrap_or(0);
+        let (commands, evalsha) = command_calls(&info(&server, "commandstats").await?);
+        let memory_after = used_memory(&info(&server, "memory").await?).unwrap_or(0);
         let mut jsonl = String::new();
         for worker in 0..workers {
             let path = dir.path().join(format!("w{worker}.jsonl"));
@@ -227,7 +251,7 @@ pub fn rows_to_json(rows: &[WorkersRow]) -> Value {
 /// script and reports Redis memory per URL by kind of key.
 pub async fn measure_seen_set(urls: usize) -> Result<String> {
     let dir = tempfile::tempdir().context("creating a temp dir")?;
-    let server = TestServer::start(dir.path()).context("starting redis-server")?;
+    let server = start_server(dir.path()).await?;
     let scope = Scope::new(ScopeMode::Any, Vec::new(), Vec::new());
     let mut config = RedisConfig::new(&server.url(), "seen", scope, Limits::default());
     config.lease_time = None;
@@ -248,6 +272,34 @@ pub async fn measure_seen_set(urls: usize) -> Result<String> {
         store.add(entries, Found::Seed).await?;
     }
     let added = started.elapsed();
+    let (sums, keys) = {
+        let server = Arc::clone(&server);
+        off_runtime(move || memory_by_kind(&server)).await?
+    };
+    let per = |bytes: u64| bytes as f64 / urls.max(1) as f64;
+    let (commands, evalsha) = command_calls(&info(&server, "commandstats").await?);
+    Ok(format!(
+        "{urls} URLs on {} hosts queued in {:.1} s ({:.0} URLs/s through the add script), {keys} keys\n\
+         seen-set (intset buckets)  {:>7.1} B/URL\n\
+         queues (lists of items)    {:>7.1} B/URL\n\
+         host hashes + ready sets   {:>7.1} B/URL\n\
+         everything else            {:>7.1} B/URL\n\
+         commands per URL {:.2}, EVALSHA per URL {:.3}\n",
+        urls.div_ceil(per_host),
+        added.as_secs_f64(),
+        urls as f64 / added.as_secs_f64().max(1e-9),
+        per(sums[0]),
+        per(sums[1]),
+        per(sums[2]),
+        per(sums[3]),
+        commands as f64 / urls.max(1) as f64,
+        evalsha as f64 / urls.max(1) as f64,
+    ))
+}
+
+/// `MEMORY USAGE` of every key, summed by kind (seen-set, queues, host
+/// state, the rest), and the number of keys. Blocking.
+fn memory_by_kind(server: &TestServer) -> Result<([u64; 4], u64)> {
     let mut sums = [0u64; 4];
     let mut keys = 0u64;
     let mut cursor = "0".to_owned();
@@ -276,25 +328,7 @@ pub async fn measure_seen_set(urls: usize) -> Result<String> {
             break;
         }
     }
-    let per = |bytes: u64| bytes as f64 / urls.max(1) as f64;
-    let (commands, evalsha) = command_calls(&server.command(&["INFO", "commandstats"])?);
-    Ok(format!(
-        "{urls} URLs on {} hosts queued in {:.1} s ({:.0} URLs/s through the add script), {keys} keys\n\
-         seen-set (intset buckets)  {:>7.1} B/URL\n\
-         queues (lists of items)    {:>7.1} B/URL\n\
-         host hashes + ready sets   {:>7.1} B/URL\n\
-         everything else            {:>7.1} B/URL\n\
-         commands per URL {:.2}, EVALSHA per URL {:.3}\n",
-        urls.div_ceil(per_host),
-        added.as_secs_f64(),
-        urls as f64 / added.as_secs_f64().max(1e-9),
-        per(sums[0]),
-        per(sums[1]),
-        per(sums[2]),
-        per(sums[3]),
-        commands as f64 / urls.max(1) as f64,
-        evalsha as f64 / urls.max(1) as f64,
-    ))
+    Ok((sums, keys))
 }
 
 #[cfg(test)]
