@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use serde_json::{Value, json};
-use trawl_testsite::{SiteConfig, TestSite};
+use trawl_testsite::TestSite;
 
 use crate::cli::Options;
 use crate::report::align;
@@ -66,18 +66,9 @@ pub fn spacing(times: &[Instant]) -> (u64, Duration) {
 
 /// Crawls the in-process site once per rate and binary, interleaved.
 pub async fn sweep(options: &Options, rates: &[f64]) -> Result<Vec<RateRow>> {
-    let site = TestSite::start(SiteConfig {
-        pages: options.pages,
-        links_per_page: options.links,
-        seed: options.seed,
-        page_bytes: options.page_bytes,
-        robots_txt: None,
-        latency: Duration::ZERO,
-        profile: options.profile,
-        ..SiteConfig::default()
-    })
-    .await
-    .context("starting the in-process test site")?;
+    let site = TestSite::start(run::site_config(options))
+        .await
+        .context("starting the in-process test site")?;
     let truth: HashSet<String> = site.reachable().into_keys().collect();
     let reachable = truth.len() as u64;
     let mut rows = Vec::new();

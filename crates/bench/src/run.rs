@@ -110,11 +110,10 @@ pub fn check_vhosts_line(line: &str, hosts: usize, port: u16) -> Result<()> {
     Ok(())
 }
 
-/// Every reachable path (`/`, `/p/i`) of the site `options` describes, from
-/// an in-process copy: the link graph depends on pages, links and seed only,
-/// not on the port.
-pub async fn ground_truth(options: &Options) -> Result<BTreeSet<String>> {
-    let site = TestSite::start(SiteConfig {
+/// The synthetic site `options` describe (pages, links, seed, size,
+/// profile), without robots.txt or latency.
+pub fn site_config(options: &Options) -> SiteConfig {
+    SiteConfig {
         pages: options.pages,
         links_per_page: options.links,
         seed: options.seed,
@@ -123,9 +122,16 @@ pub async fn ground_truth(options: &Options) -> Result<BTreeSet<String>> {
         latency: Duration::ZERO,
         profile: options.profile,
         ..SiteConfig::default()
-    })
-    .await
-    .context("starting the in-process test site for the ground truth")?;
+    }
+}
+
+/// Every reachable path (`/`, `/p/i`) of the site `options` describes, from
+/// an in-process copy: the link graph depends on pages, links and seed only,
+/// not on the port.
+pub async fn ground_truth(options: &Options) -> Result<BTreeSet<String>> {
+    let site = TestSite::start(site_config(options))
+        .await
+        .context("starting the in-process test site for the ground truth")?;
     let base = site.base_url();
     let paths = site
         .reachable()
