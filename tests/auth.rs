@@ -11,6 +11,24 @@ fn authorizations(site: &Site) -> Vec<(String, String)> {
     site.headers_named("authorization")
 }
 
+/// A crawl of the auth area that may follow its redirect to another host.
+fn area_crawl<'a>(extra: &[&'a str]) -> Vec<&'a str> {
+    [
+        "crawl",
+        "seeds.txt",
+        "-o",
+        "crawl.jsonl",
+        "--scope",
+        "any",
+        "--max-depth",
+        "2",
+    ]
+    .into_iter()
+    .chain(extra.iter().copied())
+    .chain(FAST.iter().copied())
+    .collect()
+}
+
 #[test]
 fn credentials_reach_their_origin_and_nothing_else() {
     let members = Site::start(SiteConfig::default());
@@ -21,23 +39,7 @@ fn credentials_reach_their_origin_and_nothing_else() {
     write_seeds(dir.path(), &[&area]);
     let origin = members.site.base_url();
     let auth = format!("{origin}=trawl:secret");
-    let args: Vec<&str> = [
-        "crawl",
-        "seeds.txt",
-        "-o",
-        "crawl.jsonl",
-        "--scope",
-        "any",
-        "--max-depth",
-        "2",
-        "--auth",
-        auth.as_str(),
-        "--warc",
-        "crawl.warc.gz",
-    ]
-    .into_iter()
-    .chain(FAST.iter().copied())
-    .collect();
+    let args = area_crawl(&["--auth", auth.as_str(), "--warc", "crawl.warc.gz"]);
     let run = trawl(dir.path(), &args);
     assert!(run.status.success(), "{}", run.stderr);
     let records = read_records(&dir.path().join("crawl.jsonl"));
@@ -110,20 +112,7 @@ fn netrc_credentials_reach_their_host_only() {
         "machine 127.0.0.1\n  login trawl\n  password secret\ndefault login guest password guest\n",
     )
     .unwrap();
-    let args: Vec<&str> = [
-        "crawl",
-        "seeds.txt",
-        "-o",
-        "crawl.jsonl",
-        "--scope",
-        "any",
-        "--max-depth",
-        "2",
-        "--netrc",
-    ]
-    .into_iter()
-    .chain(FAST.iter().copied())
-    .collect();
+    let args = area_crawl(&["--netrc"]);
     let run = common::trawl_command(dir.path(), &args)
         .env("HOME", dir.path())
         .output()
