@@ -88,30 +88,28 @@ pub(crate) async fn read_capped(
     url: &Url,
 ) -> (Bytes, Option<FetchError>) {
     let cap = usize::try_from(cap).unwrap_or(usize::MAX);
-    // The buffer grows by doubling but never past the cap: BytesMut's own
-    // growth could reserve up to twice the cap for a body just under it.
-    let hint = response
+    // The buffer is reserved for the announced length (at first only up to
+    // 1 MiB of it, as the header may lie), else grows by doubling, but never
+    // past the cap: BytesMut's own growth could reserve up to twice the cap
+    // for a body just under it.
+    let announced = response
         .content_length()
         .and_then(|length| usize::try_from(length).ok())
         .unwrap_or(0);
-    // A body that arrives as one chunk (most pages over keep-alive) is kept
-    // as that chunk, without a copy; a second chunk starts the buffer.
-    let mut single: Option<Bytes> = None;
+    // Every chunk is copied out. A chunk is a slice of hyper's read buffer,
+    // which is as large as its adaptive read size (up to ~400 KB), so
+    // keeping the chunk itself would pin that whole buffer while the page
+    // waits for and goes through a parser thread.
     let mut body: Vec<u8> = Vec::new();
     loop {
         match response.chunk().await {
             Ok(Some(chunk)) => {
-                if body.is_empty() && single.is_none() && chunk.len() <= cap {
-                    single = Some(chunk);
-                    continue;
-                }
-                if let Some(first) = single.take() {
-                    body.reserve_exact(hint.max(first.len() + chunk.len()).min(cap).min(1 << 20));
-                    body.extend_from_slice(&first);
+                if body.capacity() == 0 {
+                    body.reserve_exact(announced.min(1 << 20).max(chunk.len()).min(cap));
                 }
                 let room = cap - body.len();
                 let take = chunk.len().min(room);
-                grow_within(&mut body, take, cap);
+                grow_within(&mut body, take, cap, announced);
                 body.extend_from_slice(&chunk[..take]);
                 if take < chunk.len() {
                     let error = FetchError::new(
@@ -123,7 +121,7 @@ pub(crate) async fn read_capped(
                     return (Bytes::from(body), Some(error));
                 }
             }
-            Ok(None) => return (single.unwrap_or_else(|| Bytes::from(body)), None),
+            Ok(None) => return (Bytes::from(body), None),
             Err(error) => {
                 let mut error = FetchError::from_reqwest(url, error);
                 // Any failure after the headers is the body breaking, unless
@@ -132,24 +130,26 @@ pub(crate) async fn read_capped(
                     error.kind = ErrorKind::Decode;
                 }
                 error.message = format!("reading the body of {}", error.message);
-                let partial = match single {
-                    Some(first) => first,
-                    None => Bytes::from(body),
-                };
-                return (partial, Some(error));
+                return (Bytes::from(body), Some(error));
             }
         }
     }
 }
 
-/// Makes room for `extra` more bytes, doubling, but never reserving beyond
+/// Makes room for `extra` more bytes: up to the `announced` length while
+/// the body stays within it, else doubling, but never reserving beyond
 /// `cap` in total.
-fn grow_within(body: &mut Vec<u8>, extra: usize, cap: usize) {
+fn grow_within(body: &mut Vec<u8>, extra: usize, cap: usize, announced: usize) {
     let needed = body.len() + extra;
     if needed <= body.capacity() {
         return;
     }
-    let target = needed.max(body.capacity().saturating_mul(2)).min(cap);
+    let target = if needed <= announced {
+        announced
+    } else {
+        needed.max(body.capacity().saturating_mul(2))
+    }
+    .min(cap);
     body.reserve_exact(target - body.len());
 }
 
@@ -222,10 +222,27 @@ mod tests {
         let cap = 1000;
         let mut body = Vec::new();
         for _ in 0..10 {
-            grow_within(&mut body, 100, cap);
+            grow_within(&mut body, 100, cap, 0);
             body.extend_from_slice(&[0; 100]);
             assert!(body.capacity() <= cap, "capacity {}", body.capacity());
         }
         assert_eq!(body.len(), cap);
+    }
+
+    #[test]
+    fn growth_reserves_the_announced_length_once_and_doubles_past_it() {
+        let mut body = vec![0; 1 << 20];
+        grow_within(&mut body, 100, usize::MAX, 3 << 20);
+        assert_eq!(body.capacity(), 3 << 20, "the announced length, at once");
+        body.resize(3 << 20, 0);
+        grow_within(&mut body, 1, usize::MAX, 3 << 20);
+        assert_eq!(
+            body.capacity(),
+            6 << 20,
+            "a body longer than announced doubles"
+        );
+        let mut lied = vec![0; 1 << 20];
+        grow_within(&mut lied, 1, 2 << 20, 1 << 40);
+        assert_eq!(lied.capacity(), 2 << 20, "never past the cap");
     }
 }
