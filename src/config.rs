@@ -258,9 +258,12 @@ impl CrawlConfig {
             (None, Destination::File(path)) => Some(trawl_frontier::default_state_dir(path)),
             (None, Destination::Stdout) => None,
         };
-        // The cores are split between I/O and parsing, which take about
-        // equal shares of a page's CPU; more threads than cores spend the
-        // difference on wake-ups and context switches (measured: README).
+        // Half the cores run the I/O runtime and every core has a parser
+        // thread: which side needs the cores depends on the pages (a small
+        // page is mostly I/O, a big or markup-heavy one mostly parsing), and
+        // an idle parser thread sleeps on the queue, so the kernel's
+        // scheduler gives the cores to whichever side has work (measured:
+        // README).
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         let io_threads = args.io_threads.map_or(cores.div_ceil(2), |n| n as usize);
         let spill_dir = state_dir.clone().unwrap_or_else(std::env::temp_dir);
@@ -295,9 +298,7 @@ impl CrawlConfig {
             obey_robots: !args.ignore_robots,
             robots_agent: robots_token(&args.user_agent),
             grace: Duration::from_secs(5),
-            parse_threads: args
-                .parse_threads
-                .map_or(cores.saturating_sub(io_threads).max(1), |n| n as usize),
+            parse_threads: args.parse_threads.map_or(cores, |n| n as usize),
             fields,
             ..Settings::default()
         };
