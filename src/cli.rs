@@ -158,6 +158,13 @@ pub struct CrawlArgs {
     #[arg(long, default_value = "10M", value_name = "BYTES")]
     pub max_body: String,
 
+    /// Bytes of bodies held in memory at once, across all fetches: being
+    /// read, waiting for or in a parser thread, waiting for the output. A
+    /// fetch whose body does not fit waits before reading it. Suffixes: K,
+    /// M, G (binary).
+    #[arg(long, default_value = "32M", value_name = "BYTES")]
+    pub max_buffered: String,
+
     /// Redirect hops followed per URL.
     #[arg(long, default_value_t = 10, value_name = "N")]
     pub max_redirects: usize,

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use regex::Regex;
 use trawl_crawler::{Destination, Settings, WarcInfo, WarcOptions};
-use trawl_fetcher::{FetcherConfig, IpNet, NetworkPolicy, PolitenessConfig};
+use trawl_fetcher::{BodyBudget, FetcherConfig, IpNet, NetworkPolicy, PolitenessConfig};
 use trawl_frontier::{Limits, ScopeMode};
 use url::Url;
 
@@ -181,6 +181,12 @@ impl CrawlConfig {
             value: args.max_body.clone(),
             reason,
         })?;
+        let max_buffered =
+            parse_bytes(&args.max_buffered).map_err(|reason| ConfigError::Value {
+                flag: "max-buffered",
+                value: args.max_buffered.clone(),
+                reason,
+            })?;
         let resolve = args
             .resolve
             .iter()
@@ -235,6 +241,7 @@ impl CrawlConfig {
             read_timeout: timeout,
             request_timeout: timeout,
             max_body_bytes,
+            body_budget: BodyBudget::new(max_buffered),
             max_redirects: args.max_redirects,
             max_url_len: args.max_url_length,
             resolve,
@@ -379,6 +386,10 @@ fn warc_info(settings: &Settings, seeds: usize) -> WarcInfo {
             (
                 "max-body".into(),
                 settings.fetcher.max_body_bytes.to_string(),
+            ),
+            (
+                "max-buffered".into(),
+                settings.fetcher.body_budget.bytes().to_string(),
             ),
         ],
     }

@@ -7,6 +7,7 @@ use bytes::Bytes;
 use reqwest::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderMap, RETRY_AFTER};
 use url::Url;
 
+use crate::budget::{BodyBudget, UNANNOUNCED};
 use crate::error::{ErrorKind, FetchError};
 use crate::retry::RetryAfter;
 
@@ -85,6 +86,7 @@ pub(crate) fn parse_content_type(value: &str) -> (Option<String>, Option<String>
 pub(crate) async fn read_capped(
     mut response: reqwest::Response,
     cap: u64,
+    budget: &BodyBudget,
     url: &Url,
 ) -> (Bytes, Option<FetchError>) {
     let cap = usize::try_from(cap).unwrap_or(usize::MAX);
@@ -94,8 +96,12 @@ pub(crate) async fn read_capped(
     // for a body just under it.
     let announced = response
         .content_length()
-        .and_then(|length| usize::try_from(length).ok())
-        .unwrap_or(0);
+        .map(|length| usize::try_from(length).unwrap_or(usize::MAX));
+    // Nothing is read before the bytes are reserved (see budget.rs).
+    let mut reserved = budget
+        .reserve(announced.unwrap_or(UNANNOUNCED).min(cap))
+        .await;
+    let announced = announced.unwrap_or(0);
     // Every chunk is copied out. A chunk is a slice of hyper's read buffer,
     // which is as large as its adaptive read size (up to ~400 KB), so
     // keeping the chunk itself would pin that whole buffer while the page
@@ -109,6 +115,7 @@ pub(crate) async fn read_capped(
                 }
                 let room = cap - body.len();
                 let take = chunk.len().min(room);
+                reserved.cover(body.len() + take);
                 grow_within(&mut body, take, cap, announced);
                 body.extend_from_slice(&chunk[..take]);
                 if take < chunk.len() {
@@ -118,10 +125,10 @@ pub(crate) async fn read_capped(
                             "{url}: body is larger than the cap of {cap} bytes; the first {cap} bytes were kept"
                         ),
                     );
-                    return (Bytes::from(body), Some(error));
+                    return (reserved.into_bytes(body), Some(error));
                 }
             }
-            Ok(None) => return (Bytes::from(body), None),
+            Ok(None) => return (reserved.into_bytes(body), None),
             Err(error) => {
                 let mut error = FetchError::from_reqwest(url, error);
                 // Any failure after the headers is the body breaking, unless
@@ -130,7 +137,7 @@ pub(crate) async fn read_capped(
                     error.kind = ErrorKind::Decode;
                 }
                 error.message = format!("reading the body of {}", error.message);
-                return (Bytes::from(body), Some(error));
+                return (reserved.into_bytes(body), Some(error));
             }
         }
     }

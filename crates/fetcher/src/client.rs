@@ -14,6 +14,7 @@ use tokio::time::Instant;
 use url::Url;
 
 use crate::body::{ResponseFacts, content_type, read_capped};
+use crate::budget::BodyBudget;
 use crate::cookies::CookieJar;
 use crate::credentials::credential_for;
 pub use crate::credentials::{Credential, CredentialScope};
@@ -38,6 +39,10 @@ pub struct FetcherConfig {
     pub request_timeout: Duration,
     /// Body bytes kept per response, counted after decompression.
     pub max_body_bytes: u64,
+    /// Bytes of bodies held at once by this client and its copies, from
+    /// the first byte read until the last copy of the body is dropped (see
+    /// [`BodyBudget`]).
+    pub body_budget: BodyBudget,
     /// Redirect hops followed per fetch.
     pub max_redirects: usize,
     /// Longer URLs (in bytes) are not requested.
@@ -85,6 +90,7 @@ impl Default for FetcherConfig {
             read_timeout: Duration::from_secs(30),
             request_timeout: Duration::from_secs(30),
             max_body_bytes: 10 * 1024 * 1024,
+            body_budget: BodyBudget::default(),
             max_redirects: 10,
             max_url_len: 2048,
             pool_idle_per_host: 32,
@@ -583,7 +589,13 @@ impl Fetcher {
             // A redirect status without Location is a final response,
             // as browsers treat it.
 
-            let (body, body_error) = read_capped(response, config.max_body_bytes, &current).await;
+            let (body, body_error) = read_capped(
+                response,
+                config.max_body_bytes,
+                &config.body_budget,
+                &current,
+            )
+            .await;
             fetched.body = body;
             if status.as_u16() == 407
                 && let Some(proxy) = proxy

@@ -9,7 +9,8 @@
 //! - [`Fetcher::fetch`] GETs one URL. It follows redirects itself, asking
 //!   the caller's callback about every hop ([`RedirectVerdict`]), and
 //!   streams the final body into memory up to a cap counted on
-//!   *decompressed* bytes, so a gzip bomb stops at the cap. It never
+//!   *decompressed* bytes, so a gzip bomb stops at the cap, and only once
+//!   a crawl-wide [`BodyBudget`] has room for it. It never
 //!   returns `Err` and never panics: the outcome, failures included, is a
 //!   [`Fetched`] value.
 //! - [`ErrorKind`] is the fixed, documented set of failure kinds that end up
@@ -80,6 +81,7 @@
 //!   TLS failures explained in the [`ErrorKind::Tls`] message.
 
 mod body;
+mod budget;
 mod client;
 mod cookies;
 mod credentials;
@@ -97,6 +99,7 @@ mod sitemap;
 mod tls;
 
 pub use body::ResponseFacts;
+pub use budget::{BodyBudget, DEFAULT_BODY_BUDGET, UNANNOUNCED};
 pub use client::{
     Credential, CredentialScope, Exchange, Fetched, Fetcher, FetcherConfig, RedirectPolicy,
     RedirectVerdict, StopReason, Tap,

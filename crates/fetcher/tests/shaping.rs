@@ -1,12 +1,12 @@
-//! Request shaping through the library: the cookie jar and the proxy as a
-//! `FetcherConfig` takes them, against the test site and its forward
-//! proxy on loopback.
+//! Request shaping through the library (the cookie jar and the proxy as a
+//! `FetcherConfig` takes them) and the body budget, against the test site
+//! and its forward proxy on loopback.
 
 use std::sync::Arc;
 
 use trawl_fetcher::{
-    AddressClass, CookieJar, Fetched, Fetcher, FetcherConfig, NetworkPolicy, ProxyConfig,
-    RedirectVerdict,
+    AddressClass, BodyBudget, CookieJar, Fetched, Fetcher, FetcherConfig, NetworkPolicy,
+    ProxyConfig, RedirectVerdict,
 };
 use trawl_testsite::{ForwardProxy, SiteConfig, TestSite};
 use url::Url;
@@ -87,4 +87,56 @@ async fn a_proxy_config_routes_requests_and_its_exclusions_do_not() {
     assert_eq!(get(&direct, &site.url("/p/2")).await.status, Some(200));
     assert_eq!(proxy.requests().len(), 1, "the excluded host went direct");
     assert_eq!(site.hits("/p/2"), 1);
+}
+
+/// The body budget (not request shaping, but the same library seam): a
+/// body is read only once its bytes are free, and they are free again when
+/// the body is dropped.
+#[tokio::test]
+async fn a_body_waits_for_the_budget_until_the_held_one_is_dropped() {
+    let site = TestSite::start(SiteConfig {
+        pages: 10,
+        page_bytes: 600 * 1024,
+        ..SiteConfig::default()
+    })
+    .await
+    .unwrap();
+    let budget = BodyBudget::new(1024 * 1024);
+    let fetcher = Fetcher::new(FetcherConfig {
+        network: loopback(),
+        body_budget: budget.clone(),
+        ..FetcherConfig::default()
+    })
+    .unwrap();
+    let first = get(&fetcher, &site.url("/")).await;
+    assert!(first.error.is_none(), "{:?}", first.error);
+    let held = first.body.len() as u64;
+    assert!(held > 512 * 1024, "a big page: {held} bytes");
+    assert!(budget.available() <= budget.bytes() - held);
+
+    let second = {
+        let fetcher = fetcher.clone();
+        let url = site.url("/p/1");
+        tokio::spawn(async move { get(&fetcher, &url).await })
+    };
+    // The request reaches the site and is answered; the body is not read
+    // while the first one is held.
+    for _ in 0..500 {
+        if site.hits("/p/1") > 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert_eq!(site.hits("/p/1"), 1, "the second request was sent");
+    for _ in 0..50 {
+        tokio::task::yield_now().await;
+    }
+    assert!(!second.is_finished(), "no room for a second big body");
+
+    drop(first);
+    let second = second.await.expect("second fetch");
+    assert!(second.error.is_none(), "{:?}", second.error);
+    assert!(second.body.len() > 512 * 1024);
+    drop(second);
+    assert_eq!(budget.available(), budget.bytes(), "all of it back");
 }
