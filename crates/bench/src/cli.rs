@@ -41,12 +41,13 @@ usage: trawl-bench [OPTIONS]
                     (not in many-hosts mode)               [default: 3]
   --trawl-arg ARG   one more argument for every trawl run (repeatable), e.g.
                     --trawl-arg=--retries=0
-  --profile P       the test site's pages: uniform (a list of links and
-                    filler, the page of earlier numbers) or realistic
-                    (nav, markup, scripts, 20-60 mixed links, 2-200 KB;
-                    --page-bytes is then unused)      [default: uniform]
+  --profile P       the test site's pages: realistic (nav, markup,
+                    scripts, 20-60 mixed links, 2-200 KB; --page-bytes is
+                    then unused) or uniform (a list of links and filler,
+                    the page of earlier numbers)    [default: realistic]
   --delay-factor F  trawl's --delay-factor (adaptive pacing; 0 = off)
-                                                          [default: 0]
+                    [default: 1, trawl's own; 0 with --rates and --hosts,
+                    which measure the fixed per-host rate]
   --json            print one JSON object instead of the table
   -h, --help        this text
 
@@ -180,8 +181,8 @@ impl Default for Options {
             rounds: 3,
             many_hosts: None,
             workers: Vec::new(),
-            delay_factor: 0.0,
-            profile: PageProfile::Uniform,
+            delay_factor: 1.0,
+            profile: PageProfile::Realistic,
             rates: None,
             rate_seconds: 5,
             per_host_rate: 0.0,
@@ -342,6 +343,10 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command> {
     }
     if options.peer.is_some() && (options.rates.is_some() || hosts.is_some()) {
         bail!("--peer is measured in the single-host mode only (not with --rates or --hosts)");
+    }
+    // The fixed-rate modes measure the per-host rate alone.
+    if (options.rates.is_some() || hosts.is_some()) && !given.contains("--delay-factor") {
+        options.delay_factor = 0.0;
     }
     if options.rates.is_some() {
         if hosts.is_some() {

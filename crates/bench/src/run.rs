@@ -39,10 +39,13 @@ impl SiteProcess {
         if let Some(many) = &options.many_hosts {
             command.args(["--hosts", &many.hosts.to_string()]);
         }
-        // Only when asked: older test site binaries know no profiles.
-        if options.profile != PageProfile::Uniform {
-            command.args(["--profile", "realistic"]);
-        }
+        command.args([
+            "--profile",
+            match options.profile {
+                PageProfile::Uniform => "uniform",
+                PageProfile::Realistic => "realistic",
+            },
+        ]);
         let mut child = command
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -418,9 +421,9 @@ pub async fn crawl(
             binary.display()
         );
     }
-    // Adaptive pacing is off unless asked for: the benchmark lifts
-    // politeness limits, and in many-hosts mode only the fixed per-host
-    // rate is measured (older binaries without the flag are run as they are).
+    // trawl's default pacing unless asked otherwise; in the many-hosts and
+    // rate modes only the fixed per-host rate is measured (older binaries
+    // without the flag are run as they are).
     if help.contains("--delay-factor") {
         args.push("--delay-factor".into());
         args.push(options.delay_factor.to_string());

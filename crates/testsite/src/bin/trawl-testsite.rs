@@ -1,7 +1,7 @@
 //! Serves the synthetic site on 127.0.0.1 until killed: for manual crawls
 //! and benchmarks.
 //!
-//! `trawl-testsite [--pages N] [--links L] [--page-bytes B] [--seed S] [--port P] [--hosts N] [--robots FILE] [--profile uniform|realistic]`
+//! `trawl-testsite [--pages N] [--links L] [--page-bytes B] [--seed S] [--port P] [--hosts N] [--robots FILE] [--profile realistic|uniform]`
 //!
 //! The first stdout line is `listening on http://127.0.0.1:PORT (N reachable
 //! pages)`; the benchmark parses it, so its shape is fixed (and tested in
@@ -11,8 +11,8 @@ use std::process::ExitCode;
 
 use trawl_testsite::{PageProfile, SiteConfig, TestSite};
 
-const USAGE: &str = "usage: trawl-testsite [--pages N] [--links L] [--page-bytes B] [--seed S] [--port P] [--hosts N] [--robots FILE] [--profile uniform|realistic]
-defaults: 2000 pages, 10 links, 2048 bytes, seed 1, port 8080 (0 = any free port), 1 host, no robots.txt, uniform pages";
+const USAGE: &str = "usage: trawl-testsite [--pages N] [--links L] [--page-bytes B] [--seed S] [--port P] [--hosts N] [--robots FILE] [--profile realistic|uniform]
+defaults: 2000 pages, 10 links, seed 1, port 8080 (0 = any free port), 1 host, no robots.txt, realistic pages (--page-bytes 2048 with uniform)";
 
 fn parse_args() -> Result<(SiteConfig, u16), String> {
     let mut config = SiteConfig {
