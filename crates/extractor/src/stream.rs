@@ -49,7 +49,7 @@ use crate::links::{Facts, HTML_NAMESPACE, has_token, read_meta_robots};
 
 mod source;
 
-use source::{leaves_foreign_content, prescan};
+use source::{leaves_foreign_content, prescan, title_text};
 
 /// Most memory `lol_html` may use for one page, above all its stack of open
 /// elements (tens of bytes each). Real pages nest a few hundred deep; a
@@ -359,31 +359,6 @@ pub(crate) fn facts(html: &str) -> Result<Facts<'static>, Unsure> {
         facts.title = (!collapsed.is_empty()).then_some(collapsed);
     }
     Ok(facts)
-}
-
-/// The text of a `<title>` whose start tag ends at `start`: RCDATA, which
-/// runs to the first `</title` followed by whitespace, `/` or `>` (or to
-/// the end of the page). Read from the source rather than from text
-/// chunks, which do not carry end-tag-like text such as `</b>` in a title.
-fn title_text(html: &str, start: usize) -> &str {
-    let rest = html.get(start..).unwrap_or("");
-    let bytes = rest.as_bytes();
-    let mut from = 0;
-    while let Some(offset) = rest[from..].find("</") {
-        let at = from + offset;
-        let name_end = at + 2 + "title".len();
-        if bytes
-            .get(at + 2..name_end)
-            .is_some_and(|name| name.eq_ignore_ascii_case(b"title"))
-            && bytes
-                .get(name_end)
-                .is_some_and(|&b| matches!(b, b'\t' | b'\n' | b'\x0C' | b'\r' | b' ' | b'/' | b'>'))
-        {
-            return &rest[..at];
-        }
-        from = at + 2;
-    }
-    rest
 }
 
 fn attribute(raw: String) -> String {

@@ -1,7 +1,8 @@
 //! Scans of a page's raw source that tell the streaming pass what it is
 //! about to meet: which watched tags appear at all (so only their
-//! selectors are compiled), where the tokenizer would go wrong, and
-//! whether a foreign-content block could hand control back to HTML.
+//! selectors are compiled), where the tokenizer would go wrong, whether a
+//! foreign-content block could hand control back to HTML, and a title's
+//! text.
 
 /// Whether the source of an `<svg>` or `<math>` block holds anything that
 /// would make a tree builder leave foreign content inside it: an HTML
@@ -98,6 +99,31 @@ pub(super) fn leaves_foreign_content(block: &str) -> bool {
         }
     }
     false
+}
+
+/// The text of a `<title>` whose start tag ends at `start`: RCDATA, which
+/// runs to the first `</title` followed by whitespace, `/` or `>` (or to
+/// the end of the page). Read from the source rather than from text
+/// chunks, which do not carry end-tag-like text such as `</b>` in a title.
+pub(super) fn title_text(html: &str, start: usize) -> &str {
+    let rest = html.get(start..).unwrap_or("");
+    let bytes = rest.as_bytes();
+    let mut from = 0;
+    while let Some(offset) = rest[from..].find("</") {
+        let at = from + offset;
+        let name_end = at + 2 + "title".len();
+        if bytes
+            .get(at + 2..name_end)
+            .is_some_and(|name| name.eq_ignore_ascii_case(b"title"))
+            && bytes
+                .get(name_end)
+                .is_some_and(|&b| matches!(b, b'\t' | b'\n' | b'\x0C' | b'\r' | b' ' | b'/' | b'>'))
+        {
+            return &rest[..at];
+        }
+        from = at + 2;
+    }
+    rest
 }
 
 /// Raw-text elements: their start tag switches the tokenizer to text.
