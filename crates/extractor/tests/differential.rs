@@ -198,7 +198,8 @@ proptest! {
 /// Pages shaped like real sites (head furniture, nav, articles, scripts,
 /// forms, SVG icons, tables) with a varying mix, plus hand-written traps;
 /// each with whether the streaming pass must handle it alone (links in
-/// tables and templates, and some traps, take the full parse).
+/// table cells must stream; links in templates or in table structure, and
+/// some traps, take the full parse).
 fn realistic_pages() -> Vec<(String, Option<bool>)> {
     let mut pages = Vec::new();
     for variant in 0..64u32 {
@@ -251,8 +252,13 @@ fn realistic_pages() -> Vec<(String, Option<bool>)> {
         if variant % 8 == 3 {
             html.push_str("<table><tr><td><a href=/in-table>t</a></td></tr></table>");
         }
+        if variant % 8 == 7 {
+            html.push_str(
+                "<table><tr><td><a href=/in-cell>c</a></td></tr><a href=/fostered>f</a></table>",
+            );
+        }
         html.push_str("<footer><a href=\"mailto:x@h.example\">mail</a> <a href=/about>About</a></footer></main></body></html>");
-        let needs_tree = variant % 4 == 2 || variant % 8 == 3;
+        let needs_tree = variant % 4 == 2 || variant % 8 == 7;
         pages.push((html, Some(!needs_tree)));
     }
     pages.extend(
