@@ -185,6 +185,9 @@ pub(super) struct Seen {
     pub(super) select: bool,
     pub(super) foreign: bool,
     pub(super) table: bool,
+    pub(super) col: bool,
+    /// `<object>`, `<applet>` or `<marquee>`.
+    pub(super) markers: bool,
 }
 
 impl Seen {
@@ -206,6 +209,8 @@ impl Seen {
             b"select" => &mut self.select,
             b"svg" | b"math" => &mut self.foreign,
             b"table" => &mut self.table,
+            b"col" => &mut self.col,
+            b"object" | b"applet" | b"marquee" => &mut self.markers,
             _ => return,
         };
         *flag = true;
@@ -325,6 +330,7 @@ mod tests {
         // A name cut at `-` counts as the shorter one: a selector too many
         // costs a little time, one too few would miss facts.
         assert!(prescan("<title-x>").unwrap().title);
+        assert!(prescan("<COL span=2>").unwrap().col && !prescan("<colgroup>").unwrap().col);
         assert_eq!(prescan("text only, 1 < 2"), Some(Seen::default()));
     }
 
