@@ -19,8 +19,10 @@
 //! Two parsers give the same facts. The default is a streaming pass over the
 //! tokens (`lol_html`, several times faster, no tree built); where a
 //! tokenizer cannot be sure what a tree builder would make of the markup
-//! (links inside tables, `<select>`, `<template>`, some SVG, framesets,
-//! tokenizer-confusing tags), [`extract`] parses the page again with the
+//! (links in table structure outside cells and captions, which a tree
+//! builder moves before the table, or in tables it cannot follow; links in
+//! `<select>` or `<template>`, some SVG, framesets, tokenizer-confusing
+//! tags), [`extract`] parses the page again with the
 //! reference, html5ever's full tree builder through `scraper`
 //! ([`extract_reference`]). A differential test holds the two to the same
 //! [`Page`] on generated markup soup, realistic pages and thousands of real
@@ -43,7 +45,8 @@
 //!
 //! - `links`: [`extract`] and the [`Page`] it returns, the reference
 //!   walk over the parsed tree, then URL resolution and deduplication.
-//! - `stream`: the streaming pass and when it is unsure.
+//! - `stream`: the streaming pass and when it is unsure; `stream::table`
+//!   models the tree builder's table insertion modes for it.
 //! - `entity`: character references, which the streaming pass decodes
 //!   itself.
 //! - `charset`: [`decode_html`], the WHATWG encoding sniffing order.

@@ -11,21 +11,35 @@
 //!   its strict mode stops there;
 //! - the page has a `<frameset>`;
 //! - a fact-bearing tag (`<a>`, `<area>`, `<title>`, `<base>`, `<link>`,
-//!   `<meta>`) sits inside `<select>` (which ignores most tags), inside a
-//!   `<table>`, or inside `<template>`. A tag in table structure outside a
-//!   cell is moved before the table, out of document order, and telling
-//!   whether a cell is still open takes the implied end tags of a full tree
-//!   builder, so any table counts: links in tables cost a full parse.
-//!   Template contents are not part of the document, but an `<a>` left
-//!   open there is re-opened after it by a tree builder (as a copy);
+//!   `<meta>`) sits inside `<select>` (which ignores most tags) or inside
+//!   `<template>`: template contents are not part of the document, but an
+//!   `<a>` left open there is re-opened after it by a tree builder (as a
+//!   copy);
+//! - a fact-bearing tag sits in table structure, outside a cell (`<td>`,
+//!   `<th>`) or `<caption>` of the innermost open table: a tree builder
+//!   moves it before the table, out of document order. In cells and
+//!   captions the pass answers. Which of the two a tag is in comes from a
+//!   model of the tree builder's table insertion modes, implied end tags
+//!   included (see [`table`]), fed every table tag in source order; the
+//!   pass is unsure wherever that model might be wrong: while a table is
+//!   open, a table tag `lol_html` did not report (`</tbody>` of an implied
+//!   `<tbody>`, which `lol_html` ignores, or one in a comment, raw text or
+//!   an attribute value: the source between the reported tags is
+//!   checked), a table tag inside `<svg>`, `<math>`, `<template>` or
+//!   `<select>`, a table element closed by another element's end tag,
+//!   tables nested more than 128 deep, `<col>` in a template, and
+//!   `<object>`, `<applet>` or `<marquee>` while a table is open (they
+//!   keep a cell's `<a>` in the list of active formatting elements past
+//!   the cell's end, and a tree builder may re-open a copy of it in table
+//!   structure);
 //! - an `<svg>` or `<math>` block is not closed by its own end tag, or its
 //!   source has a tag that can end foreign content early (`<p>`, `<div>`,
 //!   …) or lead back into HTML (`<foreignObject>`, `<desc>`, …): only a
 //!   tree builder knows whether a `<title>` there is the page's or an SVG
 //!   tooltip, and how the text after it is tokenized. In a plain SVG icon,
 //!   `<title>` is a tooltip and `<a>` a link;
-//! - one of the elements tracked here (`<template>`, `<select>`, `<table>`,
-//!   `<svg>`, `<math>`) is closed by another element's end tag;
+//! - one of the elements tracked here (`<template>`, `<select>`, `<svg>`,
+//!   `<math>`) is closed by another element's end tag;
 //! - the page nests so deep that `lol_html` would need more than
 //!   [`MEMORY_LIMIT`] (hostile markup);
 //! - a raw-text element's start tag ends in an empty attribute value
@@ -48,8 +62,10 @@ use crate::entity::{Context, decode};
 use crate::links::{Facts, HTML_NAMESPACE, has_token, read_meta_robots};
 
 mod source;
+mod table;
 
-use source::{leaves_foreign_content, prescan};
+use source::{has_table_tag, leaves_foreign_content, prescan, tag_name, title_text};
+use table::{Placement, TableTag, Tables, TooDeep};
 
 /// Most memory `lol_html` may use for one page, above all its stack of open
 /// elements (tens of bytes each). Real pages nest a few hundred deep; a
@@ -72,8 +88,9 @@ static SELECTORS: LazyLock<Selectors> = LazyLock::new(|| Selectors {
     meta: parse("meta[name][content]"),
     template: parse("template"),
     select: parse("select"),
-    table: parse("table"),
+    tables: parse("table, caption, colgroup, col, tbody, thead, tfoot, tr, td, th"),
     foreign: parse("svg, math"),
+    markers: parse("object, applet, marquee"),
 });
 
 struct Selectors {
@@ -84,8 +101,9 @@ struct Selectors {
     meta: Selector,
     template: Selector,
     select: Selector,
-    table: Selector,
+    tables: Selector,
     foreign: Selector,
+    markers: Selector,
 }
 
 fn parse(selector: &str) -> Selector {
@@ -103,8 +121,6 @@ struct PassState {
     templates: Rc<Cell<u32>>,
     /// Open `<select>` elements.
     selects: Rc<Cell<u32>>,
-    /// Open `<table>` elements.
-    tables: Rc<Cell<u32>>,
     /// Open `<svg>` and `<math>` elements.
     foreign: Rc<Cell<u32>>,
     /// Source ranges of the closed outermost `<svg>` and `<math>` blocks,
@@ -113,20 +129,43 @@ struct PassState {
     /// A fact-bearing tag was read provisionally inside the open foreign
     /// block.
     facts_in_foreign: Rc<Cell<bool>>,
-    /// One of the counted elements was closed by another element's end tag:
-    /// the counts may no longer match a tree builder's.
+    /// One of the counted elements, or a table element inside an open
+    /// table, was closed by another element's end tag: the counts may no
+    /// longer match a tree builder's.
     lost: Rc<Cell<bool>>,
+    /// The insertion modes of the open tables, fed every table tag in
+    /// source order (see [`table`]).
+    tables: RefCell<Tables>,
+    /// End tags that closed table elements, queued by their end-tag
+    /// handlers (which cannot borrow the page) for the next handler of a
+    /// start tag to feed to `tables`, in order.
+    table_ends: Rc<RefCell<Vec<TableEnd>>>,
+    /// Where the last tag given to `tables`, or the last fact-bearing tag,
+    /// ends: while a table is open, the source from there to the next such
+    /// tag is checked for table tags `tables` was not given.
+    checked: Cell<usize>,
+}
+
+/// An end tag that closed a table element.
+struct TableEnd {
+    /// Its source range.
+    at: std::ops::Range<usize>,
+    /// Whether it was met in HTML content, outside `<template>`,
+    /// `<select>` and foreign content.
+    html: bool,
 }
 
 impl PassState {
-    /// Where a fact-bearing tag stands: in the document or provisionally in
-    /// foreign content; an error, which stops the pass at once, where a
-    /// tree builder might place it elsewhere.
-    fn place(&self) -> Result<Place, Stop> {
+    /// Where the fact-bearing tag at `at` in `html` stands: in the document
+    /// or provisionally in foreign content; an error, which stops the pass
+    /// at once, where a tree builder might place it elsewhere (in table
+    /// structure it is moved before the table).
+    fn place(&self, html: &str, at: &std::ops::Range<usize>) -> Result<Place, Stop> {
+        self.sync_tables(html, at)?;
         let unsure = self.templates.get() > 0
             || self.selects.get() > 0
-            || self.tables.get() > 0
-            || self.lost.get();
+            || self.lost.get()
+            || self.tables.borrow().placement() == Placement::Structure;
         if unsure {
             Err(Stop)
         } else if self.foreign.get() > 0 {
@@ -135,6 +174,122 @@ impl PassState {
         } else {
             Ok(Place::Html)
         }
+    }
+
+    /// Whether a tag met now is in HTML content outside `<template>` and
+    /// `<select>`, as far as the counts tell.
+    fn in_html(&self) -> bool {
+        self.foreign.get() == 0 && self.templates.get() == 0 && self.selects.get() == 0
+    }
+
+    /// Brings `tables` up to the tag at `at`: feeds it the queued end tags
+    /// and checks the source between the tags for table tags it was not
+    /// given (an end tag `lol_html` ignored). Errs where it cannot be sure.
+    fn sync_tables(&self, html: &str, at: &std::ops::Range<usize>) -> Result<(), Stop> {
+        let mut ends = self.table_ends.borrow_mut();
+        for end in ends.drain(..) {
+            // Several elements may close at one end tag.
+            if end.at.start < self.checked.get() {
+                continue;
+            }
+            self.check_gap(html, end.at.start)?;
+            self.checked.set(end.at.end);
+            let open = self.tables.borrow().is_open();
+            let Some(tag) = TableTag::from_name(tag_name(html.as_bytes(), end.at.start + 2)) else {
+                // Closed by another element's end tag (`</div>`), which a
+                // tree builder ignores: `lol_html` has it closed, a tree
+                // builder open.
+                if open {
+                    self.lost.set(true);
+                }
+                continue;
+            };
+            if !end.html {
+                // A tree builder might treat it otherwise (inside
+                // `<select>` it closes the select first).
+                if open {
+                    return Err(Stop);
+                }
+                continue;
+            }
+            self.tables.borrow_mut().end(tag);
+        }
+        drop(ends);
+        self.check_gap(html, at.start)?;
+        self.checked.set(self.checked.get().max(at.end));
+        Ok(())
+    }
+
+    /// Errs if a table is open and the source from `checked` to `until`
+    /// has a table tag (see [`has_table_tag`]).
+    fn check_gap(&self, html: &str, until: usize) -> Result<(), Stop> {
+        let from = self.checked.get();
+        if from < until
+            && self.tables.borrow().is_open()
+            && html.get(from..until).is_none_or(has_table_tag)
+        {
+            return Err(Stop);
+        }
+        Ok(())
+    }
+
+    /// A table tag's start tag, `element`.
+    fn table_start(&self, html: &str, element: &mut Element<'_, '_>) -> Result<(), Stop> {
+        let at = element.source_location().bytes();
+        self.sync_tables(html, &at)?;
+        let tag = html
+            .as_bytes()
+            .get(at.start)
+            .filter(|&&b| b == b'<')
+            .and_then(|_| TableTag::from_name(tag_name(html.as_bytes(), at.start + 1)));
+        let Some(tag) = tag else {
+            return Err(Stop);
+        };
+        if tag == TableTag::Col && self.templates.get() > 0 {
+            // In a template, `<col>` switches a tree builder to "in column
+            // group" with no `<colgroup>` open, where it ignores every
+            // other start tag until `</template>`: `<textarea>` or
+            // `<script>` too, which `lol_html` would read as raw text.
+            return Err(Stop);
+        }
+        if self.selects.get() > 0 {
+            // Inside `<select>` html5ever opens a table too (the HTML
+            // standard's newer select parsing), where `</select>` no longer
+            // reaches the select; in a table a table tag ends the select.
+            return Err(Stop);
+        }
+        if !self.in_html() || element.namespace_uri() != HTML_NAMESPACE {
+            // An SVG element or template contents: where a table is open,
+            // this model is not sure; outside tables neither opens a table
+            // in the document (a table that breaks out of foreign content
+            // makes the pass unsure, see `leaves_foreign_content`).
+            return if self.tables.borrow().is_open() {
+                Err(Stop)
+            } else {
+                Ok(())
+            };
+        }
+        self.tables
+            .borrow_mut()
+            .start(tag)
+            .map_err(|TooDeep| Stop)?;
+        let Some(handlers) = element.end_tag_handlers() else {
+            return Ok(());
+        };
+        let ends = Rc::clone(&self.table_ends);
+        let (foreign, templates, selects) = (
+            Rc::clone(&self.foreign),
+            Rc::clone(&self.templates),
+            Rc::clone(&self.selects),
+        );
+        handlers.push(Box::new(move |end| {
+            ends.borrow_mut().push(TableEnd {
+                at: end.source_location().bytes(),
+                html: foreign.get() == 0 && templates.get() == 0 && selects.get() == 0,
+            });
+            Ok(())
+        }));
+        Ok(())
     }
 }
 
@@ -178,7 +333,7 @@ pub(crate) fn facts(html: &str) -> Result<Facts<'static>, Unsure> {
         handlers.push((
             &selectors.links,
             ElementContentHandlers::default().element(|element: &mut Element<'_, '_>| {
-                state.place()?;
+                state.place(html, &element.source_location().bytes())?;
                 if let Some(href) = element.get_attribute("href") {
                     let nofollow = element
                         .get_attribute("rel")
@@ -196,7 +351,9 @@ pub(crate) fn facts(html: &str) -> Result<Facts<'static>, Unsure> {
         handlers.push((
             &selectors.title,
             ElementContentHandlers::default().element(|element: &mut Element<'_, '_>| {
-                if state.place()? == Place::Html && title_text_start.get().is_none() {
+                if state.place(html, &element.source_location().bytes())? == Place::Html
+                    && title_text_start.get().is_none()
+                {
                     title_text_start.set(Some(element.source_location().bytes().end));
                 }
                 Ok(())
@@ -207,7 +364,7 @@ pub(crate) fn facts(html: &str) -> Result<Facts<'static>, Unsure> {
         handlers.push((
             &selectors.base,
             ElementContentHandlers::default().element(|element: &mut Element<'_, '_>| {
-                if state.place()? == Place::Html {
+                if state.place(html, &element.source_location().bytes())? == Place::Html {
                     let mut facts = facts.borrow_mut();
                     if facts.base_href.is_none() {
                         facts.base_href =
@@ -222,7 +379,7 @@ pub(crate) fn facts(html: &str) -> Result<Facts<'static>, Unsure> {
         handlers.push((
             &selectors.link,
             ElementContentHandlers::default().element(|element: &mut Element<'_, '_>| {
-                if state.place()? == Place::Html
+                if state.place(html, &element.source_location().bytes())? == Place::Html
                     && facts.borrow().canonical_href.is_none()
                     && element
                         .get_attribute("rel")
@@ -239,7 +396,7 @@ pub(crate) fn facts(html: &str) -> Result<Facts<'static>, Unsure> {
         handlers.push((
             &selectors.meta,
             ElementContentHandlers::default().element(|element: &mut Element<'_, '_>| {
-                if state.place()? == Place::Html
+                if state.place(html, &element.source_location().bytes())? == Place::Html
                     && let Some(name) = element.get_attribute("name")
                     && let Some(content) = element.get_attribute("content")
                 {
@@ -314,14 +471,30 @@ pub(crate) fn facts(html: &str) -> Result<Facts<'static>, Unsure> {
             }),
         ));
     }
-    if seen.table {
+    // Table tags matter only once a `<table>` is open, and `<col>` in a
+    // template (see `table_start`).
+    if seen.table || (seen.template && seen.col) {
         handlers.push((
-            &selectors.table,
+            &selectors.tables,
+            ElementContentHandlers::default()
+                .element(|element: &mut Element<'_, '_>| Ok(state.table_start(html, element)?)),
+        ));
+    }
+
+    if seen.table && seen.markers {
+        handlers.push((
+            &selectors.markers,
             ElementContentHandlers::default().element(|element: &mut Element<'_, '_>| {
-                if element.namespace_uri() != HTML_NAMESPACE {
-                    return Ok(());
+                // These put a marker in the list of active formatting
+                // elements; one left open when its cell closes keeps the
+                // cell's `<a>` in that list, and a tree builder may then
+                // re-open a copy of it in table structure, before the
+                // table.
+                state.sync_tables(html, &element.source_location().bytes())?;
+                if state.tables.borrow().is_open() {
+                    return Err(Stop.into());
                 }
-                count_while_open(element, &state.tables, &state.lost)
+                Ok(())
             }),
         ));
     }
@@ -361,31 +534,6 @@ pub(crate) fn facts(html: &str) -> Result<Facts<'static>, Unsure> {
     Ok(facts)
 }
 
-/// The text of a `<title>` whose start tag ends at `start`: RCDATA, which
-/// runs to the first `</title` followed by whitespace, `/` or `>` (or to
-/// the end of the page). Read from the source rather than from text
-/// chunks, which do not carry end-tag-like text such as `</b>` in a title.
-fn title_text(html: &str, start: usize) -> &str {
-    let rest = html.get(start..).unwrap_or("");
-    let bytes = rest.as_bytes();
-    let mut from = 0;
-    while let Some(offset) = rest[from..].find("</") {
-        let at = from + offset;
-        let name_end = at + 2 + "title".len();
-        if bytes
-            .get(at + 2..name_end)
-            .is_some_and(|name| name.eq_ignore_ascii_case(b"title"))
-            && bytes
-                .get(name_end)
-                .is_some_and(|&b| matches!(b, b'\t' | b'\n' | b'\x0C' | b'\r' | b' ' | b'/' | b'>'))
-        {
-            return &rest[..at];
-        }
-        from = at + 2;
-    }
-    rest
-}
-
 fn attribute(raw: String) -> String {
     match decode(&raw, Context::Attribute) {
         std::borrow::Cow::Borrowed(_) => raw,
@@ -422,19 +570,4 @@ fn count_while_open(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn built_in_selectors_parse() {
-        LazyLock::force(&SELECTORS);
-    }
-
-    #[test]
-    fn hostile_nesting_hits_the_memory_limit_instead_of_growing() {
-        let html = format!("{}<a href=/x>x</a>", "<div>".repeat(200_000));
-        assert_eq!(facts(&html).err(), Some(Unsure));
-        let fine = format!("{}<a href=/x>x</a>", "<div>".repeat(1_000));
-        assert_eq!(facts(&fine).map(|facts| facts.hrefs.len()), Ok(1));
-    }
-}
+mod tests;

@@ -4,7 +4,13 @@
 //!
 //! - generated markup soup built to hit the places where a tokenizer and a
 //!   tree builder disagree (tables, select, templates, SVG/MathML, raw
-//!   text elements, entities, broken tags), shrunk by proptest on failure;
+//!   text elements, entities, broken tags), shrunk by proptest on failure,
+//!   and a soup made mostly of table markup (cells, implied end tags,
+//!   nested tables, captions, colgroups, stray links in table structure,
+//!   table tags in SVG, templates and selects);
+//! - table pages that must stream (links in cells and captions) and ones
+//!   that must not (links in table structure), and the Rust reference on
+//!   one page;
 //! - realistic generated pages, and pages with assorted hand-written traps;
 //! - real-world HTML found on the machine (the Rust toolchain's and other
 //!   installed documentation, thousands of pages from several generators),
@@ -68,7 +74,10 @@ const TAGS: &[&str] = &[
     "th",
     "caption",
     "tbody",
+    "thead",
+    "tfoot",
     "colgroup",
+    "col",
     "p",
     "div",
     "b",
@@ -180,6 +189,65 @@ fn soup() -> impl Strategy<Value = String> {
     prop::collection::vec(piece(), 0..40).prop_map(|pieces| pieces.concat())
 }
 
+/// Table tags, with the commoner ones more often and in any case.
+const TABLE_TAGS: &[&str] = &[
+    "table", "table", "TABLE", "caption", "colgroup", "col", "tbody", "thead", "tfoot", "tr", "tr",
+    "Tr", "td", "td", "td", "TD", "th", "th",
+];
+
+/// What else turns up in and around tables: fact-bearing tags, tags that
+/// change how table tags are read (foreign content, templates, selects),
+/// tags with implied ends and scope boundaries, raw text.
+const TABLE_COMPANIONS: &str = "a a a area title base link meta svg math mi foreignObject desc template select option div p b i em nobr font span li form input button object applet marquee textarea script style noscript xmp body html br hr";
+
+/// Snippets of table markup, well-formed and not.
+const TABLE_SNIPPETS: &[&str] = &[
+    "<table><tr><td>",
+    "<table><tbody><tr><td><a href=/cell>c</a></td></tr></tbody></table>",
+    "<table><thead><tr><th><a href=/head>h</a></th></tr></thead><tbody><tr><td>",
+    "<table><caption><a href=/caption>c</a></caption>",
+    "<table><colgroup><col><col span=2></colgroup><tr><td>",
+    "</td></tr></table>",
+    "</td></tr></tbody></table>",
+    "<tr><td>a<td>b",
+    "<td><a href=/td>",
+    "<a href=/stray>stray</a>",
+    "<table>text<a href=/fostered>x</a>",
+    "<table><tr><td><table><tr><td><a href=/nested>n</a></td></tr></table>",
+    "<svg><td><a href=/svg-td>",
+    "<template><tr><td>",
+    "<select><td>",
+    "<!-- </td> -->",
+    "<!-- <td> -->",
+    "<script>'</td>'</script>",
+    "text",
+    " ",
+    "\n",
+];
+
+fn table_companions() -> Vec<&'static str> {
+    TABLE_COMPANIONS.split(' ').collect()
+}
+
+fn table_piece() -> impl Strategy<Value = String> {
+    prop_oneof![
+        6 => (prop::sample::select(TABLE_TAGS), prop::collection::vec(attribute(), 0..2), prop::bool::weighted(0.05))
+            .prop_map(|(tag, attrs, self_closing)| {
+                format!("<{tag}{}{}>", attrs.concat(), if self_closing { "/" } else { "" })
+            }),
+        4 => prop::sample::select(TABLE_TAGS).prop_map(|tag| format!("</{tag}>")),
+        4 => (prop::sample::select(table_companions()), prop::collection::vec(attribute(), 0..3))
+            .prop_map(|(tag, attrs)| format!("<{tag}{}>", attrs.concat())),
+        2 => prop::sample::select(table_companions()).prop_map(|tag| format!("</{tag}>")),
+        3 => prop::sample::select(TABLE_SNIPPETS).prop_map(str::to_owned),
+    ]
+}
+
+/// Markup soup made mostly of tables.
+fn table_soup() -> impl Strategy<Value = String> {
+    prop::collection::vec(table_piece(), 0..40).prop_map(|pieces| pieces.concat())
+}
+
 proptest! {
     // 3,000 cases take seconds; set PROPTEST_CASES for a longer soak.
     #![proptest_config(ProptestConfig {
@@ -191,6 +259,11 @@ proptest! {
     fn generated_markup_soup_gives_the_same_facts(html in soup()) {
         compare(html.as_bytes(), &page_url());
     }
+
+    #[test]
+    fn generated_table_soup_gives_the_same_facts(html in table_soup()) {
+        compare(html.as_bytes(), &page_url());
+    }
 }
 
 // ----------------------------------------------------- realistic pages ----
@@ -198,7 +271,8 @@ proptest! {
 /// Pages shaped like real sites (head furniture, nav, articles, scripts,
 /// forms, SVG icons, tables) with a varying mix, plus hand-written traps;
 /// each with whether the streaming pass must handle it alone (links in
-/// tables and templates, and some traps, take the full parse).
+/// table cells must stream; links in templates or in table structure, and
+/// some traps, take the full parse).
 fn realistic_pages() -> Vec<(String, Option<bool>)> {
     let mut pages = Vec::new();
     for variant in 0..64u32 {
@@ -251,8 +325,13 @@ fn realistic_pages() -> Vec<(String, Option<bool>)> {
         if variant % 8 == 3 {
             html.push_str("<table><tr><td><a href=/in-table>t</a></td></tr></table>");
         }
+        if variant % 8 == 7 {
+            html.push_str(
+                "<table><tr><td><a href=/in-cell>c</a></td></tr><a href=/fostered>f</a></table>",
+            );
+        }
         html.push_str("<footer><a href=\"mailto:x@h.example\">mail</a> <a href=/about>About</a></footer></main></body></html>");
-        let needs_tree = variant % 4 == 2 || variant % 8 == 3;
+        let needs_tree = variant % 4 == 2 || variant % 8 == 7;
         pages.push((html, Some(!needs_tree)));
     }
     pages.extend(
@@ -294,6 +373,74 @@ fn realistic_pages_give_the_same_facts_and_stream_when_they_can() {
                 "streamed a page it cannot be sure of\n{html}"
             );
         }
+    }
+}
+
+/// Table pages as real sites write them: an mdBook table, a
+/// Wikipedia-like infobox with a caption and a navbox of nested tables, an
+/// old layout table with implied end tags, forms, SVG icons and comments in
+/// cells. Links in their cells and captions must stream.
+const TABLE_PAGES: &[&str] = &[
+    "<!DOCTYPE HTML><html lang=\"en\"><head><meta charset=\"UTF-8\"><title>Tokens - The Rust Reference</title>\
+     <link rel=\"canonical\" href=\"https://doc.rust-lang.org/reference/tokens.html\"></head><body><main>\
+     <h1><a class=\"header\" href=\"#tokens\">Tokens</a></h1><div class=\"table-wrapper\"><table>\
+     <thead><tr><th>Integer</th><th style=\"text-align: center\">Suffix</th></tr></thead><tbody>\
+     <tr><td><a href=\"types/numeric.html\"><code>u8</code></a></td><td style=\"text-align: center\">N/A</td></tr>\n\
+     <tr><td><a href=\"types/numeric.html#integer-types\"><code>i8</code></a></td><td><a href=\"#suffixes\">i8</a></td></tr>\n\
+     </tbody></table>\n</div><p>See <a href=\"expressions.html\">expressions</a>.</p></main></body></html>",
+    "<!DOCTYPE html><html><head><title>X - Wikipedia</title></head><body>\
+     <table class=\"infobox vcard\"><caption class=\"infobox-title fn\"><a href=\"/wiki/X\">X</a></caption><tbody>\
+     <tr><td colspan=\"2\" class=\"infobox-image\"><a href=\"/wiki/File:X.jpg\" class=\"mw-file-description\"><img src=\"x.jpg\"></a></td></tr>\
+     <tr><th scope=\"row\" class=\"infobox-label\">Born</th><td class=\"infobox-data\">1 May 1900<br><a href=\"/wiki/London\" title=\"London\">London</a>, <a href=\"/wiki/England\">England</a></td></tr>\
+     </tbody></table><p>X was <a href=\"/wiki/Y\">a Y</a>.</p>\
+     <div class=\"navbox\"><table class=\"nowraplinks navbox-inner\"><tbody><tr><th scope=\"col\" class=\"navbox-title\" colspan=\"2\">\
+     <div class=\"navbar plainlinks\"><ul><li><a href=\"/wiki/Template:X\" title=\"View\"><abbr>v</abbr></a></li></ul></div>Works</th></tr>\
+     <tr><td class=\"navbox-list\"><div><table class=\"nowraplinks\"><tbody><tr><th>Books</th><td><ul>\
+     <li><a href=\"/wiki/A\">A</a></li><li><a href=\"/wiki/B\" rel=\"nofollow\">B</a></li></ul></td></tr></tbody></table></div></td>\
+     <td class=\"noviewer navbox-image\"><span><a href=\"/wiki/File:Y.png\"><img src=\"y.png\"></a></span></td></tr></tbody></table></div>\
+     <a href=\"/wiki/Special:Random\">random</a></body></html>",
+    "<html><head><title>Old  site</title></head><body><table width=100% border=0><tr><td valign=top>\
+     <a href=/a.html>a</a><p>text<td><a href=/b.html><b>b</b></a><tr><th>c<td><a href=/c.html>c</a>\
+     <tr><td colspan=2><font size=1><a href=\"/d.html\">d</a></font></table><a href=/after.html>after</a></body></html>",
+    "<table><!-- rows --><tr><td><form action=/s><select name=s><option>1<option>2</select>\
+     <input type=submit></form></td><td><a href=/after-select>x</a></td></tr>\
+     <tr><td><a href=/icon><svg viewBox=\"0 0 10 10\"><title>tip</title><path d=\"M0 0\"/></svg></a></td>\
+     <td><template><b>t</b></template><a href=/after-template>y</a></td></tr></table>",
+];
+
+/// Table pages where a link is or may be moved by the tree builder, or
+/// where the streaming pass cannot tell: they must take the full parse.
+const TABLE_PAGES_FOR_THE_TREE: &[&str] = &[
+    // In table structure: moved before the table.
+    "<table><tr><td><a href=/cell>c</a></td></tr><a href=/fostered>f</a></table>",
+    "<table><a href=/first>x</a><tr><td><a href=/cell>c</a></table>",
+    // `</tbody>` of an implied `<tbody>` closes the cell.
+    "<table><tr><td>x</tbody><a href=/fostered>f</a><td><a href=/cell>c</a></table>",
+    // Table tags in SVG, templates and selects inside tables.
+    "<table><tr><td><svg><td><a href=/svg-td>s</a></svg></td></tr></table>",
+    "<table><tr><td><template><td></template><a href=/cell>c</a></td></tr></table>",
+    "<table><tr><td><select><td><a href=/select>s</a></select></table>",
+    // An end tag the pass cannot see for sure.
+    "<table><tr><td><!-- </td> --><a href=/cell>c</a></td></tr></table>",
+];
+
+#[test]
+fn links_in_table_cells_stream_and_links_in_table_structure_do_not() {
+    for html in TABLE_PAGES {
+        let parser = compare(html.as_bytes(), &page_url());
+        assert_eq!(
+            parser,
+            Parser::Streaming,
+            "fell back to a full parse on\n{html}"
+        );
+    }
+    for html in TABLE_PAGES_FOR_THE_TREE {
+        let parser = compare(html.as_bytes(), &page_url());
+        assert_eq!(
+            parser,
+            Parser::Reference,
+            "streamed a page it cannot be sure of\n{html}"
+        );
     }
 }
 
@@ -398,4 +545,34 @@ fn real_world_pages_give_the_same_facts() {
             "only {streamed} of {compared} real pages stayed on the streaming path"
         );
     }
+}
+
+/// The Rust reference on one page (4 MB, hundreds of links in table cells),
+/// when the toolchain's docs are installed: the same facts, and streamed.
+#[test]
+fn the_rust_reference_on_one_page_streams() {
+    let Some(path) = corpus_roots()
+        .first()
+        .map(|root| root.join("reference/print.html"))
+        .filter(|path| path.is_file())
+    else {
+        eprintln!(
+            "no reference/print.html under {:?}: skipped",
+            corpus_roots()
+        );
+        return;
+    };
+    let html = std::fs::read(&path).expect("readable");
+    let url = Url::parse("http://docs.example/reference/print.html").expect("valid URL");
+    assert!(
+        String::from_utf8_lossy(&html).matches("<td><a ").count() >= 10,
+        "{} has no links in table cells any more",
+        path.display()
+    );
+    assert_eq!(
+        compare(&html, &url),
+        Parser::Streaming,
+        "{}",
+        path.display()
+    );
 }

@@ -1,7 +1,10 @@
 //! Scans of a page's raw source that tell the streaming pass what it is
 //! about to meet: which watched tags appear at all (so only their
-//! selectors are compiled), where the tokenizer would go wrong, and
-//! whether a foreign-content block could hand control back to HTML.
+//! selectors are compiled), where the tokenizer would go wrong, whether a
+//! foreign-content block could hand control back to HTML, whether the
+//! table model missed a table tag, and a title's text.
+
+use super::table::TableTag;
 
 /// Whether the source of an `<svg>` or `<math>` block holds anything that
 /// would make a tree builder leave foreign content inside it: an HTML
@@ -100,6 +103,62 @@ pub(super) fn leaves_foreign_content(block: &str) -> bool {
     false
 }
 
+/// Whether `gap`, source in which the streaming pass was given no tag,
+/// has a start or end tag of a table tag (`<td`, `</TR>`, …; `</col>` and
+/// `</colgroup>` do not count, see [`TableTag::end_matters`]): one the
+/// table model did not see, such as `</tbody>` of an implied `<tbody>`,
+/// which `lol_html` ignores as it has no such element open. Reads raw
+/// source, so one in a comment, raw text or an attribute value also
+/// counts, as does a name cut by the end of `gap`: that only costs a full
+/// parse.
+pub(super) fn has_table_tag(gap: &str) -> bool {
+    let bytes = gap.as_bytes();
+    memchr::memchr_iter(b'<', bytes).any(|open| {
+        let end_tag = bytes.get(open + 1) == Some(&b'/');
+        let name = tag_name(bytes, open + 1 + usize::from(end_tag));
+        TableTag::from_name(name).is_some_and(|tag| !end_tag || tag.end_matters())
+    })
+}
+
+/// The tag name that starts at `from` in `bytes` (the tokenizer's: up to
+/// whitespace, `/` or `>`), or an empty one if that is not a letter.
+pub(super) fn tag_name(bytes: &[u8], from: usize) -> &[u8] {
+    let rest = bytes.get(from..).unwrap_or(&[]);
+    if !rest.first().is_some_and(u8::is_ascii_alphabetic) {
+        return &[];
+    }
+    let len = rest
+        .iter()
+        .position(|b| matches!(b, b'\t' | b'\n' | b'\x0C' | b'\r' | b' ' | b'/' | b'>'))
+        .unwrap_or(rest.len());
+    &rest[..len]
+}
+
+/// The text of a `<title>` whose start tag ends at `start`: RCDATA, which
+/// runs to the first `</title` followed by whitespace, `/` or `>` (or to
+/// the end of the page). Read from the source rather than from text
+/// chunks, which do not carry end-tag-like text such as `</b>` in a title.
+pub(super) fn title_text(html: &str, start: usize) -> &str {
+    let rest = html.get(start..).unwrap_or("");
+    let bytes = rest.as_bytes();
+    let mut from = 0;
+    while let Some(offset) = rest[from..].find("</") {
+        let at = from + offset;
+        let name_end = at + 2 + "title".len();
+        if bytes
+            .get(at + 2..name_end)
+            .is_some_and(|name| name.eq_ignore_ascii_case(b"title"))
+            && bytes
+                .get(name_end)
+                .is_some_and(|&b| matches!(b, b'\t' | b'\n' | b'\x0C' | b'\r' | b' ' | b'/' | b'>'))
+        {
+            return &rest[..at];
+        }
+        from = at + 2;
+    }
+    rest
+}
+
 /// Raw-text elements: their start tag switches the tokenizer to text.
 const TEXT_SWITCHING: &[&str] = &[
     "title",
@@ -126,6 +185,9 @@ pub(super) struct Seen {
     pub(super) select: bool,
     pub(super) foreign: bool,
     pub(super) table: bool,
+    pub(super) col: bool,
+    /// `<object>`, `<applet>` or `<marquee>`.
+    pub(super) markers: bool,
 }
 
 impl Seen {
@@ -147,6 +209,8 @@ impl Seen {
             b"select" => &mut self.select,
             b"svg" | b"math" => &mut self.foreign,
             b"table" => &mut self.table,
+            b"col" => &mut self.col,
+            b"object" | b"applet" | b"marquee" => &mut self.markers,
             _ => return,
         };
         *flag = true;
@@ -266,7 +330,40 @@ mod tests {
         // A name cut at `-` counts as the shorter one: a selector too many
         // costs a little time, one too few would miss facts.
         assert!(prescan("<title-x>").unwrap().title);
+        assert!(prescan("<COL span=2>").unwrap().col && !prescan("<colgroup>").unwrap().col);
         assert_eq!(prescan("text only, 1 < 2"), Some(Seen::default()));
+    }
+
+    #[test]
+    fn table_tags_in_gaps_are_found_by_their_whole_name() {
+        for gap in [
+            "x<td>",
+            "</TR >",
+            "<!-- </tbody> -->",
+            "<p title='<th>'>",
+            "<caption/>",
+            "</table",
+            "<col>",
+            "</td\n>",
+        ] {
+            assert!(has_table_tag(gap), "{gap}");
+        }
+        for gap in [
+            "",
+            "text < td",
+            "</col>",
+            "</colgroup >",
+            "<tdx>",
+            "<td-x>",
+            "</td2>",
+            "<div><a href=/td>",
+            "&lt;td&gt;",
+        ] {
+            assert!(!has_table_tag(gap), "{gap}");
+        }
+        assert_eq!(tag_name(b"<td class=x>", 1), b"td");
+        assert_eq!(tag_name(b"</TR>", 2), b"TR");
+        assert_eq!(tag_name(b"< td>", 1), b"");
     }
 
     #[test]
