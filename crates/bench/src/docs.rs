@@ -1,6 +1,9 @@
 //! The real-pages mode (`--dir PATH`): a folder of real HTML (the Rust
 //! documentation, say) served by the test site's [`DirSite`] in this
-//! process, crawled from `--start` with a page limit by trawl, the
+//! process, on a two-thread runtime of its own (the synthetic site is a
+//! process of its own for the same reason: on this process's
+//! current-thread runtime it would be a one-thread server), crawled from
+//! `--start` with a page limit by trawl, the
 //! baseline and the peer, in rounds. There is no ground truth, so no
 //! coverage; duplicates are counted in each crawler's output and the
 //! server's request counts. The ceiling replays the requests trawl's first
@@ -21,9 +24,27 @@ use crate::run;
 /// The rows of a real-pages run (the median round of each) and the number
 /// of distinct paths trawl's first crawl requested.
 pub async fn measure(options: &Options, dir: &Path) -> Result<(Vec<Row>, usize)> {
-    let site = DirSite::start(dir.to_owned(), 0)
+    let server = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("trawl-bench-dir-site")
+        .enable_all()
+        .build()
+        .context("starting the folder server's runtime")?;
+    let site = server
+        .spawn(DirSite::start(dir.to_owned(), 0))
         .await
+        .context("the folder server's start")?
         .with_context(|| format!("serving {}", dir.display()))?;
+    let measured = rounds(options, dir, &site).await;
+    drop(site);
+    // Dropping a runtime would block this async context; its threads end
+    // on their own.
+    server.shutdown_background();
+    measured
+}
+
+/// The measured rounds against `site`.
+async fn rounds(options: &Options, dir: &Path, site: &DirSite) -> Result<(Vec<Row>, usize)> {
     let addr = site.addr();
     let none = HashSet::new();
     let mut paths: Option<Arc<Vec<String>>> = None;
