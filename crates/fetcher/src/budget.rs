@@ -233,6 +233,9 @@ mod tests {
     #[test]
     fn tiny_and_huge_budgets_are_clamped() {
         assert_eq!(BodyBudget::new(0).bytes(), UNIT as u64);
-        assert!(BodyBudget::new(u64::MAX).bytes() >= 255 << 30, "about 256 GiB");
+        assert!(
+            BodyBudget::new(u64::MAX).bytes() >= 255 << 30,
+            "about 256 GiB"
+        );
     }
 }
