@@ -44,7 +44,8 @@ usage: trawl-bench [OPTIONS]
   --profile P       the test site's pages: realistic (nav, markup,
                     scripts, 20-60 mixed links, 2-200 KB; --page-bytes is
                     then unused) or uniform (a list of links and filler,
-                    the page of earlier numbers)    [default: realistic]
+                    the page of earlier numbers)    [default: realistic;
+                    uniform with --rates and --hosts]
   --delay-factor F  trawl's --delay-factor (adaptive pacing; 0 = off)
                     [default: 1, trawl's own; 0 with --rates and --hosts,
                     which measure the fixed per-host rate]
@@ -344,9 +345,15 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command> {
     if options.peer.is_some() && (options.rates.is_some() || hosts.is_some()) {
         bail!("--peer is measured in the single-host mode only (not with --rates or --hosts)");
     }
-    // The fixed-rate modes measure the per-host rate alone.
-    if (options.rates.is_some() || hosts.is_some()) && !given.contains("--delay-factor") {
-        options.delay_factor = 0.0;
+    // The fixed-rate modes measure the per-host rate and the scheduler's
+    // cost per request alone: trawl's pacing off, small uniform pages.
+    if options.rates.is_some() || hosts.is_some() {
+        if !given.contains("--delay-factor") {
+            options.delay_factor = 0.0;
+        }
+        if !given.contains("--profile") {
+            options.profile = PageProfile::Uniform;
+        }
     }
     if options.rates.is_some() {
         if hosts.is_some() {

@@ -171,6 +171,31 @@ fn many_hosts(command: Command) -> (Options, ManyHosts) {
 }
 
 #[test]
+fn the_single_host_mode_measures_realistic_pages_at_default_pacing() {
+    let Command::Bench(options) = parse_strs(&[]).unwrap() else {
+        panic!("not a benchmark");
+    };
+    assert_eq!(options.profile, PageProfile::Realistic);
+    assert_eq!(options.delay_factor, 1.0);
+    let (options, _) = many_hosts(
+        parse_strs(&[
+            "--hosts",
+            "10",
+            "--profile",
+            "realistic",
+            "--delay-factor",
+            "1",
+        ])
+        .unwrap(),
+    );
+    assert_eq!(
+        (options.profile, options.delay_factor),
+        (PageProfile::Realistic, 1.0),
+        "explicit flags win"
+    );
+}
+
+#[test]
 fn hosts_turns_on_the_many_hosts_mode_with_its_defaults() {
     let (options, many) = many_hosts(parse_strs(&["--hosts", "1000"]).unwrap());
     assert_eq!(
@@ -184,6 +209,8 @@ fn hosts_turns_on_the_many_hosts_mode_with_its_defaults() {
     assert_eq!(options.pages, 20);
     assert_eq!(options.page_bytes, 2000);
     assert_eq!(options.concurrency, 256);
+    assert_eq!(options.profile, PageProfile::Uniform);
+    assert_eq!(options.delay_factor, 0.0);
     // The rest keeps the ordinary defaults.
     assert_eq!(options.links, 10);
     assert_eq!(options.seed, 1);
