@@ -40,7 +40,8 @@ use crate::progress::{ProgressObserver, SummaryObserver};
 /// allocated on the async threads and freed on the parser threads, where
 /// glibc's malloc spends much of its time (about a fifth of the crawler's
 /// CPU). jemalloc measured faster than mimalloc here and keeps peak memory
-/// near glibc's (mimalloc's per-thread heaps about doubled it).
+/// near glibc's (mimalloc's per-thread heaps about doubled it). Its
+/// compiled-in options are in `.cargo/config.toml`.
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
