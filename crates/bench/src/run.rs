@@ -429,6 +429,14 @@ pub async fn crawl(
         args.push(options.delay_factor.to_string());
     }
     args.extend(options.trawl_args.iter().cloned());
+    // The exact command, so that an outside tool (`/usr/bin/time -v`) can
+    // measure the same run: its figures are the ones reported here, since
+    // both read the rusage of a waited-for child.
+    eprintln!(
+        "trawl-bench: measuring {} {}",
+        binary.display(),
+        args.join(" ")
+    );
 
     let usage = measure(binary, &args, options).await?;
     let jsonl =
