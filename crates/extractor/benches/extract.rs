@@ -13,6 +13,10 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use trawl_extractor::{Parser, extract_reference, extract_with};
 use url::Url;
 
+#[path = "fixtures/realistic.rs"]
+#[allow(dead_code)]
+mod realistic;
+
 /// A page like a news or documentation site's: a head with meta tags,
 /// scripts and styles, a 50-link nav, article paragraphs, a table and 100
 /// links in assorted relative spellings. Article sections repeat until the
@@ -165,6 +169,24 @@ fn extract(c: &mut Criterion) {
             b.iter(|| extract_reference(black_box(html.as_bytes()), black_box(&page_url), None))
         });
     }
+    // Pages of the test site's realistic profile (2–200 KB, mean ~25 KB,
+    // 20–60 links), 64 of them per iteration, reported per page.
+    let pages: Vec<String> = (0..64).map(realistic::page).collect();
+    let bytes: usize = pages.iter().map(String::len).sum();
+    eprintln!("extract/realistic: 64 pages, {} bytes mean", bytes / 64);
+    group.throughput(Throughput::Elements(pages.len() as u64));
+    group.bench_function("realistic", |b| {
+        b.iter(|| {
+            for html in &pages {
+                black_box(extract_with(
+                    black_box(html.as_bytes()),
+                    black_box(&page_url),
+                    None,
+                    Parser::Streaming,
+                ));
+            }
+        })
+    });
     // The fixed cost per page (the streaming pass compiles its selectors
     // for every page), reported per page.
     let tiny = b"<!doctype html><title>t</title><a href=/x>x</a>";
