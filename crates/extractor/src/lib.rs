@@ -70,6 +70,7 @@ mod entity;
 mod fields;
 mod links;
 mod nesting;
+mod scan;
 mod sniff;
 mod stream;
 
