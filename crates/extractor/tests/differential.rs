@@ -156,21 +156,66 @@ fn attribute() -> impl Strategy<Value = String> {
         1 => Just(" encoding=\"text/html\"".to_owned()),
         1 => Just(" type=hidden".to_owned()),
         1 => Just(" x".to_owned()),
+        // Tokenizer edge cases: spacing, `/`, names and values the
+        // tokenizer reads in surprising ways, repeats (the first wins).
+        3 => prop::sample::select(&[
+            " href", " href = \"/sp\"", " /href=/slash", "/", " / ", " =x", "='q'", " href=",
+            " REL=NOFOLLOW", " rel='nofollow'", " rel", " href=\"/first\" href=\"/second\"",
+            " rel=canonical rel=nofollow", " href='/a'href=/b", " href=/c/", " href=\"/d\"/",
+            " content=\"noindex\" name=ROBOTS", " name=\"description\" content=\"x\"",
+            " href=\"&#x2f;e&amp;\"", " title=\"a>b\"", " title='<a href=/q>'", " a<b=c",
+            "\r\nhref=/crlf", "\x0Chref=/ff", " href=\"/t\ta b\"", " \"x=y\"", " href=`/bt`",
+        ][..])
+        .prop_map(str::to_owned),
     ]
 }
 
+/// Tags after which a tree builder may place things out of token order or
+/// tokenize differently, on which the scan gives up: left out of the
+/// plain soup so that the scan answers there often.
+const TREE_TAGS: &[&str] = &[
+    "template", "svg", "math", "table", "tr", "td", "th", "caption", "tbody", "colgroup",
+    "plaintext", "select", "xmp", "frameset", "frame",
+];
+
 fn piece() -> impl Strategy<Value = String> {
+    piece_of(TAGS)
+}
+
+fn plain_piece() -> impl Strategy<Value = String> {
+    let tags: Vec<&'static str> = TAGS
+        .iter()
+        .copied()
+        .filter(|tag| !TREE_TAGS.contains(tag))
+        .collect();
+    piece_of(Box::leak(tags.into_boxed_slice()))
+        .prop_filter("no CDATA", |piece| !piece.contains("CDATA"))
+}
+
+fn piece_of(tags: &'static [&'static str]) -> impl Strategy<Value = String> {
     prop_oneof![
-        6 => (prop::sample::select(TAGS), prop::collection::vec(attribute(), 0..3), prop::bool::weighted(0.1))
-            .prop_map(|(tag, attrs, self_closing)| {
+        6 => (prop::sample::select(tags), prop::collection::vec(attribute(), 0..3), prop::bool::weighted(0.1), prop::bool::weighted(0.15))
+            .prop_map(|(tag, attrs, self_closing, upper)| {
+                let tag = if upper { tag.to_ascii_uppercase() } else { tag.to_owned() };
                 format!("<{tag}{}{}>", attrs.concat(), if self_closing { "/" } else { "" })
             }),
-        4 => prop::sample::select(TAGS).prop_map(|tag| format!("</{tag}>")),
+        4 => (prop::sample::select(tags), prop::sample::select(&["", "", "", " ", "/", " x=\">\"", "\n", "x"][..]))
+            .prop_map(|(tag, tail)| format!("</{tag}{tail}>")),
         2 => prop::sample::select(&[
             "text", " ", "\n", "a &amp; b", "&lt;a href=/no&gt;", "&copy", "&notit;", "<",
             "& ", "x</", "\u{0}", "\r\n", "caf\u{e9}", "<!-- <a href=/c> -->", "<!--", "-->",
             "<![CDATA[ <a href=/cdata> ]]>", "<!DOCTYPE html>", "<?php x ?>", "</>", "<a href",
             "'\"", "=", "<title>", "</title>", "</script>", "</style>",
+            // Comments, bogus comments and DOCTYPEs with their edge cases.
+            "<!-->", "<!--->", "<!---->", "<!-- x --!>", "--!>", "<!-- a -- b -->", "<!-- <!-- -->",
+            "<!---x-->", "<!-- --!-->", "<!- x>", "<!x>", "<?x>", "</ x>", "</1>", "</", "<",
+            "<!DOCTYPE html PUBLIC \"a>b\">", "<!doctype>", "<!DOCTYPEhtml>",
+            "< a href=/space>", "<1 href=/digit>", "<a\rhref=/cr>", "<a\x0Chref=/ff>",
+            // Raw text, RCDATA and the ends that do not end them.
+            "<script><!-- x</script>", "</SCRIPT >", "</script x=\">\">", "</scriptx>", "</script/>",
+            "<title/>", "<TITLE>T &amp; t</TITLE >", "</title/>", "</titlex>", "<textarea>",
+            "</textarea>", "<style>", "</noscript>", "<noscript>", "</iframe>", "</noembed>",
+            "</noframes>", "a &amp b", "&#x41;&#66;", "&lt;/title&gt;",
         ][..])
         .prop_map(str::to_owned),
     ]
@@ -178,6 +223,28 @@ fn piece() -> impl Strategy<Value = String> {
 
 fn soup() -> impl Strategy<Value = String> {
     prop::collection::vec(piece(), 0..40).prop_map(|pieces| pieces.concat())
+}
+
+/// Soup without the tree-dependent tags: mostly answered by the scan.
+fn plain_soup() -> impl Strategy<Value = String> {
+    prop::collection::vec(plain_piece(), 0..40).prop_map(|pieces| pieces.concat())
+}
+
+#[test]
+fn the_scan_answers_most_plain_soup() {
+    use proptest::strategy::ValueTree;
+    let mut runner = proptest::test_runner::TestRunner::deterministic();
+    let (mut scanned, total) = (0, 2000);
+    for _ in 0..total {
+        let html = plain_soup()
+            .new_tree(&mut runner)
+            .expect("a soup")
+            .current();
+        scanned += usize::from(compare(html.as_bytes(), &page_url()) == Parser::Scan);
+    }
+    eprintln!("plain soup: {scanned} of {total} on the scan");
+    // Many soups end inside a tag, comment or raw text: those are unsure.
+    assert!(scanned * 5 >= total, "only {scanned} of {total} plain soups scanned");
 }
 
 proptest! {
@@ -189,6 +256,11 @@ proptest! {
 
     #[test]
     fn generated_markup_soup_gives_the_same_facts(html in soup()) {
+        compare(html.as_bytes(), &page_url());
+    }
+
+    #[test]
+    fn plain_markup_soup_gives_the_same_facts(html in plain_soup()) {
         compare(html.as_bytes(), &page_url());
     }
 }
@@ -270,6 +342,7 @@ fn realistic_pages() -> Vec<(String, Option<bool>)> {
             "<a href=\"/a?x=1&copy=2&amp;y&lt=3\">",
             "<meta name=ROBOTS content=\"NOINDEX\"><meta name=robots content=nofollow>",
             "<link rel=\"Canonical\" href=\"/c#x\">",
+            "<a href=/ff><svg></a><script><!-- x</script><a href=/cr>",
         ]
         .map(|html| (html.to_owned(), None)),
     );
