@@ -1,7 +1,9 @@
 //! Throughput of `trawl_extractor::extract` (decode + parse + collect links)
-//! on generated, realistic pages of ~20 KB and ~200 KB: the streaming path,
-//! the fallback (a page with links in tables: the streaming pass gives up
-//! and the reference parses it again), and the reference alone.
+//! on generated pages of ~20 KB and ~200 KB (the scan answers), the
+//! fallback (a page with links in tables: the scan and the streaming pass
+//! give up and the reference parses it again), the reference alone, and
+//! per page on 64 pages of the test site's realistic profile
+//! (`fixtures/realistic.rs`).
 //!
 //! `cargo bench -p trawl-extractor --bench extract` (add `-- --quick` for a
 //! fast look). Reported as bytes of HTML per second.
@@ -191,8 +193,7 @@ fn extract(c: &mut Criterion) {
             }
         })
     });
-    // The fixed cost per page (the streaming pass compiles its selectors
-    // for every page), reported per page.
+    // The fixed cost per page, reported per page.
     let tiny = b"<!doctype html><title>t</title><a href=/x>x</a>";
     group.throughput(Throughput::Elements(1));
     group.bench_function("tiny-page", |b| {

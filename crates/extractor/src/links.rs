@@ -56,7 +56,8 @@ pub struct MetaRobots {
 }
 
 /// The raw page facts, before URL resolution: borrowed from the parsed
-/// document on the reference path, owned on the streaming one.
+/// document on the reference path and mostly from the page text on the
+/// scan, owned on the streaming pass.
 #[derive(Debug, Default)]
 pub(crate) struct Facts<'d> {
     pub(crate) title: Option<String>,
@@ -81,7 +82,7 @@ pub enum Parser {
     /// then the reference.
     Streaming,
     /// The full tree builder (`scraper`/html5ever): the reference, and the
-    /// fallback for markup whose tree the streaming pass cannot be sure of.
+    /// fallback for markup whose tree neither pass can be sure of.
     Reference,
 }
 

@@ -387,8 +387,7 @@ fn start_tag<'h>(
             if kind == Kind::Title && !*title_seen {
                 *title_seen = true;
                 let raw = html.get(end.next..text_end).ok_or(Unsure)?;
-                let collapsed =
-                    collapse_whitespace(std::iter::once(&*decode(raw, Context::Text)));
+                let collapsed = collapse_whitespace(std::iter::once(&*decode(raw, Context::Text)));
                 facts.title = (!collapsed.is_empty()).then_some(collapsed);
             }
             Ok(next)

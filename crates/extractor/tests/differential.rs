@@ -11,9 +11,13 @@
 //!   or the folders in `TRAWL_DIFF_CORPUS` (`:`-separated); a sample by
 //!   default, all of it with `TRAWL_DIFF_ALL=1`.
 //!
-//! `extract` falls back to the reference when its streaming pass is unsure,
-//! so equality alone could hide a streaming path that always gives up: the
-//! tests also require that most realistic pages stay on the streaming path.
+//! `extract` tries a hand-written scan first, then the `lol_html` streaming
+//! pass, then the reference, each pass giving up when unsure; so equality
+//! alone could hide a fast path that always gives up: the tests also
+//! require that most realistic pages stay off the reference, that the test
+//! site's realistic pages all take the scan, that the scan answers a good
+//! share of the soup without tree-dependent tags, and report how many real
+//! pages each pass answered.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -174,8 +178,21 @@ fn attribute() -> impl Strategy<Value = String> {
 /// tokenize differently, on which the scan gives up: left out of the
 /// plain soup so that the scan answers there often.
 const TREE_TAGS: &[&str] = &[
-    "template", "svg", "math", "table", "tr", "td", "th", "caption", "tbody", "colgroup",
-    "plaintext", "select", "xmp", "frameset", "frame",
+    "template",
+    "svg",
+    "math",
+    "table",
+    "tr",
+    "td",
+    "th",
+    "caption",
+    "tbody",
+    "colgroup",
+    "plaintext",
+    "select",
+    "xmp",
+    "frameset",
+    "frame",
 ];
 
 fn piece() -> impl Strategy<Value = String> {
@@ -244,7 +261,10 @@ fn the_scan_answers_most_plain_soup() {
     }
     eprintln!("plain soup: {scanned} of {total} on the scan");
     // Many soups end inside a tag, comment or raw text: those are unsure.
-    assert!(scanned * 5 >= total, "only {scanned} of {total} plain soups scanned");
+    assert!(
+        scanned * 5 >= total,
+        "only {scanned} of {total} plain soups scanned"
+    );
 }
 
 proptest! {
@@ -370,6 +390,56 @@ fn realistic_pages_give_the_same_facts_and_stream_when_they_can() {
     }
 }
 
+/// Hand-written markup on which the scan must answer, and agree with the
+/// reference: what a tree builder does with nested and unclosed links,
+/// head elements in the body, case, valueless and repeated attributes,
+/// `rel` tokens, and the tokenizer's comment, DOCTYPE and raw-text rules.
+#[test]
+fn tokenizer_and_tree_traps_take_the_scan_and_agree() {
+    for html in [
+        "<a href=/1><a href=/2>x</a><a href=/3><div><a href=/4></div>y</a>z",
+        "<p><a href=/1></p>text<a href=/2><b><p>x</b>y</a>z",
+        "<a href=/1 rel=nofollow><p><a href=/2></p>text <b>b<i>i<a href=/3 rel=nofollow>x</b>y",
+        "<body><p><base href=/b/><title>late &amp; body</title><meta name=robots content=noindex><a href=x>",
+        "<title>first</title><body><title>second</title><base href=/one/><base href=/two/>",
+        "<HTML><HEAD><TITLE>Up</TITLE><LINK REL=Canonical HREF=/C></HEAD><BODY><A HREF=/X REL=NOFOLLOW>",
+        "<a href><a href=''><a href=/v rel><a href=/w rel=\"nofollow noopener\"><a href=/y rel=nofollowx>",
+        "<a href=/1 href=/2 rel=x rel=nofollow><link rel=x rel=canonical href=/c><link rel=canonical href=/d>",
+        "<meta content=none name=robots><meta name=googlebot content=noindex><meta name=robots>",
+        "<!DOCTYPE html PUBLIC \"-//W3C//DTD HTML 4.01//EN\" \"x>\"><a href=/after-doctype>",
+        "<!--><a href=/1><!---><a href=/2><!-- --!><a href=/3><!-- <!-- --><a href=/4><!----!><a href=/5>",
+        "<!-x><?pi><a href=/1></ x><a href=/2></><a href=/3></p class=\"<a href=/no>\"><a href=/4>",
+        "<script>var a = '</scrip'; if (a<b) {}</script ><a href=/1><style>a{}</STYLE><a href=/2>",
+        "<noscript><a href=/hidden></noscript><iframe><a href=/no></iframe><a href=/3>",
+        "<textarea><a href=/no></textarea ><noembed><a href=/no></noembed><noframes></noframes><a href=/4>",
+        "<title>a<b>c</b></titlex>&lt;</title><a href=/after-title>",
+        "<a\rhref=/cr><a\r\nhref=/crlf><a\x0Chref=/ff><a/href=/slash/><a href=/q\"x><a href='/s'href=/t>",
+        "<a href=\"/e?x=1&amp;y=2&copy=3&lt=4&#x41;&#0;\"><a href=&quot;/q&quot;>",
+        "</body></html><a href=/after-html><title>t</title>",
+        "<head><a href=/in-head></head><meta name=robots content=nofollow><link rel=canonical href=/c>",
+        "<form><form><a href=/f></form><button><a href=/b></button><li><a href=/l><li><a href=/m>",
+        "<nobr><a href=/n1><nobr><a href=/n2></nobr><object><a href=/o></object><marquee><a href=/m>",
+        "<image href=/i><img href=/j><area href=/area nohref><map><area href=/area2 rel=nofollow></map>",
+    ] {
+        let parser = compare(html.as_bytes(), &page_url());
+        assert_eq!(parser, Parser::Scan, "not scanned:\n{html}");
+    }
+}
+
+#[path = "../benches/fixtures/realistic.rs"]
+mod test_site;
+
+/// The test site's realistic profile (shared with the bench): every page
+/// is ordinary, so the scan must answer each one itself.
+#[test]
+fn test_site_realistic_pages_take_the_scan() {
+    for page in 0..300 {
+        let html = test_site::page(page);
+        let parser = compare(html.as_bytes(), &page_url());
+        assert_eq!(parser, Parser::Scan, "page {page} not scanned:\n{html}");
+    }
+}
+
 // ------------------------------------------------ real pages on the disk ----
 
 /// Folders of real HTML: `TRAWL_DIFF_CORPUS`, or documentation that comes
@@ -470,6 +540,10 @@ fn real_world_pages_give_the_same_facts() {
         assert!(
             streamed * 2 >= compared,
             "only {streamed} of {compared} real pages stayed on the streaming path"
+        );
+        assert!(
+            scanned * 2 >= compared,
+            "only {scanned} of {compared} real pages took the scan"
         );
     }
 }
