@@ -37,6 +37,7 @@
 
 use crate::entity::{Context, decode};
 use crate::links::{Facts, collapse_whitespace, count_byte, has_token, read_meta_robots};
+use crate::nesting::Stack;
 use crate::stream::Unsure;
 
 /// What a start tag means to the scan.
@@ -269,25 +270,30 @@ pub(crate) fn facts(html: &str) -> Result<Facts<'_>, Unsure> {
         return Err(Unsure);
     }
     // Where html5ever's tree building would pass its work budget, the
-    // reference drops the rest of the page (see `links`).
+    // reference drops the rest of the page (see `links`): a page with so
+    // many tags that it might is modelled as `nesting::parse_limit` does.
     let budget = crate::nesting::work_budget(html.len());
     let tags = count_byte(bytes, b'<');
-    if tags.saturating_mul(tags) > budget && crate::nesting::parse_limit(html, budget) < html.len()
-    {
-        return Err(Unsure);
-    }
-    let mut facts = Facts::default();
-    let mut title_seen = false;
+    let mut state = State {
+        facts: Facts::default(),
+        title_seen: false,
+        nesting: (tags.saturating_mul(tags) > budget).then(|| Nesting {
+            stack: Stack::default(),
+            work: 0,
+            budget,
+        }),
+    };
     let mut at = 0;
     while let Some(offset) = memchr::memchr(b'<', &bytes[at..]) {
         let lt = at + offset;
         at = match bytes.get(lt + 1) {
-            Some(b) if b.is_ascii_alphabetic() => {
-                start_tag(html, lt + 1, &mut facts, &mut title_seen)?
-            }
+            Some(b) if b.is_ascii_alphabetic() => start_tag(html, lt + 1, &mut state)?,
             Some(b'/') => match bytes.get(lt + 2) {
                 Some(b) if b.is_ascii_alphabetic() => {
                     let name_end = name_end(bytes, lt + 2);
+                    if let Some(nesting) = &mut state.nesting {
+                        nesting.end(&bytes[lt + 2..name_end])?;
+                    }
                     attributes(html, name_end, None)?.next
                 }
                 Some(b'>') => lt + 3,
@@ -298,7 +304,12 @@ pub(crate) fn facts(html: &str) -> Result<Facts<'_>, Unsure> {
             Some(b'!') => {
                 let rest = &bytes[lt + 2..];
                 if rest.starts_with(b"--") {
-                    comment_end(bytes, lt + 4)?
+                    let end = comment_end(bytes, lt + 4)?;
+                    // The model's tokenizer ends comments at `-->` only.
+                    if state.nesting.is_some() && bytes[end - 2] == b'!' {
+                        return Err(Unsure);
+                    }
+                    end
                 } else if rest.starts_with(b"[CDATA[") {
                     return Err(Unsure);
                 } else {
@@ -311,7 +322,45 @@ pub(crate) fn facts(html: &str) -> Result<Facts<'_>, Unsure> {
             _ => lt + 1,
         };
     }
-    Ok(facts)
+    Ok(state.facts)
+}
+
+/// What the scan has gathered so far.
+struct State<'h> {
+    facts: Facts<'h>,
+    title_seen: bool,
+    /// The tree-building work model, for pages with many tags.
+    nesting: Option<Nesting<'h>>,
+}
+
+/// `nesting::parse_limit`'s model of html5ever's stack work, fed by the
+/// scan's tokens (the same as the model's own on the pages the scan
+/// accepts: no foreign content, and comments that end at `-->`).
+struct Nesting<'h> {
+    stack: Stack<'h>,
+    work: u64,
+    budget: u64,
+}
+
+impl<'h> Nesting<'h> {
+    fn start(&mut self, name: &'h [u8]) -> Result<(), Unsure> {
+        self.work += self.stack.len() as u64 + 1;
+        self.stack.start_html(name);
+        self.within_budget()
+    }
+
+    fn end(&mut self, name: &[u8]) -> Result<(), Unsure> {
+        self.work += self.stack.end(name).0;
+        self.within_budget()
+    }
+
+    fn within_budget(&self) -> Result<(), Unsure> {
+        if self.work > self.budget {
+            Err(Unsure)
+        } else {
+            Ok(())
+        }
+    }
 }
 
 /// Where the tag name starting at `from` ends.
@@ -324,16 +373,15 @@ fn name_end(bytes: &[u8], from: usize) -> usize {
 
 /// Reads the start tag whose name starts at `name_start` (and the raw text
 /// after it, for raw-text elements) into `facts`; where scanning resumes.
-fn start_tag<'h>(
-    html: &'h str,
-    name_start: usize,
-    facts: &mut Facts<'h>,
-    title_seen: &mut bool,
-) -> Result<usize, Unsure> {
+fn start_tag<'h>(html: &'h str, name_start: usize, state: &mut State<'h>) -> Result<usize, Unsure> {
     let bytes = html.as_bytes();
     let name_end = name_end(bytes, name_start);
     let name = &bytes[name_start..name_end];
+    if let Some(nesting) = &mut state.nesting {
+        nesting.start(name)?;
+    }
     let kind = classify(name);
+    let (facts, title_seen) = (&mut state.facts, &mut state.title_seen);
     match kind {
         Kind::Bail => Err(Unsure),
         Kind::Other => Ok(attributes(html, name_end, None)?.next),
