@@ -33,7 +33,10 @@
 //! attribute's `=>` (which `lol_html` mis-tokenizes, see `stream`); input
 //! that ends inside a tag, comment, DOCTYPE or raw text; and a page whose
 //! tree building would pass the work budget (see `nesting`), where the
-//! reference cuts the document.
+//! reference cuts the document. A page with enough tags to come near that
+//! budget is modelled as `nesting::parse_limit` models it, from the scan's
+//! own tokens; such a page with a comment ending in `--!>` (which the
+//! model's tokenizer reads on to `-->`) is unsure too.
 
 use crate::entity::{Context, decode};
 use crate::links::{Facts, collapse_whitespace, count_byte, has_token, read_meta_robots};
@@ -297,8 +300,9 @@ pub(crate) fn facts(html: &str) -> Result<Facts<'_>, Unsure> {
                     attributes(html, name_end, None)?.next
                 }
                 Some(b'>') => lt + 3,
-                // A bogus comment up to `>`; `</` at the end is text.
+                // A bogus comment up to `>`.
                 Some(_) => lt + 2 + memchr::memchr(b'>', &bytes[lt + 2..]).ok_or(Unsure)? + 1,
+                // Text to a tokenizer, but a page cut short: unsure.
                 None => return Err(Unsure),
             },
             Some(b'!') => {
