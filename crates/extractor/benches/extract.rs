@@ -1,8 +1,10 @@
 //! Throughput of `trawl_extractor::extract` (decode + parse + collect links)
-//! on generated, realistic pages of ~20 KB and ~200 KB: the streaming path
-//! (also with links in table cells), the fallback (a page with a link in
-//! table structure, which a tree builder moves: the streaming pass gives up
-//! and the reference parses it again), and the reference alone.
+//! on generated pages of ~20 KB and ~200 KB (the scan answers), with links
+//! in table cells (the scan gives up, the streaming pass answers), the
+//! fallback (a page with a link in table structure, which a tree builder
+//! moves: both give up and the reference parses it again), the reference
+//! alone, and per page on 64 pages of the test site's realistic profile
+//! (`fixtures/realistic.rs`).
 //!
 //! `cargo bench -p trawl-extractor --bench extract` (add `-- --quick` for a
 //! fast look). Reported as bytes of HTML per second.
@@ -13,6 +15,10 @@ use std::hint::black_box;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use trawl_extractor::{Parser, extract_reference, extract_with};
 use url::Url;
+
+#[path = "fixtures/realistic.rs"]
+#[allow(dead_code)]
+mod realistic;
 
 /// A page like a news or documentation site's: a head with meta tags,
 /// scripts and styles, a 50-link nav, article paragraphs, a table and 100
@@ -133,12 +139,12 @@ fn page(target: usize, tables: bool, fostered: bool) -> String {
 fn extract(c: &mut Criterion) {
     let page_url = Url::parse("https://www.example.com/articles/benchmark-page").unwrap();
     let mut group = c.benchmark_group("extract");
-    // The streaming pass handles the page alone, links in table cells
-    // included; with a link in table structure it gives up and the page is
-    // parsed again by the reference.
+    // Without tables the scan handles the page alone; links in table cells
+    // take the streaming pass; with a link in table structure both give up
+    // and the page is parsed again by the reference.
     for (name, target, tables, fostered, expected) in [
-        ("20KB", 20_000, false, false, Parser::Streaming),
-        ("200KB", 200_000, false, false, Parser::Streaming),
+        ("20KB", 20_000, false, false, Parser::Scan),
+        ("200KB", 200_000, false, false, Parser::Scan),
         ("20KB-tables", 20_000, true, false, Parser::Streaming),
         ("20KB-fostered", 20_000, true, true, Parser::Reference),
     ] {
@@ -172,8 +178,29 @@ fn extract(c: &mut Criterion) {
             b.iter(|| extract_reference(black_box(html.as_bytes()), black_box(&page_url), None))
         });
     }
-    // The fixed cost per page (the streaming pass compiles its selectors
-    // for every page), reported per page.
+    // Pages of the test site's realistic profile (2–200 KB, mean ~25 KB,
+    // 20–60 links), 64 of them per iteration, reported per page.
+    let pages: Vec<String> = (0..64).map(realistic::page).collect();
+    for html in &pages {
+        let (_, parser) = extract_with(html.as_bytes(), &page_url, None, Parser::Streaming);
+        assert_eq!(parser, Parser::Scan, "realistic page not scanned");
+    }
+    let bytes: usize = pages.iter().map(String::len).sum();
+    eprintln!("extract/realistic: 64 pages, {} bytes mean", bytes / 64);
+    group.throughput(Throughput::Elements(pages.len() as u64));
+    group.bench_function("realistic", |b| {
+        b.iter(|| {
+            for html in &pages {
+                black_box(extract_with(
+                    black_box(html.as_bytes()),
+                    black_box(&page_url),
+                    None,
+                    Parser::Streaming,
+                ));
+            }
+        })
+    });
+    // The fixed cost per page, reported per page.
     let tiny = b"<!doctype html><title>t</title><a href=/x>x</a>";
     group.throughput(Throughput::Elements(1));
     group.bench_function("tiny-page", |b| {

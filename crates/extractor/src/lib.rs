@@ -16,24 +16,30 @@
 //! keep only http(s) URLs, without fragments. As in a browser, a link's query
 //! is percent-encoded in the page's encoding (its path always in UTF-8).
 //!
-//! Two parsers give the same facts. The default is a streaming pass over the
-//! tokens (`lol_html`, several times faster, no tree built); where a
-//! tokenizer cannot be sure what a tree builder would make of the markup
-//! (links in table structure outside cells and captions, which a tree
-//! builder moves before the table, or in tables it cannot follow; links in
-//! `<select>` or `<template>`, some SVG, framesets, tokenizer-confusing
-//! tags), [`extract`] parses the page again with the
-//! reference, html5ever's full tree builder through `scraper`
-//! ([`extract_reference`]). A differential test holds the two to the same
-//! [`Page`] on generated markup soup, realistic pages and thousands of real
-//! documentation pages.
+//! Three parsers give the same facts, tried in turn, each giving up where
+//! it cannot be sure a tree builder would agree. First a hand-written scan
+//! of the source (one memchr-driven pass following the WHATWG tokenizer,
+//! no tree), which answers ordinary pages and gives up on tables,
+//! `<select>`, `<template>`, SVG/MathML, framesets, `<plaintext>`/`<xmp>`,
+//! CDATA, NUL bytes, `<!--` in scripts and markup cut short; then a
+//! streaming pass over the tokens of `lol_html`, which also copes with SVG
+//! icons, links in table cells and captions, `<select>` and templates
+//! without facts inside, and more; and where neither can be sure (links in
+//! table structure outside cells and captions, which a tree builder moves
+//! before the table, or in tables it cannot follow; links in `<select>` or
+//! `<template>`, some SVG, framesets, tokenizer-confusing tags), [`extract`]
+//! parses the page again with the reference, html5ever's full tree builder
+//! through `scraper` ([`extract_reference`]). A differential test holds the
+//! passes to the same [`Page`] on generated markup soup, realistic pages and
+//! thousands of real documentation pages.
 //!
 //! It never fails and never panics: undecodable bytes become U+FFFD and
 //! malformed markup is repaired the way browsers repair it (html5ever).
 //! Like a browser with scripting on, it treats `<noscript>` content as text
 //! and ignores `<template>` contents, so links there are not reported.
 //!
-//! Cost grows linearly with page size. The streaming pass is linear;
+//! Cost grows linearly with page size. The scan and the streaming pass
+//! are linear;
 //! html5ever alone is not: tens of
 //! thousands of unclosed elements make its tree building quadratic (hours
 //! for a hostile 10 MB page). So a linear pre-scan estimates that work and
@@ -45,10 +51,12 @@
 //!
 //! - `links`: [`extract`] and the [`Page`] it returns, the reference
 //!   walk over the parsed tree, then URL resolution and deduplication.
-//! - `stream`: the streaming pass and when it is unsure; `stream::table`
-//!   models the tree builder's table insertion modes for it.
-//! - `entity`: character references, which the streaming pass decodes
-//!   itself.
+//! - `scan`: the hand-written scan, the tokenizer rules it follows and
+//!   when it is unsure.
+//! - `stream`: the streaming pass (`lol_html`) and when it is unsure;
+//!   `stream::table` models the tree builder's table insertion modes for it.
+//! - `entity`: character references, which the scan and the streaming
+//!   pass decode themselves.
 //! - `charset`: [`decode_html`], the WHATWG encoding sniffing order.
 //! - `sniff`: [`is_html_body`], the one body classifier, and
 //!   [`sniff_is_html`] for bodies without a usable Content-Type.
@@ -73,6 +81,7 @@ mod entity;
 mod fields;
 mod links;
 mod nesting;
+mod scan;
 mod sniff;
 mod stream;
 

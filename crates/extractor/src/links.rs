@@ -56,7 +56,8 @@ pub struct MetaRobots {
 }
 
 /// The raw page facts, before URL resolution: borrowed from the parsed
-/// document on the reference path, owned on the streaming one.
+/// document on the reference path and mostly from the page text on the
+/// scan, owned on the streaming pass.
 #[derive(Debug, Default)]
 pub(crate) struct Facts<'d> {
     pub(crate) title: Option<String>,
@@ -69,13 +70,19 @@ pub(crate) struct Facts<'d> {
 
 pub(crate) const HTML_NAMESPACE: &str = "http://www.w3.org/1999/xhtml";
 
-/// Which parser produced a [`Page`]'s facts (for tests and benchmarks).
+/// Which parser produced a [`Page`]'s facts (for tests and benchmarks), or
+/// which to start with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Parser {
-    /// The streaming pass (`lol_html`): the default, when it is sure.
+    /// The hand-written scan of the source (ordinary pages). As a starting
+    /// point, the same as [`Parser::Streaming`].
+    Scan,
+    /// The streaming pass (`lol_html`), for pages the scan is unsure of.
+    /// As a starting point, the default chain: the scan, then this pass,
+    /// then the reference.
     Streaming,
     /// The full tree builder (`scraper`/html5ever): the reference, and the
-    /// fallback for markup whose tree the streaming pass cannot be sure of.
+    /// fallback for markup whose tree neither pass can be sure of.
     Reference,
 }
 
@@ -85,12 +92,13 @@ pub enum Parser {
 /// against it or the page's `<base href>`. Never fails and never panics:
 /// garbage in gives an empty [`Page`].
 ///
-/// Facts come from a streaming pass over the tokens (`lol_html`) when that
-/// pass can be sure a tree builder would agree, and otherwise from a full
-/// parse (see [`extract_reference`]; the streaming pass stops where it
-/// becomes unsure, so such a page is read twice, in part). Both give the
-/// same [`Page`], which a differential test checks on generated, malformed
-/// and real-world markup.
+/// Facts come from the first of three passes that can be sure a tree
+/// builder would agree: a hand-written scan of the source (ordinary pages),
+/// a streaming pass over `lol_html`'s tokens (a few more), and otherwise a
+/// full parse (see [`extract_reference`]; a pass stops where it becomes
+/// unsure, so such a page is read again, in part). All give the same
+/// [`Page`], which a differential test checks on generated, malformed and
+/// real-world markup.
 pub fn extract(html: &[u8], page_url: &Url, header_charset: Option<&str>) -> Page {
     extract_with(html, page_url, header_charset, Parser::Streaming).0
 }
@@ -102,7 +110,8 @@ pub fn extract_reference(html: &[u8], page_url: &Url, header_charset: Option<&st
 }
 
 /// [`extract`] starting with `preferred`, also telling which parser the
-/// facts came from (the streaming pass falls back to the reference).
+/// facts came from (the scan falls back to the streaming pass, which falls
+/// back to the reference).
 pub fn extract_with(
     html: &[u8],
     page_url: &Url,
@@ -113,13 +122,16 @@ pub fn extract_with(
         .domain()
         .and_then(|domain| domain.rsplit('.').next());
     let (text, encoding) = decode_with_tld(html, header_charset, tld);
-    if preferred == Parser::Streaming
-        && let Ok(facts) = crate::stream::facts(&text)
-    {
-        return (
-            page_from_facts(facts, page_url, encoding),
-            Parser::Streaming,
-        );
+    if preferred != Parser::Reference {
+        if let Ok(facts) = crate::scan::facts(&text) {
+            return (page_from_facts(facts, page_url, encoding), Parser::Scan);
+        }
+        if let Ok(facts) = crate::stream::facts(&text) {
+            return (
+                page_from_facts(facts, page_url, encoding),
+                Parser::Streaming,
+            );
+        }
     }
     let document = parse_within_budget(&text, None);
     let facts = Facts::collect(&document);
@@ -331,7 +343,7 @@ impl MetaRobots {
 /// bytes with a byte-wide tally, which the compiler turns into wide
 /// compare-and-subtract vector code (about 10x faster than a plain
 /// `filter().count()`, which widens every byte to 64 bits).
-fn count_byte(haystack: &[u8], needle: u8) -> u64 {
+pub(crate) fn count_byte(haystack: &[u8], needle: u8) -> u64 {
     haystack
         .chunks(255)
         .map(|block| {

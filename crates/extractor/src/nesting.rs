@@ -89,12 +89,12 @@ fn classify(name: &[u8]) -> Kind {
 /// estimated tree-building work passes `budget`.
 pub fn parse_limit(html: &str, budget: u64) -> usize {
     let bytes = html.as_bytes();
-    let mut stack: Vec<(&[u8], Kind)> = Vec::new();
+    let mut stack = Stack::default();
     // Open foreign roots: inside them `/>` closes an element.
     let mut foreign = 0usize;
     let mut work = 0u64;
     let mut at = 0;
-    while let Some(offset) = bytes[at..].iter().position(|&b| b == b'<') {
+    while let Some(offset) = memchr::memchr(b'<', &bytes[at..]) {
         let lt = at + offset;
         // Input that ends inside a tag or comment opens no more elements.
         let Some((markup, next)) = markup(bytes, lt) else {
@@ -119,34 +119,14 @@ pub fn parse_limit(html: &str, budget: u64) -> usize {
                     _ if self_closing && foreign > 0 => {}
                     kind => {
                         foreign += usize::from(kind == Kind::ForeignRoot);
-                        stack.push((name, kind));
+                        stack.open.push((name, kind));
                     }
                 }
             }
             Markup::End { name } => {
-                let stops_at: fn(Kind) -> bool = match classify(name) {
-                    Kind::NotStacked => continue,
-                    Kind::Special | Kind::ScopeBoundary => |kind| kind == Kind::ScopeBoundary,
-                    _ => |kind| matches!(kind, Kind::Special | Kind::ScopeBoundary),
-                };
-                let mut found = None;
-                for (index, &(open, kind)) in stack.iter().enumerate().rev() {
-                    work += 1;
-                    if open.eq_ignore_ascii_case(name) {
-                        found = Some(index);
-                        break;
-                    }
-                    if stops_at(kind) {
-                        break;
-                    }
-                }
-                if let Some(index) = found {
-                    foreign -= stack[index..]
-                        .iter()
-                        .filter(|(_, kind)| *kind == Kind::ForeignRoot)
-                        .count();
-                    stack.truncate(index);
-                }
+                let (steps, closed_foreign) = stack.end(name);
+                work += steps;
+                foreign -= closed_foreign;
                 if work > budget {
                     return lt;
                 }
@@ -154,6 +134,61 @@ pub fn parse_limit(html: &str, budget: u64) -> usize {
         }
     }
     bytes.len()
+}
+
+/// The model's stack of open elements.
+#[derive(Debug, Default)]
+pub(crate) struct Stack<'a> {
+    open: Vec<(&'a [u8], Kind)>,
+}
+
+impl<'a> Stack<'a> {
+    pub(crate) fn len(&self) -> usize {
+        self.open.len()
+    }
+
+    /// Pushes the element of an HTML start tag if the model stacks it
+    /// (for a tokenizer outside foreign content that has already skipped
+    /// raw text, as the scan is): what [`parse_limit`] does there, after
+    /// adding `len() + 1` to the work.
+    pub(crate) fn start_html(&mut self, name: &'a [u8]) {
+        let kind = classify(name);
+        if matches!(kind, Kind::Special | Kind::ScopeBoundary | Kind::Ordinary) {
+            self.open.push((name, kind));
+        }
+    }
+
+    /// An end tag: the stack steps its search takes, and how many foreign
+    /// roots it closed. It closes the nearest open element of its name,
+    /// unless a boundary comes first.
+    pub(crate) fn end(&mut self, name: &[u8]) -> (u64, usize) {
+        let stops_at: fn(Kind) -> bool = match classify(name) {
+            Kind::NotStacked => return (0, 0),
+            Kind::Special | Kind::ScopeBoundary => |kind| kind == Kind::ScopeBoundary,
+            _ => |kind| matches!(kind, Kind::Special | Kind::ScopeBoundary),
+        };
+        let mut steps = 0;
+        let mut found = None;
+        for (index, &(open, kind)) in self.open.iter().enumerate().rev() {
+            steps += 1;
+            if open.eq_ignore_ascii_case(name) {
+                found = Some(index);
+                break;
+            }
+            if stops_at(kind) {
+                break;
+            }
+        }
+        let mut closed_foreign = 0;
+        if let Some(index) = found {
+            closed_foreign = self.open[index..]
+                .iter()
+                .filter(|(_, kind)| *kind == Kind::ForeignRoot)
+                .count();
+            self.open.truncate(index);
+        }
+        (steps, closed_foreign)
+    }
 }
 
 /// What starts at a `<`.
@@ -186,7 +221,7 @@ fn markup(bytes: &[u8], lt: usize) -> Option<(Markup<'_>, usize)> {
             Some((Markup::Other, body + close + 3))
         }
         Some(b'!' | b'?') => {
-            let close = rest.iter().position(|&b| b == b'>')?;
+            let close = memchr::memchr(b'>', rest)?;
             Some((Markup::Other, lt + 1 + close + 1))
         }
         Some(b'/') => match rest.get(1) {
@@ -198,7 +233,7 @@ fn markup(bytes: &[u8], lt: usize) -> Option<(Markup<'_>, usize)> {
             Some(b'>') => Some((Markup::Other, lt + 3)),
             // `</` then anything else opens a bogus comment up to `>`.
             Some(_) => {
-                let close = rest.iter().position(|&b| b == b'>')?;
+                let close = memchr::memchr(b'>', rest)?;
                 Some((Markup::Other, lt + 1 + close + 1))
             }
             None => None,
@@ -251,7 +286,7 @@ fn skip_attributes(bytes: &[u8], mut pos: usize) -> Option<(bool, usize)> {
                 match *bytes.get(pos)? {
                     quote @ (b'"' | b'\'') => {
                         pos += 1;
-                        pos += bytes[pos..].iter().position(|&b| b == quote)? + 1;
+                        pos += memchr::memchr(quote, &bytes[pos..])? + 1;
                     }
                     _ => {
                         while bytes.get(pos).is_some_and(|&b| !is_space(b) && b != b'>') {
@@ -288,9 +323,7 @@ fn is_space(b: u8) -> bool {
 }
 
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack
-        .windows(needle.len())
-        .position(|window| window == needle)
+    memchr::memmem::find(haystack, needle)
 }
 
 #[cfg(test)]

@@ -520,8 +520,10 @@ pub(crate) fn facts(html: &str) -> Result<Facts<'static>, Unsure> {
             .borrow()
             .iter()
             .any(|block| leaves_foreign_content(html.get(block.clone()).unwrap_or("")));
-    // Every unsure place stops the pass with an error.
-    if written.is_err() || foreign_unsure {
+    // Every unsure place stops the pass with an error. After an element
+    // closed by another's end tag, `lol_html` may also tokenize the rest
+    // differently (`<svg></a><script><!--`), even without facts there.
+    if written.is_err() || foreign_unsure || state.lost.get() {
         return Err(Unsure);
     }
     let mut facts = facts.into_inner();
