@@ -8,7 +8,7 @@ use trawl_fetcher::{
     AddressClass, BodyBudget, CookieJar, Fetched, Fetcher, FetcherConfig, NetworkPolicy,
     ProxyConfig, RedirectVerdict,
 };
-use trawl_testsite::{ForwardProxy, SiteConfig, TestSite};
+use trawl_testsite::{ForwardProxy, PageProfile, SiteConfig, TestSite};
 use url::Url;
 
 fn loopback() -> NetworkPolicy {
@@ -97,6 +97,7 @@ async fn a_body_waits_for_the_budget_until_the_held_one_is_dropped() {
     let site = TestSite::start(SiteConfig {
         pages: 10,
         page_bytes: 600 * 1024,
+        profile: PageProfile::Uniform,
         ..SiteConfig::default()
     })
     .await

@@ -187,7 +187,7 @@ impl Default for SiteConfig {
             latency: Duration::ZERO,
             sitemaps: false,
             hosts: 1,
-            profile: PageProfile::Uniform,
+            profile: PageProfile::default(),
         }
     }
 }

@@ -42,7 +42,14 @@ fn get(addr: SocketAddr, path: &str) -> String {
 fn the_binary_announces_its_address_and_serves_a_big_site() {
     let mut child = testsite()
         .args(["--port", "0", "--pages", "20000", "--links", "5"])
-        .args(["--page-bytes", "4096", "--seed", "3"])
+        .args([
+            "--page-bytes",
+            "4096",
+            "--seed",
+            "3",
+            "--profile",
+            "uniform",
+        ])
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .spawn()

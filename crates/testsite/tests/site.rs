@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use trawl_testsite::{SiteConfig, TestSite};
+use trawl_testsite::{PageProfile, SiteConfig, TestSite};
 use url::Url;
 
 /// Every network step of a test is bounded by this, so a hang fails fast.
@@ -177,11 +177,14 @@ async fn start(config: SiteConfig) -> TestSite {
     TestSite::start(config).await.expect("site starts")
 }
 
+/// The uniform page, whose titles and sizes these tests check (the
+/// realistic page's own tests are beside its generator).
 fn small() -> SiteConfig {
     SiteConfig {
         pages: 300,
         links_per_page: 4,
         seed: 7,
+        profile: PageProfile::Uniform,
         ..SiteConfig::default()
     }
 }
@@ -196,7 +199,11 @@ fn canonical(base: &Url, href: &str) -> Option<Url> {
 
 #[tokio::test]
 async fn root_and_pages_are_html_with_titles() {
-    let site = start(SiteConfig::default()).await;
+    let site = start(SiteConfig {
+        profile: PageProfile::Uniform,
+        ..SiteConfig::default()
+    })
+    .await;
     let root = get(&site, "/").await;
     assert_eq!(root.status, 200);
     assert_eq!(root.title().as_deref(), Some("Page 0"));
@@ -727,6 +734,7 @@ async fn odd_content_is_served() {
 async fn a_big_site_starts_and_shuts_down() {
     let site = start(SiteConfig {
         pages: 20_000,
+        profile: PageProfile::Uniform,
         ..SiteConfig::default()
     })
     .await;
