@@ -91,6 +91,7 @@ mod headers;
 mod hops;
 mod limiter;
 mod netpolicy;
+mod outcome;
 mod politeness;
 mod proxy;
 mod retry;
@@ -100,10 +101,7 @@ mod tls;
 
 pub use body::ResponseFacts;
 pub use budget::{BodyBudget, DEFAULT_BODY_BUDGET, UNANNOUNCED};
-pub use client::{
-    Credential, CredentialScope, Exchange, Fetched, Fetcher, FetcherConfig, RedirectPolicy,
-    RedirectVerdict, StopReason, Tap,
-};
+pub use client::{Credential, CredentialScope, Fetcher, FetcherConfig, RedirectPolicy, Tap};
 pub use cookies::{CookieFileError, CookieJar, CookieRefusal};
 pub use error::{BuildError, ErrorKind, FetchError};
 pub use headers::{HeaderError, request_header};
@@ -112,6 +110,7 @@ pub use netpolicy::{
     AddressClass, BlockReason, Blocked, ClassSet, IpNet, NetworkPolicy, classify_address,
     embedded_v4,
 };
+pub use outcome::{Exchange, Fetched, RedirectVerdict, StopReason};
 pub use politeness::{HostPolicy, PolitenessConfig};
 pub use proxy::{ProxyConfig, ProxyError};
 pub use retry::{Retry, RetryAfter, backoff_delay, classify};

@@ -15,8 +15,9 @@ use tokio::sync::OnceCell;
 use tokio::time::Instant;
 use url::{Position, Url};
 
-use crate::client::{Fetcher, RedirectVerdict};
+use crate::client::Fetcher;
 use crate::error::ErrorKind;
+use crate::outcome::RedirectVerdict;
 
 mod matcher;
 

@@ -6,7 +6,8 @@ use std::io::Read;
 
 use url::Url;
 
-use crate::client::{Fetcher, RedirectVerdict};
+use crate::client::Fetcher;
+use crate::outcome::RedirectVerdict;
 
 /// The protocol's limit for one sitemap, uncompressed; also the cap on a
 /// download and on what a gzip sitemap may inflate to.

@@ -1,4 +1,6 @@
 use super::*;
+use crate::outcome::StopReason;
+use crate::retry::Retry;
 
 fn url(s: &str) -> Url {
     Url::parse(s).expect("test URL")
