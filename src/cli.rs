@@ -391,8 +391,8 @@ pub struct CrawlArgs {
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1024))]
     pub io_threads: Option<u32>,
 
-    /// Threads that parse HTML, off the I/O threads [default: one per
-    /// core].
+    /// Threads that parse HTML, off the I/O threads [default: the cores
+    /// left after --io-threads, at least 1].
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1024))]
     pub parse_threads: Option<u32>,
 
