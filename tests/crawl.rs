@@ -6,7 +6,7 @@ use std::collections::{BTreeSet, HashSet};
 use std::time::Duration;
 
 use common::{FAST, Site, parse_lines, read_records, trawl, unique_urls, workdir, write_seeds};
-use trawl_testsite::SiteConfig;
+use trawl_testsite::{PageProfile, SiteConfig};
 
 fn site(pages: usize, links_per_page: usize) -> Site {
     Site::start(SiteConfig {
@@ -94,6 +94,47 @@ fn crawls_every_reachable_page_of_a_2000_page_site_exactly_once() {
             .any(|r| r["url"].as_str().unwrap().contains("outside.invalid"))
     );
     assert!(run.stderr.contains("crawled") || run.stderr.is_empty());
+}
+
+/// Pages each bigger than the whole `--max-buffered` budget, many fetches
+/// in flight: every body waits for the budget to itself and the crawl
+/// still ends with every page fetched once and kept whole.
+#[test]
+fn pages_bigger_than_the_body_budget_are_crawled_whole_and_once() {
+    let site = Site::start(SiteConfig {
+        pages: 40,
+        links_per_page: 4,
+        seed: 7,
+        page_bytes: 300 * 1024,
+        profile: PageProfile::Uniform,
+        ..SiteConfig::default()
+    });
+    let dir = workdir();
+    write_seeds(dir.path(), &[&site.url("/")]);
+    let run = trawl(
+        dir.path(),
+        &args("seeds.txt", "crawl.jsonl", &["--max-buffered", "256K"]),
+    );
+    assert!(
+        run.status.success(),
+        "exit {:?}\n{}",
+        run.status,
+        run.stderr
+    );
+    let records = read_records(&dir.path().join("crawl.jsonl"));
+    let expected: HashSet<String> = site.site.reachable().keys().cloned().collect();
+    assert_eq!(unique_urls(&records), expected);
+    assert_eq!(records.len(), expected.len(), "one record per page");
+    for record in &records {
+        assert_eq!(record["status"], 200, "{record}");
+        assert_eq!(record["error"], serde_json::Value::Null, "{record}");
+        assert!(record["bytes"].as_u64().unwrap() > 256 * 1024, "{record}");
+        assert!(!record["links"].as_array().unwrap().is_empty(), "{record}");
+    }
+    for url in &expected {
+        let path = url.trim_start_matches(&site.site.base_url());
+        assert_eq!(site.site.hits(path), 1, "{path}");
+    }
 }
 
 #[test]
