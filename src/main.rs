@@ -128,12 +128,29 @@ impl Refusal {
 fn crawl_command(args: &CrawlArgs, seeds: Option<Vec<url::Url>>, report: &Report) -> ExitCode {
     let bar = progress::bar(args.quiet);
     init_logging(bar.clone());
+    raise_open_files_limit();
     match prepare(args, seeds, report) {
         Ok(prepared) => start(prepared, bar),
         Err(refusal) => {
             eprintln!("trawl: error: {}", refusal.message);
             ExitCode::from(refusal.code)
         }
+    }
+}
+
+/// Raises the soft limit on open files to the hard one. Every host of a
+/// crawl keeps a keep-alive connection open for a while, so the soft limit
+/// many systems start programs with (1,024) would stop a crawl of a
+/// thousand hosts with "too many open files", while the hard limit is
+/// usually far higher (Go's runtime does the same at start). A refusal
+/// leaves the limit as it was.
+fn raise_open_files_limit() {
+    use nix::sys::resource::{Resource, getrlimit, setrlimit};
+    if let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE)
+        && soft < hard
+        && let Err(error) = setrlimit(Resource::RLIMIT_NOFILE, hard, hard)
+    {
+        tracing::debug!(soft, hard, %error, "could not raise the open files limit");
     }
 }
 

@@ -556,3 +556,68 @@ fn virtual_hosts_are_crawled_through_resolve_overrides() {
         "every request carried one of the five virtual host names: {hosts:?}"
     );
 }
+
+/// Every host keeps a keep-alive connection for a while, so a crawl of a
+/// few hundred hosts needs more open files than the soft limit many
+/// systems start programs with (1,024, or less): trawl raises its soft
+/// limit to the hard one. Here the soft limit is 256 and 400 hosts are
+/// crawled: no record may fail to connect.
+#[test]
+fn a_low_soft_open_files_limit_does_not_stop_a_crawl_of_many_hosts() {
+    const HOSTS: usize = 400;
+    let site = Site::start(SiteConfig {
+        pages: 3,
+        links_per_page: 2,
+        hosts: HOSTS,
+        profile: PageProfile::Uniform,
+        ..SiteConfig::default()
+    });
+    let dir = workdir();
+    let port = site.site.addr().port();
+    let seeds: Vec<String> = (0..HOSTS).map(|k| site.site.vhost_url(k, "/")).collect();
+    let seed_refs: Vec<&str> = seeds.iter().map(String::as_str).collect();
+    write_seeds(dir.path(), &seed_refs);
+    let resolves: Vec<String> = (0..HOSTS)
+        .map(|k| format!("{}:{port}:127.0.0.1", trawl_testsite::TestSite::vhost(k)))
+        .collect();
+    let mut arguments = args("seeds.txt", "crawl.jsonl", &[]);
+    for resolve in &resolves {
+        arguments.push("--resolve");
+        arguments.push(resolve);
+    }
+    let command = common::trawl_command(dir.path(), &arguments);
+    // The same command under `sh`, which lowers the soft limit first.
+    let program = command.get_program().to_owned();
+    let mut limited = std::process::Command::new("sh");
+    limited
+        .arg("-c")
+        .arg("ulimit -Sn 256 && exec \"$0\" \"$@\"")
+        .arg(program)
+        .args(command.get_args())
+        .current_dir(dir.path())
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    for (name, value) in command.get_envs() {
+        match value {
+            Some(value) => limited.env(name, value),
+            None => limited.env_remove(name),
+        };
+    }
+    let run = common::wait_bounded(limited.spawn().expect("sh runs"), common::RUN_LIMIT);
+    assert!(run.status.success(), "{}", run.stderr);
+    let records = read_records(&dir.path().join("crawl.jsonl"));
+    let failed: Vec<&serde_json::Value> =
+        records.iter().filter(|r| !r["error"].is_null()).collect();
+    assert!(
+        failed.is_empty(),
+        "{} failed, first {:?}",
+        failed.len(),
+        failed.first()
+    );
+    let mut expected = HashSet::new();
+    for k in 0..HOSTS {
+        expected.extend(site.site.reachable_on_vhost(k));
+    }
+    assert_eq!(unique_urls(&records), expected);
+}
