@@ -4,7 +4,7 @@
 //! fallback (a page with a link in table structure, which a tree builder
 //! moves: both give up and the reference parses it again), the reference
 //! alone, and per page on 64 pages of the test site's realistic profile
-//! (`fixtures/realistic.rs`).
+//! (`trawl_testsite::SitePages`).
 //!
 //! `cargo bench -p trawl-extractor --bench extract` (add `-- --quick` for a
 //! fast look). Reported as bytes of HTML per second.
@@ -15,10 +15,6 @@ use std::hint::black_box;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use trawl_extractor::{Parser, extract_reference, extract_with};
 use url::Url;
-
-#[path = "fixtures/realistic.rs"]
-#[allow(dead_code)]
-mod realistic;
 
 /// A page like a news or documentation site's: a head with meta tags,
 /// scripts and styles, a 50-link nav, article paragraphs, a table and 100
@@ -180,7 +176,14 @@ fn extract(c: &mut Criterion) {
     }
     // Pages of the test site's realistic profile (2–200 KB, mean ~25 KB,
     // 20–60 links), 64 of them per iteration, reported per page.
-    let pages: Vec<String> = (0..64).map(realistic::page).collect();
+    let site = trawl_testsite::SitePages::new(trawl_testsite::SiteConfig {
+        pages: 64,
+        profile: trawl_testsite::PageProfile::Realistic,
+        ..trawl_testsite::SiteConfig::default()
+    });
+    let pages: Vec<String> = (0..site.len())
+        .map(|page| site.html(page, "https://www.example.com"))
+        .collect();
     for html in &pages {
         let (_, parser) = extract_with(html.as_bytes(), &page_url, None, Parser::Streaming);
         assert_eq!(parser, Parser::Scan, "realistic page not scanned");

@@ -573,15 +573,17 @@ fn tokenizer_and_tree_traps_take_the_scan_and_agree() {
     }
 }
 
-#[path = "../benches/fixtures/realistic.rs"]
-mod test_site;
-
-/// The test site's realistic profile (shared with the bench): every page
+/// The test site's realistic profile, as the site serves it: every page
 /// is ordinary, so the scan must answer each one itself.
 #[test]
 fn test_site_realistic_pages_take_the_scan() {
-    for page in 0..300 {
-        let html = test_site::page(page);
+    let pages = trawl_testsite::SitePages::new(trawl_testsite::SiteConfig {
+        pages: 300,
+        profile: trawl_testsite::PageProfile::Realistic,
+        ..trawl_testsite::SiteConfig::default()
+    });
+    for page in 0..pages.len() {
+        let html = pages.html(page, "http://h.example");
         let parser = compare(html.as_bytes(), &page_url());
         assert_eq!(parser, Parser::Scan, "page {page} not scanned:\n{html}");
     }

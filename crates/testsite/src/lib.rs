@@ -269,6 +269,49 @@ pub struct TestSite {
     accept: JoinHandle<()>,
 }
 
+/// The site's pages without a server, for tests and benchmarks that need
+/// the markup itself (the extractor's): the same bytes the site serves
+/// from `base` (e.g. `http://127.0.0.1:8080`).
+pub struct SitePages {
+    graph: Graph,
+    config: SiteConfig,
+}
+
+impl std::fmt::Debug for SitePages {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SitePages")
+            .field("pages", &self.len())
+            .field("config", &self.config)
+            .finish()
+    }
+}
+
+impl SitePages {
+    /// The pages `config` describes (its link graph is built once, here).
+    pub fn new(config: SiteConfig) -> SitePages {
+        SitePages {
+            graph: graph_for(&config),
+            config,
+        }
+    }
+
+    /// How many pages there are.
+    pub fn len(&self) -> usize {
+        self.graph.links.len()
+    }
+
+    /// Whether there are none (never: a site has at least its root).
+    pub fn is_empty(&self) -> bool {
+        self.graph.links.is_empty()
+    }
+
+    /// The HTML of page `page` (0 is the root; below [`len`](Self::len),
+    /// or it panics), with absolute links to `base`.
+    pub fn html(&self, page: usize, base: &str) -> String {
+        String::from_utf8_lossy(&render_page(&self.graph, page, base, &self.config)).into_owned()
+    }
+}
+
 impl TestSite {
     /// Generates the site and serves it on `127.0.0.1:0` from the current
     /// tokio runtime.
