@@ -557,27 +557,23 @@ fn virtual_hosts_are_crawled_through_resolve_overrides() {
     );
 }
 
-/// Every host keeps a keep-alive connection for a while, so a crawl of a
-/// few hundred hosts needs more open files than the soft limit many
-/// systems start programs with (1,024, or less): trawl raises its soft
-/// limit to the hard one. Here the soft limit is 256 and 400 hosts are
-/// crawled: no record may fail to connect.
-#[test]
-fn a_low_soft_open_files_limit_does_not_stop_a_crawl_of_many_hosts() {
-    const HOSTS: usize = 400;
+/// Crawls `hosts` virtual hosts of 3 pages with `limit` (an `ulimit`
+/// command run by `sh` before it execs trawl) in force: the site, the run
+/// and its records.
+fn crawl_hosts_under(hosts: usize, limit: &str) -> (Site, common::Run, Vec<serde_json::Value>) {
     let site = Site::start(SiteConfig {
         pages: 3,
         links_per_page: 2,
-        hosts: HOSTS,
+        hosts,
         profile: PageProfile::Uniform,
         ..SiteConfig::default()
     });
     let dir = workdir();
     let port = site.site.addr().port();
-    let seeds: Vec<String> = (0..HOSTS).map(|k| site.site.vhost_url(k, "/")).collect();
+    let seeds: Vec<String> = (0..hosts).map(|k| site.site.vhost_url(k, "/")).collect();
     let seed_refs: Vec<&str> = seeds.iter().map(String::as_str).collect();
     write_seeds(dir.path(), &seed_refs);
-    let resolves: Vec<String> = (0..HOSTS)
+    let resolves: Vec<String> = (0..hosts)
         .map(|k| format!("{}:{port}:127.0.0.1", trawl_testsite::TestSite::vhost(k)))
         .collect();
     let mut arguments = args("seeds.txt", "crawl.jsonl", &[]);
@@ -586,13 +582,11 @@ fn a_low_soft_open_files_limit_does_not_stop_a_crawl_of_many_hosts() {
         arguments.push(resolve);
     }
     let command = common::trawl_command(dir.path(), &arguments);
-    // The same command under `sh`, which lowers the soft limit first.
-    let program = command.get_program().to_owned();
     let mut limited = std::process::Command::new("sh");
     limited
         .arg("-c")
-        .arg("ulimit -Sn 256 && exec \"$0\" \"$@\"")
-        .arg(program)
+        .arg(format!("{limit} && exec \"$0\" \"$@\""))
+        .arg(command.get_program())
         .args(command.get_args())
         .current_dir(dir.path())
         .stdin(std::process::Stdio::null())
@@ -605,8 +599,20 @@ fn a_low_soft_open_files_limit_does_not_stop_a_crawl_of_many_hosts() {
         };
     }
     let run = common::wait_bounded(limited.spawn().expect("sh runs"), common::RUN_LIMIT);
-    assert!(run.status.success(), "{}", run.stderr);
     let records = read_records(&dir.path().join("crawl.jsonl"));
+    (site, run, records)
+}
+
+/// Every host keeps a keep-alive connection for a while, so a crawl of a
+/// few hundred hosts needs more open files than the soft limit many
+/// systems start programs with (1,024, or less): trawl raises its soft
+/// limit to the hard one. Here the soft limit is 256 and 400 hosts are
+/// crawled: no record may fail to connect.
+#[test]
+fn a_low_soft_open_files_limit_does_not_stop_a_crawl_of_many_hosts() {
+    const HOSTS: usize = 400;
+    let (site, run, records) = crawl_hosts_under(HOSTS, "ulimit -Sn 256");
+    assert!(run.status.success(), "{}", run.stderr);
     let failed: Vec<&serde_json::Value> =
         records.iter().filter(|r| !r["error"].is_null()).collect();
     assert!(
@@ -620,4 +626,34 @@ fn a_low_soft_open_files_limit_does_not_stop_a_crawl_of_many_hosts() {
         expected.extend(site.site.reachable_on_vhost(k));
     }
     assert_eq!(unique_urls(&records), expected);
+    assert!(!run.stderr.contains("out of open files"), "{}", run.stderr);
+}
+
+/// Past the hard limit connections fail as `connect` records, and the
+/// user is told once why and what to do.
+#[test]
+fn running_out_of_open_files_is_explained_once() {
+    let (_site, run, records) = crawl_hosts_under(120, "ulimit -n 64");
+    assert!(run.status.success(), "{}", run.stderr);
+    let out_of_files = records
+        .iter()
+        .filter(|r| {
+            r["error"]["kind"] == "connect"
+                && r["error"]["message"]
+                    .as_str()
+                    .is_some_and(|m| m.contains("Too many open files"))
+        })
+        .count();
+    assert!(
+        out_of_files > 0,
+        "no record ran out of files: {}",
+        run.stderr
+    );
+    assert_eq!(
+        run.stderr.matches("out of open files").count(),
+        1,
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("ulimit -Hn"), "{}", run.stderr);
 }

@@ -153,8 +153,39 @@ impl FetchError {
                 return FetchError::new(kind, format!("{url}: {explained}"));
             }
         }
+        if is_out_of_files(&err) {
+            warn_out_of_files();
+        }
         let err = err.without_url();
         FetchError::new(kind, format!("{url}: {}", chain_message(&err)))
+    }
+}
+
+/// Whether the process (EMFILE) or the system (ENFILE) ran out of open
+/// files: every new connection fails until some close, which is the
+/// machine's doing, not the host's.
+fn is_out_of_files(err: &(dyn StdError + 'static)) -> bool {
+    const ENFILE: i32 = 23;
+    const EMFILE: i32 = 24;
+    for_each_cause(err, |cause| {
+        cause
+            .downcast_ref::<io::Error>()
+            .and_then(io::Error::raw_os_error)
+            .is_some_and(|code| code == EMFILE || code == ENFILE)
+    })
+}
+
+/// Says once per process what the records cannot: why connections fail
+/// and what to do about it.
+fn warn_out_of_files() {
+    static WARNED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    if !WARNED.swap(true, std::sync::atomic::Ordering::Relaxed) {
+        tracing::warn!(
+            "out of open files: new connections fail (`connect` records, \"Too many open \
+             files\") until some close; every crawled host keeps a connection for up to 90 s, \
+             so lower --concurrency or crawl fewer hosts at once, or raise the hard limit \
+             (ulimit -Hn)"
+        );
     }
 }
 
@@ -330,6 +361,28 @@ mod tests {
         fn source(&self) -> Option<&(dyn StdError + 'static)> {
             self.1.as_deref().map(|e| e as &(dyn StdError + 'static))
         }
+    }
+
+    #[test]
+    fn running_out_of_open_files_is_told_from_other_io_errors() {
+        #[derive(Debug)]
+        struct Wrapper(io::Error);
+        impl fmt::Display for Wrapper {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("tcp open error")
+            }
+        }
+        impl StdError for Wrapper {
+            fn source(&self) -> Option<&(dyn StdError + 'static)> {
+                Some(&self.0)
+            }
+        }
+        assert!(is_out_of_files(&Wrapper(io::Error::from_raw_os_error(24))));
+        assert!(is_out_of_files(&io::Error::from_raw_os_error(23)));
+        assert!(!is_out_of_files(&Wrapper(io::Error::from_raw_os_error(
+            111
+        ))));
+        assert!(!is_out_of_files(&io::Error::other("Too many open files")));
     }
 
     #[test]
