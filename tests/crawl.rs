@@ -17,6 +17,18 @@ fn site(pages: usize, links_per_page: usize) -> Site {
     })
 }
 
+/// The server saw each of `urls` requested exactly once.
+fn assert_each_requested_once(site: &Site, urls: &HashSet<String>) {
+    for url in urls {
+        let path = url.trim_start_matches(&site.site.base_url());
+        assert_eq!(
+            site.site.hits(path),
+            1,
+            "{path} requested more than once or never"
+        );
+    }
+}
+
 fn args<'a>(seeds: &'a str, output: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
     let mut args = vec!["crawl", seeds, "-o", output];
     args.extend_from_slice(FAST);
@@ -84,10 +96,7 @@ fn crawls_every_reachable_page_of_a_2000_page_site_exactly_once() {
         );
     }
     // Every page was requested once: the server agrees with the JSONL.
-    for url in &expected {
-        let path = url.trim_start_matches(&site.site.base_url());
-        assert_eq!(site.site.hits(path), 1, "{path} requested more than once");
-    }
+    assert_each_requested_once(&site, &expected);
     assert!(
         !records
             .iter()
@@ -131,10 +140,7 @@ fn pages_bigger_than_the_body_budget_are_crawled_whole_and_once() {
         assert!(record["bytes"].as_u64().unwrap() > 256 * 1024, "{record}");
         assert!(!record["links"].as_array().unwrap().is_empty(), "{record}");
     }
-    for url in &expected {
-        let path = url.trim_start_matches(&site.site.base_url());
-        assert_eq!(site.site.hits(path), 1, "{path}");
-    }
+    assert_each_requested_once(&site, &expected);
 }
 
 #[test]
@@ -369,10 +375,7 @@ fn writes_to_stdout_with_dash() {
 
 #[test]
 fn an_unreachable_server_is_a_record_not_a_crash() {
-    let port = {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.local_addr().unwrap().port()
-    };
+    let (_refusing, port) = common::refusing_port();
     let dir = workdir();
     let seed = format!("http://127.0.0.1:{port}/");
     write_seeds(dir.path(), &[&seed]);
@@ -505,10 +508,7 @@ fn a_queue_and_seen_set_larger_than_their_memory_budgets_spill_and_still_cover_t
     let expected: HashSet<String> = site.site.reachable().keys().cloned().collect();
     assert_eq!(crawled, expected);
     assert_eq!(records.len(), expected.len(), "one record per URL");
-    for url in &expected {
-        let path = &url[site.site.base_url().len()..];
-        assert_eq!(site.site.hits(path), 1, "{path} fetched once");
-    }
+    assert_each_requested_once(&site, &expected);
     assert!(
         !dir.path().join("out/crawl.state").exists(),
         "spill file and state are gone after a finished crawl"
@@ -524,18 +524,9 @@ fn virtual_hosts_are_crawled_through_resolve_overrides() {
         ..SiteConfig::default()
     });
     let dir = workdir();
-    let port = site.site.addr().port();
-    let seeds: Vec<String> = (0..5).map(|k| site.site.vhost_url(k, "/")).collect();
-    let seed_refs: Vec<&str> = seeds.iter().map(String::as_str).collect();
-    write_seeds(dir.path(), &seed_refs);
-    let resolves: Vec<String> = (0..5)
-        .map(|k| format!("{}:{port}:127.0.0.1", trawl_testsite::TestSite::vhost(k)))
-        .collect();
+    let resolves = vhost_seeds_and_resolves(&site, 5, dir.path());
     let mut arguments = args("seeds.txt", "crawl.jsonl", &[]);
-    for resolve in &resolves {
-        arguments.push("--resolve");
-        arguments.push(resolve);
-    }
+    arguments.extend(resolves.iter().map(String::as_str));
     let run = trawl(dir.path(), &arguments);
     assert!(run.status.success(), "{}", run.stderr);
     let crawled = unique_urls(&read_records(&dir.path().join("crawl.jsonl")));
@@ -557,6 +548,24 @@ fn virtual_hosts_are_crawled_through_resolve_overrides() {
     );
 }
 
+/// Seeds `dir` with the root of each of the site's first `hosts` virtual
+/// hosts and returns the `--resolve HOST:PORT:127.0.0.1` overrides that
+/// reach them.
+fn vhost_seeds_and_resolves(site: &Site, hosts: usize, dir: &std::path::Path) -> Vec<String> {
+    let seeds: Vec<String> = (0..hosts).map(|k| site.site.vhost_url(k, "/")).collect();
+    let seed_refs: Vec<&str> = seeds.iter().map(String::as_str).collect();
+    write_seeds(dir, &seed_refs);
+    let port = site.site.addr().port();
+    (0..hosts)
+        .flat_map(|k| {
+            [
+                "--resolve".to_owned(),
+                format!("{}:{port}:127.0.0.1", trawl_testsite::TestSite::vhost(k)),
+            ]
+        })
+        .collect()
+}
+
 /// Crawls `hosts` virtual hosts of 3 pages with `limit` (an `ulimit`
 /// command run by `sh` before it execs trawl) in force: the site, the run
 /// and its records.
@@ -569,18 +578,9 @@ fn crawl_hosts_under(hosts: usize, limit: &str) -> (Site, common::Run, Vec<serde
         ..SiteConfig::default()
     });
     let dir = workdir();
-    let port = site.site.addr().port();
-    let seeds: Vec<String> = (0..hosts).map(|k| site.site.vhost_url(k, "/")).collect();
-    let seed_refs: Vec<&str> = seeds.iter().map(String::as_str).collect();
-    write_seeds(dir.path(), &seed_refs);
-    let resolves: Vec<String> = (0..hosts)
-        .map(|k| format!("{}:{port}:127.0.0.1", trawl_testsite::TestSite::vhost(k)))
-        .collect();
+    let resolves = vhost_seeds_and_resolves(&site, hosts, dir.path());
     let mut arguments = args("seeds.txt", "crawl.jsonl", &[]);
-    for resolve in &resolves {
-        arguments.push("--resolve");
-        arguments.push(resolve);
-    }
+    arguments.extend(resolves.iter().map(String::as_str));
     let command = common::trawl_command(dir.path(), &arguments);
     let mut limited = std::process::Command::new("sh");
     limited

@@ -278,12 +278,7 @@ fn a_crawl_delay_holds_over_three_workers() {
 fn an_unreachable_redis_is_a_clear_error_with_exit_1() {
     let dir = workdir();
     write_seeds(dir.path(), &["http://127.0.0.1:9/"]);
-    // A port nothing listens on: bound, then closed.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let (_refusing, port) = common::refusing_port();
     let url = format!("redis://127.0.0.1:{port}/0");
     let started = Instant::now();
     let run = trawl(

@@ -285,10 +285,8 @@ fn no_proxy_and_the_environment_decide_who_goes_direct() {
 #[test]
 fn an_unreachable_proxy_is_recorded_as_proxy_and_a_bad_one_refused() {
     let site = Site::start(small());
-    // A port nothing listens on: bound, then closed.
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let dead = format!("http://{}", closed.local_addr().unwrap());
-    drop(closed);
+    let (_refusing, port) = common::refusing_port();
+    let dead = format!("http://127.0.0.1:{port}");
     let dir = workdir();
     write_seeds(dir.path(), &[&site.url("/p/1")]);
     let run = trawl(dir.path(), &args(&["--proxy", &dead, "--ignore-robots"]));

@@ -245,6 +245,19 @@ pub const FAST: &[&str] = &[
     "16",
 ];
 
+/// A loopback port that refuses connections for as long as the returned
+/// socket lives: bound but not listening. A port bound and closed again
+/// could be taken meanwhile by a test site of a test running beside
+/// (they run in parallel), which then received the requests meant to fail.
+pub fn refusing_port() -> (tokio::net::TcpSocket, u16) {
+    let socket = tokio::net::TcpSocket::new_v4().expect("a socket");
+    socket
+        .bind("127.0.0.1:0".parse().expect("an address"))
+        .expect("bind a loopback port");
+    let port = socket.local_addr().expect("its address").port();
+    (socket, port)
+}
+
 /// Whole lines written so far to `path` (a line being written is not one).
 pub fn line_count(path: &Path) -> usize {
     std::fs::read(path)
