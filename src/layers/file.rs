@@ -5,12 +5,13 @@
 
 use toml::de::{DeTable, DeValue};
 
-use super::{Assigned, Key, Kind, LayerError, Origin, Setting, line_of, suggestion};
+use super::{Assigned, Key, Kind, LayerError, LineIndex, Origin, Setting, suggestion};
 
 /// Every key of the file, checked, in the file's order.
 pub(super) fn parse(path: &str, text: &str, keys: &[Key]) -> Result<Vec<Assigned>, LayerError> {
+    let lines = LineIndex::new(text);
     let table = DeTable::parse(text).map_err(|error| {
-        let line = error.span().map_or(1, |span| line_of(text, span.start));
+        let line = error.span().map_or(1, |span| lines.line(span.start));
         LayerError(format!(
             "{path}:{line}: not valid TOML: {}",
             error.message().trim_end()
@@ -20,7 +21,7 @@ pub(super) fn parse(path: &str, text: &str, keys: &[Key]) -> Result<Vec<Assigned
     entries.sort_by_key(|(name, _)| name.span().start);
     let mut assigned = Vec::new();
     for (name, value) in entries {
-        let line = line_of(text, name.span().start);
+        let line = lines.line(name.span().start);
         let name = name.get_ref().as_ref();
         let fail =
             |line: usize, reason: String| LayerError(format!("{path}:{line}: {name}: {reason}"));
@@ -70,7 +71,7 @@ pub(super) fn parse(path: &str, text: &str, keys: &[Key]) -> Result<Vec<Assigned
             (Kind::List, DeValue::Array(items)) => {
                 let mut values = Vec::with_capacity(items.len());
                 for item in items.iter() {
-                    let item_line = line_of(text, item.span().start);
+                    let item_line = lines.line(item.span().start);
                     let value = match item.get_ref() {
                         DeValue::Array(_) => Err("a list item cannot be a list".to_owned()),
                         scalar => scalar_text(scalar),

@@ -476,13 +476,24 @@ fn suggestion<'a>(wanted: &str, candidates: impl IntoIterator<Item = &'a str>) -
 }
 
 /// 1-based line of a byte offset.
-fn line_of(text: &str, offset: usize) -> usize {
-    let end = offset.min(text.len());
-    text.as_bytes()[..end]
-        .iter()
-        .filter(|&&b| b == b'\n')
-        .count()
-        + 1
+/// Line numbers of byte offsets in a text, from one pass over it: a
+/// config file with a hundred thousand list items (`resolve` for a crawl
+/// of many hosts) must not be re-read from the top for each.
+struct LineIndex {
+    newlines: Vec<usize>,
+}
+
+impl LineIndex {
+    fn new(text: &str) -> LineIndex {
+        LineIndex {
+            newlines: memchr::memchr_iter(b'\n', text.as_bytes()).collect(),
+        }
+    }
+
+    /// The 1-based line `offset` is on (past the end: the last line).
+    fn line(&self, offset: usize) -> usize {
+        self.newlines.partition_point(|&newline| newline < offset) + 1
+    }
 }
 
 impl Report {

@@ -538,9 +538,11 @@ fn scalars_are_written_as_toml() {
 
 #[test]
 fn line_numbers_count_from_one() {
-    assert_eq!(line_of("a\nb\nc", 0), 1);
-    assert_eq!(line_of("a\nb\nc", 2), 2);
-    assert_eq!(line_of("a\nb\nc", 99), 3);
+    let lines = LineIndex::new("a\nb\nc");
+    assert_eq!(lines.line(0), 1);
+    assert_eq!(lines.line(1), 1, "the newline ends its own line");
+    assert_eq!(lines.line(2), 2);
+    assert_eq!(lines.line(99), 3);
 }
 
 mod properties {
