@@ -250,6 +250,8 @@ impl CrawlConfig {
             // idle connections are never reused; fewer would close and reopen
             // connections under load.
             pool_idle_per_host: args.per_host_concurrency as usize,
+            // Per host, by its pace: the crawler's to decide.
+            close_connections: false,
             headers,
             credentials: shaping.credentials,
             keep_headers: false,

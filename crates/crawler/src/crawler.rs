@@ -289,6 +289,7 @@ impl Crawler {
             parse_pool,
             runtime: tokio::runtime::Handle::current(),
             store: Arc::clone(&store),
+            closing_fetcher: fetcher.closing_connections(),
             fetcher,
             side_fetcher,
             robots,
@@ -388,6 +389,10 @@ pub(crate) struct Pipeline {
     pub(crate) seeds: Vec<CanonicalUrl>,
     pub(crate) store: Arc<dyn FrontierStore>,
     pub(crate) fetcher: Fetcher,
+    /// The same client, asking servers to close each connection after the
+    /// response: for hosts whose next request is too far off for a kept
+    /// connection to be of use ([`HostPolicy::keeps_connection`]).
+    pub(crate) closing_fetcher: Fetcher,
     /// The same client for sitemap fetches, which have no record of their
     /// own: tapped, so archiving sinks get their responses.
     pub(crate) side_fetcher: Fetcher,

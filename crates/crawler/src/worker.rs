@@ -104,13 +104,15 @@ async fn fetch_with_retries(
     // Redirect targets this fetch marked seen stay followable on a retry.
     let mut redirects = Redirects::new(pipeline, host, rules);
     let settings = &pipeline.settings;
+    let fetcher = if pipeline.policy.keeps_connection(host) {
+        &pipeline.fetcher
+    } else {
+        &pipeline.closing_fetcher
+    };
     let mut attempts = 0;
     loop {
         attempts += 1;
-        let fetched = pipeline
-            .fetcher
-            .fetch_with(&entry.url, &mut redirects)
-            .await;
+        let fetched = fetcher.fetch_with(&entry.url, &mut redirects).await;
         if fetched.status.is_some() {
             pipeline.policy.observe(host, fetched.elapsed);
             pipeline.report_pace(host);

@@ -106,6 +106,70 @@ async fn crawl_delay_spaces_every_request_to_the_host() {
     }
 }
 
+/// Page requests (robots.txt aside) that asked for `Connection: close`,
+/// and all page requests.
+fn closing_requests(site: &TestSite) -> (usize, usize) {
+    let pages: Vec<_> = site
+        .requests()
+        .into_iter()
+        .filter(|request| request.path != "/robots.txt")
+        .collect();
+    let closing = pages
+        .iter()
+        .filter(|request| {
+            request
+                .headers
+                .iter()
+                .any(|(name, value)| name == "connection" && value.eq_ignore_ascii_case("close"))
+        })
+        .count();
+    (closing, pages.len())
+}
+
+#[tokio::test(start_paused = true)]
+async fn hosts_visited_seconds_apart_keep_their_connection() {
+    let site = TestSite::start(SiteConfig {
+        pages: 6,
+        links_per_page: 2,
+        ..SiteConfig::default()
+    })
+    .await
+    .unwrap();
+    let mut settings = one_at_a_time();
+    settings.politeness.per_host_rate = 1.0;
+    let sink = crawl_to_the_end(settings, vec![url(&site, "/")]).await;
+    assert_eq!(sink.records().len(), site.reachable().len());
+    // No request asks the server to close: the pool keeps the connection.
+    // (How often it is reused is hyper's to decide, and on a paused clock
+    // its idle timeout fires whenever the runtime waits on a socket.)
+    assert_eq!(closing_requests(&site), (0, site.reachable().len()));
+}
+
+#[tokio::test(start_paused = true)]
+async fn hosts_visited_rarely_get_no_idle_connection() {
+    let site = TestSite::start(SiteConfig {
+        pages: 6,
+        links_per_page: 2,
+        ..SiteConfig::default()
+    })
+    .await
+    .unwrap();
+    let mut settings = one_at_a_time();
+    // 10 s between requests: past what servers keep an idle connection.
+    settings.politeness.per_host_rate = 0.1;
+    let sink = crawl_to_the_end(settings, vec![url(&site, "/")]).await;
+    let pages = site.reachable().len();
+    assert_eq!(sink.records().len(), pages);
+    assert_eq!(closing_requests(&site), (pages, pages));
+    // The site closes each connection after its answer, so no two pages
+    // shared one.
+    assert!(
+        site.connections() >= pages as u64,
+        "{} connections for {pages} pages",
+        site.connections()
+    );
+}
+
 #[tokio::test(start_paused = true)]
 async fn retry_after_rests_the_whole_host() {
     let site = TestSite::start(SiteConfig {

@@ -7,7 +7,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use reqwest::header::{ACCEPT, HeaderMap, HeaderName, HeaderValue, LOCATION};
+use reqwest::header::{ACCEPT, CONNECTION, HeaderMap, HeaderName, HeaderValue, LOCATION};
 use rustls::pki_types::CertificateDer;
 use tokio::time::Instant;
 use url::Url;
@@ -48,6 +48,11 @@ pub struct FetcherConfig {
     pub max_url_len: usize,
     /// Idle keep-alive connections kept per host.
     pub pool_idle_per_host: usize,
+    /// Ask the server to close each connection after its response
+    /// (`Connection: close`), so that none is kept idle: for hosts whose
+    /// next request is too far off for a pooled connection to be used
+    /// again (see [`Fetcher::closing_connections`]).
+    pub close_connections: bool,
     /// `(host, address)` overrides, like curl's `--resolve`. The network
     /// policy applies to them as to any DNS answer.
     pub resolve: Vec<(String, SocketAddr)>,
@@ -93,6 +98,7 @@ impl Default for FetcherConfig {
             max_redirects: 10,
             max_url_len: 2048,
             pool_idle_per_host: 32,
+            close_connections: false,
             resolve: Vec::new(),
             credentials: Vec::new(),
             headers: Vec::new(),
@@ -277,6 +283,9 @@ impl Fetcher {
         }
         headers.push(("user-agent".to_owned(), config.user_agent.clone()));
         headers.push(("accept-encoding".to_owned(), ACCEPT_ENCODING.to_owned()));
+        if config.close_connections {
+            headers.push(("connection".to_owned(), "close".to_owned()));
+        }
         headers.push(("host".to_owned(), host));
         headers
     }
@@ -313,6 +322,23 @@ impl Fetcher {
         let mut config = self.inner.config.clone();
         config.max_body_bytes = max_body_bytes;
         config.max_redirects = max_redirects;
+        Fetcher {
+            inner: Arc::new(Inner {
+                client: self.inner.client.clone(),
+                config,
+                guard: Arc::clone(&self.inner.guard),
+                resolver: Arc::clone(&self.inner.resolver),
+                tap: self.inner.tap.clone(),
+            }),
+        }
+    }
+
+    /// The same client (and connection pool), whose requests ask the
+    /// server to close the connection after the response
+    /// ([`FetcherConfig::close_connections`]).
+    pub fn closing_connections(&self) -> Fetcher {
+        let mut config = self.inner.config.clone();
+        config.close_connections = true;
         Fetcher {
             inner: Arc::new(Inner {
                 client: self.inner.client.clone(),
@@ -404,6 +430,9 @@ impl Fetcher {
                 ));
             }
             let mut request = self.inner.client.get(current.clone()).timeout(remaining);
+            if config.close_connections {
+                request = request.header(CONNECTION, "close");
+            }
             if let Some(credential) = credential_for(&config.credentials, &current) {
                 request = request.basic_auth(&credential.user, Some(&credential.password));
             }

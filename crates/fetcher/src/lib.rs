@@ -111,7 +111,7 @@ pub use netpolicy::{
     embedded_v4,
 };
 pub use outcome::{Exchange, Fetched, RedirectVerdict, StopReason};
-pub use politeness::{HostPolicy, PolitenessConfig};
+pub use politeness::{HostPolicy, KEEP_ALIVE_GAP, PolitenessConfig};
 pub use proxy::{ProxyConfig, ProxyError};
 pub use retry::{Retry, RetryAfter, backoff_delay, classify};
 pub use robots::{ParsedRobots, RobotsCache, RobotsRules, SharedFuture, SharedRobots};

@@ -188,6 +188,13 @@ impl Pacing {
     }
 }
 
+/// Hosts spaced this far apart or more (a low `--per-host-rate`, a long
+/// Crawl-delay) get no kept connection: common servers close an idle one
+/// after about 5 s (Apache's and Node's defaults), so it would seldom be
+/// used again, and a crawl of many such hosts would hold one open file
+/// per host for nothing (100,000 hosts cannot keep 100,000 sockets open).
+pub const KEEP_ALIVE_GAP: Duration = Duration::from_secs(5);
+
 /// Longest average gap the rate may ask for: one request a year.
 const MAX_RATE_GAP: Duration = Duration::from_secs(365 * 24 * 60 * 60);
 
@@ -274,6 +281,13 @@ impl HostPolicy {
     /// 503 imposed, if any.
     pub fn pace(&self, host: &str) -> (Duration, Option<Instant>) {
         self.pacing.pace(host)
+    }
+
+    /// True when `host`'s next request may follow soon enough for a kept
+    /// connection to serve it: its gap is under [`KEEP_ALIVE_GAP`].
+    pub fn keeps_connection(&self, host: &str) -> bool {
+        let (gap, _) = self.pacing.pace(host);
+        gap < KEEP_ALIVE_GAP
     }
 
     /// Rests `host` until `until` (a 429 or 503 with or without

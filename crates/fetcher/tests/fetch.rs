@@ -510,3 +510,36 @@ async fn a_second_fetcher_in_one_process_builds() {
     let _first = fetcher(FetcherConfig::default());
     let _second = fetcher(FetcherConfig::default());
 }
+
+#[tokio::test]
+async fn a_closing_copy_asks_for_a_connection_per_request() {
+    let site = site().await;
+    let config = FetcherConfig {
+        keep_headers: true,
+        ..FetcherConfig::default()
+    };
+    let closing = fetcher(config).closing_connections();
+    for page in 1..=3 {
+        let fetched = get(&closing, &url(&site, &format!("/p/{page}"))).await;
+        assert_eq!(fetched.status, Some(200));
+        // What an archive records is what was sent.
+        assert!(
+            fetched.exchanges[0]
+                .request_headers
+                .contains(&("connection".to_owned(), "close".to_owned())),
+            "{:?}",
+            fetched.exchanges[0].request_headers
+        );
+    }
+    for request in site.requests() {
+        assert!(
+            request
+                .headers
+                .contains(&("connection".to_owned(), "close".to_owned())),
+            "{:?}",
+            request.headers
+        );
+    }
+    // The site closes after each answer: three requests, three connections.
+    assert_eq!(site.connections(), 3);
+}

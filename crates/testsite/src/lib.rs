@@ -219,6 +219,8 @@ pub(crate) struct Shared {
     scheme: &'static str,
     /// TLS handshakes that failed (HTTPS mode).
     tls_failures: AtomicU64,
+    /// Connections accepted.
+    connections: AtomicU64,
     pages: Vec<Bytes>,
     /// Kept for virtual hosts, whose pages are rendered per request with
     /// their own host in absolute links.
@@ -388,6 +390,7 @@ impl TestSite {
             config,
             scheme,
             tls_failures: AtomicU64::new(0),
+            connections: AtomicU64::new(0),
             pages,
             graph,
             log: Mutex::new(Vec::new()),
@@ -481,6 +484,12 @@ impl TestSite {
     /// Every request received, in arrival order.
     pub fn requests(&self) -> Vec<RequestRecord> {
         lock(&self.shared.log).clone()
+    }
+
+    /// Connections accepted so far: how often a client connected rather
+    /// than reusing a kept connection.
+    pub fn connections(&self) -> u64 {
+        self.shared.connections.load(Ordering::Relaxed)
     }
 
     /// Requests for exactly `path` (with query).

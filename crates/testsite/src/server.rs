@@ -45,6 +45,7 @@ pub(crate) async fn accept_loop(
         tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok((stream, _)) => {
+                    shared.connections.fetch_add(1, Ordering::Relaxed);
                     // Best effort: without TCP_NODELAY the site is only slower.
                     let _ = stream.set_nodelay(true);
                     let shared = Arc::clone(&shared);
