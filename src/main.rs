@@ -281,13 +281,15 @@ fn start(prepared: Prepared, bar: indicatif::ProgressBar) -> ExitCode {
     // inside `block_on`: the dispatcher then shares a worker with the fetch
     // tasks it wakes instead of waking it across threads for every URL.
     let crawl = runtime.spawn(run(prepared, bar));
-    match runtime.block_on(crawl) {
+    let code = match runtime.block_on(crawl) {
         Ok(code) => code,
         Err(error) => {
             eprintln!("trawl: internal error: the crawl task failed: {error}");
             ExitCode::from(EXIT_FATAL)
         }
-    }
+    };
+    runtime.shutdown_background();
+    code
 }
 
 /// Creates the output's folder and opens the file for writing without
