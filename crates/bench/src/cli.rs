@@ -55,8 +55,9 @@ usage: trawl-bench [OPTIONS]
 Many-hosts mode (--hosts): politeness at scale instead of raw speed. The test
 site serves H virtual hosts h0.test ... h{H-1}.test on one port (Host-header
 routing), each its own copy of the site; trawl reaches them through one
-`--resolve hK.test:PORT:127.0.0.1` per host, seeded with every host's root,
-with `--per-host-rate R --delay-factor 0`. No raw-ceiling row. It reports the
+`resolve` entry hK.test:PORT:127.0.0.1 per host in a config file
+(--config: 100,000 would not fit on a command line), seeded with every
+host's root, with `--per-host-rate R --delay-factor 0`. No raw-ceiling row. It reports the
 politeness-allowed rate (H x R pages/s), the achieved share of it (ideal wall
 / actual wall, ideal wall = (reachable pages per host - 1) / R: each host's
 first request is free, then one per 1/R s; goal >= 95%), and CPU us per page

@@ -61,7 +61,8 @@
 //!    the site's second line (`virtual hosts h0.test … on port PORT`).
 //! 2. Crawls with every host's root as a seed, `-c C
 //!    --per-host-concurrency N --per-host-rate R --delay-factor 0 --quiet`
-//!    and one `--resolve hK.test:PORT:127.0.0.1` per host, measured as
+//!    and one `resolve` entry `hK.test:PORT:127.0.0.1` per host in a config
+//!    file (`--config`), measured as
 //!    above (wall, CPU, peak RSS through `__measure`). No raw-ceiling row:
 //!    the server is not the limit here, the per-host rate is.
 //! 3. Coverage is checked against the union of every host's reachable

@@ -178,22 +178,23 @@ pub fn vhost_seeds(hosts: usize, port: u16) -> String {
         .collect()
 }
 
-/// `--resolve hK.test:PORT:127.0.0.1` for every virtual host, as trawl
-/// arguments (trawl's `--resolve` takes exact host names, one each).
-pub fn resolve_args(hosts: usize, port: u16, addr: std::net::IpAddr) -> Vec<String> {
-    (0..hosts)
-        .flat_map(|index| {
-            [
-                "--resolve".to_owned(),
-                format!("{}:{addr}", vhost_authority(index, port)),
-            ]
-        })
-        .collect()
+/// A trawl config file (TOML) with `resolve = ["hK.test:PORT:ADDR", ...]`
+/// for every virtual host (trawl's `--resolve` takes exact host names, one
+/// each). A file, not `--resolve` arguments: 100,000 hosts would make a
+/// command line past the kernel's limit (`ARG_MAX`).
+pub fn resolve_config(hosts: usize, port: u16, addr: std::net::IpAddr) -> String {
+    let mut toml = String::from("resolve = [\n");
+    for index in 0..hosts {
+        toml.push_str(&format!("  \"{}:{addr}\",\n", vhost_authority(index, port)));
+    }
+    toml.push_str("]\n");
+    toml
 }
 
 /// trawl's arguments for one benchmark crawl (without `--delay-factor`,
-/// added when the binary knows it, and without `--trawl-arg`s).
-pub fn crawl_args(options: &Options, seeds: &str, out: &str, site: SocketAddr) -> Vec<String> {
+/// added when the binary knows it, and without `--trawl-arg`s). In the
+/// many-hosts mode `config` is the [`resolve_config`] file.
+pub fn crawl_args(options: &Options, seeds: &str, out: &str, config: Option<&str>) -> Vec<String> {
     let mut args: Vec<String> = vec![
         "crawl".into(),
         seeds.into(),
@@ -219,9 +220,9 @@ pub fn crawl_args(options: &Options, seeds: &str, out: &str, site: SocketAddr) -
         }
         // Politeness is what is measured: trawl's own limits, nothing else.
         Some(ManyHosts {
-            hosts,
             rate,
             per_host_concurrency,
+            ..
         }) => {
             args.extend([
                 "--per-host-concurrency".into(),
@@ -229,8 +230,10 @@ pub fn crawl_args(options: &Options, seeds: &str, out: &str, site: SocketAddr) -
                 "--per-host-rate".into(),
                 rate.to_string(),
             ]);
-            args.extend(resolve_args(*hosts, site.port(), site.ip()));
         }
+    }
+    if let Some(config) = config {
+        args.extend(["--config".into(), config.into()]);
     }
     args
 }
@@ -413,14 +416,25 @@ pub async fn crawl(
         Some(many) => vhost_seeds(many.hosts, site.port()),
     };
     std::fs::write(&seeds, seed_text).context("writing seeds")?;
-    let mut args = crawl_args(options, &path_arg(&seeds)?, &path_arg(&out)?, site);
     let help = crawl_help(binary).await?;
-    if options.many_hosts.is_some() && !help.contains("--resolve") {
-        bail!(
-            "{} has no --resolve, which the many-hosts mode needs",
-            binary.display()
-        );
-    }
+    let config = match &options.many_hosts {
+        None => None,
+        Some(many) => {
+            if !help.contains("--config") {
+                bail!(
+                    "{} has no --config, through which the many-hosts mode gives it --resolve",
+                    binary.display()
+                );
+            }
+            Some(write_resolve_config(dir.path(), many.hosts, site)?)
+        }
+    };
+    let mut args = crawl_args(
+        options,
+        &path_arg(&seeds)?,
+        &path_arg(&out)?,
+        config.as_deref(),
+    );
     // trawl's default pacing unless asked otherwise; in the many-hosts and
     // rate modes only the fixed per-host rate is measured (older binaries
     // without the flag are run as they are).
@@ -516,6 +530,15 @@ pub async fn crawl_peer(
         usage,
         output: analyse_output(&jsonl, truth)?,
     })
+}
+
+/// Writes [`resolve_config`] for `hosts` virtual hosts of `site` into
+/// `dir`; its path.
+pub fn write_resolve_config(dir: &Path, hosts: usize, site: SocketAddr) -> Result<String> {
+    let path = dir.join("trawl.toml");
+    std::fs::write(&path, resolve_config(hosts, site.port(), site.ip()))
+        .with_context(|| format!("writing {}", path.display()))?;
+    path_arg(&path)
 }
 
 fn path_arg(path: &Path) -> Result<String> {

@@ -124,12 +124,13 @@ pub async fn measure_workers(
         std::fs::write(&seeds, run::vhost_seeds(many.hosts, site.addr.port()))
             .context("writing seeds")?;
         let seeds = seeds.to_str().context("a UTF-8 temp path")?.to_owned();
+        let config = run::write_resolve_config(dir.path(), many.hosts, site.addr)?;
         let started = Instant::now();
         let mut children = Vec::new();
         for worker in 0..workers {
             let out = dir.path().join(format!("w{worker}.jsonl"));
             let out = out.to_str().context("a UTF-8 temp path")?.to_owned();
-            let mut args = run::crawl_args(options, &seeds, &out, site.addr);
+            let mut args = run::crawl_args(options, &seeds, &out, Some(&config));
             args.extend(["--delay-factor".into(), "0".into()]);
             args.extend(["--frontier".into(), server.url()]);
             args.extend(["--crawl-id".into(), "bench".into()]);

@@ -74,13 +74,8 @@ fn every_virtual_host_gets_a_seed_a_resolve_and_its_pages() {
         "http://h0.test:8080/\nhttp://h1.test:8080/\nhttp://h2.test:8080/\n"
     );
     assert_eq!(
-        resolve_args(2, 8080, "127.0.0.1".parse().unwrap()),
-        [
-            "--resolve",
-            "h0.test:8080:127.0.0.1",
-            "--resolve",
-            "h1.test:8080:127.0.0.1"
-        ]
+        resolve_config(2, 8080, "127.0.0.1".parse().unwrap()),
+        "resolve = [\n  \"h0.test:8080:127.0.0.1\",\n  \"h1.test:8080:127.0.0.1\",\n]\n"
     );
     let urls = vhost_urls(2, 8080, &paths(&["/", "/p/1"]));
     let expected: HashSet<String> = [
@@ -115,8 +110,7 @@ fn output_on_virtual_hosts_is_counted_per_host() {
 
 #[test]
 fn crawl_arguments_lift_or_keep_politeness_by_mode() {
-    let site: SocketAddr = "127.0.0.1:4000".parse().unwrap();
-    let plain = crawl_args(&Options::default(), "s.txt", "o.jsonl", site);
+    let plain = crawl_args(&Options::default(), "s.txt", "o.jsonl", None);
     assert_eq!(
         plain.join(" "),
         "crawl s.txt -o o.jsonl -c 64 --quiet --per-host-concurrency 64 --per-host-rate 0"
@@ -127,7 +121,7 @@ fn crawl_arguments_lift_or_keep_politeness_by_mode() {
         ..Options::default()
     };
     assert_eq!(
-        crawl_args(&rate, "s.txt", "o.jsonl", site).join(" "),
+        crawl_args(&rate, "s.txt", "o.jsonl", None).join(" "),
         "crawl s.txt -o o.jsonl -c 64 --quiet --per-host-concurrency 64 --per-host-rate 1000 \
          --max-pages 5001"
     );
@@ -140,11 +134,11 @@ fn crawl_arguments_lift_or_keep_politeness_by_mode() {
         }),
         ..Options::default()
     };
-    let many = crawl_args(&options, "s.txt", "o.jsonl", site);
+    let many = crawl_args(&options, "s.txt", "o.jsonl", Some("trawl.toml"));
     assert_eq!(
         many.join(" "),
         "crawl s.txt -o o.jsonl -c 256 --quiet --per-host-concurrency 2 --per-host-rate 2 \
-         --resolve h0.test:4000:127.0.0.1 --resolve h1.test:4000:127.0.0.1"
+         --config trawl.toml"
     );
     let half = Options {
         many_hosts: Some(ManyHosts {
@@ -155,7 +149,7 @@ fn crawl_arguments_lift_or_keep_politeness_by_mode() {
         ..Options::default()
     };
     assert!(
-        crawl_args(&half, "s", "o", site)
+        crawl_args(&half, "s", "o", Some("t"))
             .join(" ")
             .contains("--per-host-concurrency 1 --per-host-rate 0.5 ")
     );
