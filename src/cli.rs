@@ -162,7 +162,7 @@ pub struct CrawlArgs {
     /// read, waiting for or in a parser thread, waiting for the output. A
     /// fetch whose body does not fit waits before reading it. Suffixes: K,
     /// M, G (binary).
-    #[arg(long, default_value = "32M", value_name = "BYTES")]
+    #[arg(long, default_value = "8M", value_name = "BYTES")]
     pub max_buffered: String,
 
     /// Redirect hops followed per URL.

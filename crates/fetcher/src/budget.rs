@@ -32,9 +32,10 @@ const UNIT: usize = 1024;
 /// What a body without a `Content-Length` reserves before its first byte.
 pub const UNANNOUNCED: usize = 64 * 1024;
 
-/// The default budget: a few big pages at once, far more than ordinary
-/// pages at full concurrency need.
-pub const DEFAULT_BODY_BUDGET: u64 = 32 * 1024 * 1024;
+/// The default budget: trawl's default 32 fetches of 256 KiB pages at
+/// once, well above an ordinary HTML page; a multi-megabyte page still
+/// reads beside others, and one larger than the budget reads alone.
+pub const DEFAULT_BODY_BUDGET: u64 = 8 * 1024 * 1024;
 
 /// Bytes of bodies that may be held at once, shared by every fetch of a
 /// crawl (clones share it).
