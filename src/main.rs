@@ -288,6 +288,9 @@ fn start(prepared: Prepared, bar: indicatif::ProgressBar) -> ExitCode {
             ExitCode::from(EXIT_FATAL)
         }
     };
+    // What is left on the runtime (the idle connections the crawl's
+    // outcome held, thousands on a crawl of many hosts) is closed by the
+    // process's exit rather than one by one.
     runtime.shutdown_background();
     code
 }

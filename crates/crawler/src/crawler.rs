@@ -35,9 +35,8 @@ pub struct Shutdown {
 /// How the crawl ended.
 ///
 /// It still holds the crawl's HTTP client: the pooled connections (one or
-/// more per host crawled) close when the outcome is dropped. Closing ten
-/// thousand of them takes the runtime about a quarter of a second, which
-/// a caller that is about to exit need not wait for.
+/// more per host crawled) close when the outcome is dropped, so a caller
+/// about to exit need not wait while the runtime closes thousands of them.
 #[derive(Debug)]
 pub struct Outcome {
     /// Finished, interrupted or failed.

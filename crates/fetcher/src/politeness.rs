@@ -192,7 +192,7 @@ impl Pacing {
 /// Crawl-delay) get no kept connection: common servers close an idle one
 /// after about 5 s (Apache's and Node's defaults), so it would seldom be
 /// used again, and a crawl of many such hosts would hold one open file
-/// per host for nothing (100,000 hosts cannot keep 100,000 sockets open).
+/// per host for nothing, and run out of them.
 pub const KEEP_ALIVE_GAP: Duration = Duration::from_secs(5);
 
 /// Longest average gap the rate may ask for: one request a year.
