@@ -182,9 +182,9 @@ fn warn_out_of_files() {
     if !WARNED.swap(true, std::sync::atomic::Ordering::Relaxed) {
         tracing::warn!(
             "out of open files: new connections fail (`connect` records, \"Too many open \
-             files\") until some close; every host crawled faster than one request per 5 s \
+             files\") until some close; every host crawled at least once every 5 s \
              keeps a connection for up to 90 s, so lower --concurrency, crawl fewer hosts at \
-             once or each more slowly (--per-host-rate 0.2 or less keeps none), or raise the \
+             once or each more slowly (--per-host-rate below 0.2 keeps none), or raise the \
              hard limit (ulimit -Hn)"
         );
     }

@@ -188,11 +188,13 @@ impl Pacing {
     }
 }
 
-/// Hosts spaced this far apart or more (a low `--per-host-rate`, a long
-/// Crawl-delay) get no kept connection: common servers close an idle one
-/// after about 5 s (Apache's and Node's defaults), so it would seldom be
+/// Hosts spaced further apart than this (a low `--per-host-rate`, a long
+/// Crawl-delay) get no kept connection: common servers close one idle
+/// for about 5 s (Apache's and Node's defaults), so it would seldom be
 /// used again, and a crawl of many such hosts would hold one open file
-/// per host for nothing, and run out of them.
+/// per host for nothing, and run out of them. At this gap or less the
+/// connection idles for less than the gap (the response took some of
+/// it) and is kept: reconnecting costs both sides a handshake.
 pub const KEEP_ALIVE_GAP: Duration = Duration::from_secs(5);
 
 /// Longest average gap the rate may ask for: one request a year.
@@ -284,10 +286,10 @@ impl HostPolicy {
     }
 
     /// True when `host`'s next request may follow soon enough for a kept
-    /// connection to serve it: its gap is under [`KEEP_ALIVE_GAP`].
+    /// connection to serve it: its gap is at most [`KEEP_ALIVE_GAP`].
     pub fn keeps_connection(&self, host: &str) -> bool {
         let (gap, _) = self.pacing.pace(host);
-        gap < KEEP_ALIVE_GAP
+        gap <= KEEP_ALIVE_GAP
     }
 
     /// Rests `host` until `until` (a 429 or 503 with or without
@@ -481,6 +483,26 @@ mod tests {
             pacing.pace("h"),
             (Duration::from_secs(3), Some(now + Duration::from_secs(9)))
         );
+    }
+
+    #[test]
+    fn hosts_spaced_past_the_keep_alive_gap_keep_no_connection() {
+        let policy = |rate: f64| {
+            HostPolicy::new(&PolitenessConfig {
+                per_host_rate: rate,
+                delay_factor: 0.0,
+                per_host_concurrency: 2,
+                max_crawl_delay: Duration::from_secs(60),
+            })
+        };
+        assert!(policy(0.0).keeps_connection("h"), "no limit");
+        assert!(policy(1.0).keeps_connection("h"));
+        assert!(policy(0.2).keeps_connection("h"), "5 s: kept");
+        assert!(!policy(0.1).keeps_connection("h"), "10 s: closed");
+        let crawl_delayed = policy(1.0);
+        crawl_delayed.set_crawl_delay("h", Duration::from_secs(10));
+        assert!(!crawl_delayed.keeps_connection("h"));
+        assert!(crawl_delayed.keeps_connection("other"));
     }
 
     #[tokio::test(start_paused = true)]
