@@ -253,7 +253,12 @@ impl Fetcher {
 
     /// The headers of a request to `url` as this client sends them, with
     /// secrets redacted.
-    fn request_headers(&self, url: &Url, sent_cookie: bool) -> Vec<(String, String)> {
+    fn request_headers(
+        &self,
+        url: &Url,
+        sent_cookie: bool,
+        version: reqwest::Version,
+    ) -> Vec<(String, String)> {
         let host = match url.port() {
             Some(port) => format!("{}:{port}", url.host_str().unwrap_or_default()),
             None => url.host_str().unwrap_or_default().to_owned(),
@@ -283,7 +288,8 @@ impl Fetcher {
         }
         headers.push(("user-agent".to_owned(), config.user_agent.clone()));
         headers.push(("accept-encoding".to_owned(), ACCEPT_ENCODING.to_owned()));
-        if config.close_connections {
+        // HTTP/2 has no Connection header: hyper drops it from the request.
+        if config.close_connections && version < reqwest::Version::HTTP_2 {
             headers.push(("connection".to_owned(), "close".to_owned()));
         }
         headers.push(("host".to_owned(), host));
@@ -478,7 +484,11 @@ impl Fetcher {
                     status: status.as_u16(),
                     headers: response.headers().clone(),
                     remote_addr: response.remote_addr(),
-                    request_headers: self.request_headers(&current, sent_cookie),
+                    request_headers: self.request_headers(
+                        &current,
+                        sent_cookie,
+                        response.version(),
+                    ),
                     started: SystemTime::now(),
                 });
             }

@@ -211,3 +211,32 @@ async fn plain_http_on_an_https_url_is_told_apart() {
     assert_eq!(fetched.retry(), Some(Retry::GiveUp));
     server.abort();
 }
+
+#[tokio::test]
+async fn a_closing_copy_over_http2_sends_no_connection_header_and_keeps_one_connection() {
+    let site = tls_site(TlsConfig::default()).await;
+    let closing = fetcher(trusting(&site)).closing_connections();
+    for page in 1..=3 {
+        let fetched = get(&closing, &site.url(&format!("/p/{page}"))).await;
+        assert_eq!(fetched.error, None);
+        assert_eq!(fetched.exchanges[0].version, reqwest::Version::HTTP_2);
+        // HTTP/2 has no Connection header; the record says what was sent.
+        assert!(
+            fetched.exchanges[0]
+                .request_headers
+                .iter()
+                .all(|(name, _)| name != "connection"),
+            "{:?}",
+            fetched.exchanges[0].request_headers
+        );
+    }
+    let requests = site.requests();
+    assert_eq!(requests.len(), 3);
+    assert!(
+        requests.iter().all(
+            |r| r.version == "HTTP/2" && r.headers.iter().all(|(name, _)| name != "connection")
+        ),
+        "{requests:?}"
+    );
+    assert_eq!(site.connections(), 1, "one multiplexed connection");
+}
