@@ -58,9 +58,11 @@ async fn rounds(options: &Options, dir: &Path, site: &DirSite) -> Result<(Vec<Ro
                 binary.display()
             );
             let before = site.hits();
+            let connections = site.connections();
             let crawl = run::crawl(binary, addr, &none, options)
                 .await
                 .with_context(|| format!("the {name} run ({})", binary.display()))?;
+            report_connections(name, site.connections() - connections);
             if paths.is_none() {
                 let after = site.hits();
                 let requested: Vec<String> = after
@@ -77,9 +79,11 @@ async fn rounds(options: &Options, dir: &Path, site: &DirSite) -> Result<(Vec<Ro
                 "trawl-bench: round {round}: crawling with {}",
                 peer.display()
             );
+            let connections = site.connections();
             let crawl = run::crawl_peer(peer, addr, &none, options)
                 .await
                 .with_context(|| format!("the peer run ({})", peer.display()))?;
+            report_connections("spider", site.connections() - connections);
             crawls.push(("spider", crawl));
         }
         let replay = paths.clone().unwrap_or_default();
@@ -101,4 +105,11 @@ async fn rounds(options: &Options, dir: &Path, site: &DirSite) -> Result<(Vec<Ro
     }
     let requested = paths.map_or(0, |paths| paths.len());
     Ok((report::median_rows(rounds), requested))
+}
+
+/// How many connections a crawler opened: crawlers at the same concurrency
+/// may keep more or fewer, which moves their memory (each keeps a read
+/// buffer) and the site's work.
+fn report_connections(name: &str, opened: u64) {
+    eprintln!("trawl-bench: {name} opened {opened} connections");
 }

@@ -12,6 +12,7 @@
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Component, Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
@@ -25,6 +26,7 @@ use crate::http::{Response, read_request, write_response};
 pub struct DirSite {
     addr: SocketAddr,
     hits: Arc<Mutex<HashMap<String, u32>>>,
+    connections: Arc<AtomicU64>,
     task: JoinHandle<()>,
 }
 
@@ -40,14 +42,17 @@ impl DirSite {
         let listener = TcpListener::bind((IpAddr::from([127, 0, 0, 1]), port)).await?;
         let addr = listener.local_addr()?;
         let hits = Arc::new(Mutex::new(HashMap::new()));
+        let connections_accepted = Arc::new(AtomicU64::new(0));
         let root = Arc::new(root);
         let task = tokio::spawn({
             let hits = Arc::clone(&hits);
+            let accepted_count = Arc::clone(&connections_accepted);
             async move {
                 let mut connections = tokio::task::JoinSet::new();
                 loop {
                     tokio::select! {
                         accepted = listener.accept() => if let Ok((stream, _)) = accepted {
+                            accepted_count.fetch_add(1, Ordering::Relaxed);
                             let _ = stream.set_nodelay(true);
                             connections.spawn(serve(stream, Arc::clone(&root), Arc::clone(&hits)));
                         },
@@ -56,7 +61,12 @@ impl DirSite {
                 }
             }
         });
-        Ok(DirSite { addr, hits, task })
+        Ok(DirSite {
+            addr,
+            hits,
+            connections: connections_accepted,
+            task,
+        })
     }
 
     /// The address it listens on.
@@ -67,6 +77,11 @@ impl DirSite {
     /// `http://127.0.0.1:PORT`.
     pub fn base_url(&self) -> String {
         format!("http://{}", self.addr)
+    }
+
+    /// Connections accepted so far.
+    pub fn connections(&self) -> u64 {
+        self.connections.load(Ordering::Relaxed)
     }
 
     /// Requests per path (with query) so far.
@@ -215,6 +230,7 @@ mod tests {
         assert!(text.starts_with("HTTP/1.1 200"), "{text}");
         assert!(text.ends_with("<a href=\"x.html\">x</a>"), "{text}");
         assert_eq!(site.hits().get("/"), Some(&1));
+        assert_eq!(site.connections(), 1);
         assert!(DirSite::start(dir.path().join("nope"), 0).await.is_err());
     }
 }
