@@ -435,6 +435,11 @@ pub async fn crawl(
         &path_arg(&out)?,
         config.as_deref(),
     );
+    // Only what the bench passes counts: a trawl.toml in the working
+    // directory would change the crawl being measured.
+    if config.is_none() && help.contains("--no-config") {
+        args.push("--no-config".into());
+    }
     // trawl's default pacing unless asked otherwise; in the many-hosts and
     // rate modes only the fixed per-host rate is measured (older binaries
     // without the flag are run as they are).
@@ -468,7 +473,8 @@ pub async fn crawl(
 /// exited 0.
 pub async fn measure(binary: &Path, args: &[String], options: &Options) -> Result<Usage> {
     let me = std::env::current_exe().context("locating trawl-bench itself")?;
-    let child = Command::new(me)
+    let mut command = Command::new(me);
+    let child = without_trawl_settings(&mut command)
         .arg(MEASURE)
         .arg(options.timeout.as_secs().to_string())
         .arg(binary)
@@ -503,6 +509,17 @@ pub async fn measure(binary: &Path, args: &[String], options: &Options) -> Resul
         );
     }
     Ok(usage)
+}
+
+/// `command` without the caller's `TRAWL_*` variables, which trawl reads as
+/// settings: none of them may change the crawl being measured.
+pub fn without_trawl_settings(command: &mut Command) -> &mut Command {
+    for (name, _) in std::env::vars_os() {
+        if name.to_string_lossy().starts_with("TRAWL_") {
+            command.env_remove(name);
+        }
+    }
+    command
 }
 
 /// Crawls the site with the spider-peer program (`peers/spider-peer`):

@@ -135,7 +135,8 @@ pub async fn measure_workers(
             args.extend(["--frontier".into(), server.url()]);
             args.extend(["--crawl-id".into(), "bench".into()]);
             args.extend(options.trawl_args.iter().cloned());
-            let child = Command::new(&options.trawl)
+            let mut command = Command::new(&options.trawl);
+            let child = run::without_trawl_settings(&mut command)
                 .args(&args)
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
