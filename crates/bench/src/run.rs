@@ -436,8 +436,13 @@ pub async fn crawl(
         config.as_deref(),
     );
     // Only what the bench passes counts: a trawl.toml in the working
-    // directory would change the crawl being measured.
-    if config.is_none() && help.contains("--no-config") {
+    // directory would change the crawl being measured (a config file named
+    // with --trawl-arg is the caller's choice).
+    let names_config = options
+        .trawl_args
+        .iter()
+        .any(|arg| arg.starts_with("--config") || arg == "--no-config");
+    if config.is_none() && !names_config && help.contains("--no-config") {
         args.push("--no-config".into());
     }
     // trawl's default pacing unless asked otherwise; in the many-hosts and
