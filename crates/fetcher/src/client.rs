@@ -328,15 +328,7 @@ impl Fetcher {
         let mut config = self.inner.config.clone();
         config.max_body_bytes = max_body_bytes;
         config.max_redirects = max_redirects;
-        Fetcher {
-            inner: Arc::new(Inner {
-                client: self.inner.client.clone(),
-                config,
-                guard: Arc::clone(&self.inner.guard),
-                resolver: Arc::clone(&self.inner.resolver),
-                tap: self.inner.tap.clone(),
-            }),
-        }
+        self.sharing_client(config, self.inner.tap.clone())
     }
 
     /// The same client (and connection pool), whose requests ask the
@@ -345,27 +337,25 @@ impl Fetcher {
     pub fn closing_connections(&self) -> Fetcher {
         let mut config = self.inner.config.clone();
         config.close_connections = true;
+        self.sharing_client(config, self.inner.tap.clone())
+    }
+
+    /// The same client (and connection pool), with `tap` seeing every
+    /// fetch it and the copies made from it finish.
+    pub fn with_tap(&self, tap: Tap) -> Fetcher {
+        self.sharing_client(self.inner.config.clone(), Some(tap))
+    }
+
+    /// A copy on this client, its pool and network policy, with its own
+    /// per-fetch `config` and `tap`.
+    fn sharing_client(&self, config: FetcherConfig, tap: Option<Tap>) -> Fetcher {
         Fetcher {
             inner: Arc::new(Inner {
                 client: self.inner.client.clone(),
                 config,
                 guard: Arc::clone(&self.inner.guard),
                 resolver: Arc::clone(&self.inner.resolver),
-                tap: self.inner.tap.clone(),
-            }),
-        }
-    }
-
-    /// The same client (and connection pool), with `tap` seeing every
-    /// fetch it and the copies made from it finish.
-    pub fn with_tap(&self, tap: Tap) -> Fetcher {
-        Fetcher {
-            inner: Arc::new(Inner {
-                client: self.inner.client.clone(),
-                config: self.inner.config.clone(),
-                guard: Arc::clone(&self.inner.guard),
-                resolver: Arc::clone(&self.inner.resolver),
-                tap: Some(tap),
+                tap,
             }),
         }
     }
