@@ -57,13 +57,17 @@ site serves H virtual hosts h0.test ... h{H-1}.test on one port (Host-header
 routing), each its own copy of the site; trawl reaches them through one
 `resolve` entry hK.test:PORT:127.0.0.1 per host in a config file
 (--config: 100,000 would not fit on a command line), seeded with every
-host's root, with `--per-host-rate R --delay-factor 0`. No raw-ceiling row. It reports the
+host's root, with `--per-host-rate R --delay-factor 0`. It reports the
 politeness-allowed rate (H x R pages/s), the achieved share of it (ideal wall
 / actual wall, ideal wall = (reachable pages per host - 1) / R: each host's
 first request is free, then one per 1/R s; goal >= 95%), and CPU us per page
 (the scheduler's overhead per request: pages are small). SYN drops counts
 the machine's listen-queue overflows during the crawl (/proc/net/netstat):
 each delays one host by a 1 s SYN retransmission, lowering the share.
+The paced ceiling row runs the same schedule with no crawler in it: one
+kept-alive connection per host, its robots.txt, then its known pages at
+exactly R/s, at most --concurrency requests in flight; its share is what
+this machine allows any client at this host count.
 
   --hosts H         virtual hosts (at least 2); turns the mode on
                     (the issue's scale: --hosts 1000)

@@ -15,6 +15,8 @@ use anyhow::{Context, Result, bail, ensure};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+pub mod paced;
+
 /// A response head longer than this is treated as garbage.
 const MAX_HEAD: usize = 64 * 1024;
 /// Attempts per path when the server closes a kept-alive connection.

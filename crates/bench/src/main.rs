@@ -271,6 +271,40 @@ async fn measure_many_hosts(
 ) -> Result<Vec<HostsRow>> {
     let truth = run::vhost_urls(many.hosts, site.addr.port(), paths);
     let mut rows = Vec::new();
+    eprintln!(
+        "trawl-bench: paced ceiling: robots.txt and {} pages on each of {} hosts at {}/s \
+         per host, {} requests in flight at most",
+        paths.len(),
+        many.hosts,
+        many.rate,
+        options.concurrency
+    );
+    let authorities = (0..many.hosts)
+        .map(|index| run::vhost_authority(index, site.addr.port()))
+        .collect();
+    let overflows_before = run::read_listen_overflows();
+    let load = tokio::time::timeout(
+        options.timeout,
+        loadgen::paced::run(
+            site.addr,
+            authorities,
+            Arc::new(paths.iter().cloned().collect()),
+            many.rate,
+            options.concurrency,
+        ),
+    )
+    .await
+    .context("the paced ceiling run timed out")?
+    .context("the paced ceiling run failed")?;
+    eprintln!(
+        "trawl-bench: paced ceiling: the last host's first page came {:.2} s in",
+        load.last_first_page.as_secs_f64()
+    );
+    let mut ceiling = HostsRow::ceiling(&load, many, paths.len());
+    ceiling.listen_drops = overflows_before
+        .zip(run::read_listen_overflows())
+        .map(|(before, after)| after.saturating_sub(before));
+    rows.push(ceiling);
     for (name, binary) in binaries(options) {
         eprintln!(
             "trawl-bench: crawling {} virtual hosts × {} pages at {}/s per host with {}",

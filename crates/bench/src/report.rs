@@ -6,6 +6,7 @@ use trawl_testsite::PageProfile;
 
 use crate::cli::{ManyHosts, Options};
 use crate::loadgen::LoadResult;
+use crate::loadgen::paced::PacedResult;
 use crate::run::CrawlRun;
 
 /// One line of the table. `None` prints as `-` (and `null` in JSON).
@@ -78,8 +79,12 @@ const HEADERS: [&str; 11] = [
     "errors",
 ];
 
+/// A cell for a value a run does not have.
+fn or_dash(value: Option<String>) -> String {
+    value.unwrap_or_else(|| "-".to_owned())
+}
+
 fn cells(row: &Row) -> [String; 11] {
-    let or_dash = |value: Option<String>| value.unwrap_or_else(|| "-".to_owned());
     [
         row.run.clone(),
         row.pages.to_string(),
@@ -161,9 +166,9 @@ pub struct HostsRow {
     /// [`achieved_share`], as a fraction.
     pub share: f64,
     pub cpu_us_per_page: Option<f64>,
-    pub peak_rss_mib: f64,
-    pub coverage_pct: f64,
-    pub duplicates: u64,
+    pub peak_rss_mib: Option<f64>,
+    pub coverage_pct: Option<f64>,
+    pub duplicates: Option<u64>,
     pub status_200: u64,
     pub errors: u64,
     /// Listen-queue overflows on this machine during the crawl (`None` if
@@ -188,11 +193,37 @@ impl HostsRow {
             allowed_per_sec: many.hosts as f64 * many.rate,
             share: achieved_share(ideal, wall),
             cpu_us_per_page: (pages > 0).then(|| run.usage.cpu.as_secs_f64() * 1e6 / pages as f64),
-            peak_rss_mib: run.usage.max_rss_kib as f64 / 1024.0,
-            coverage_pct: run.output.coverage() * 100.0,
-            duplicates: run.output.duplicates(),
+            peak_rss_mib: Some(run.usage.max_rss_kib as f64 / 1024.0),
+            coverage_pct: Some(run.output.coverage() * 100.0),
+            duplicates: Some(run.output.duplicates()),
             status_200: run.output.ok,
             errors: run.output.errors,
+            listen_drops: None,
+        }
+    }
+}
+
+impl HostsRow {
+    /// The politeness ceiling's row: the schedule with no crawler in it
+    /// (see `loadgen::paced`); no CPU, memory or coverage of its own.
+    pub fn ceiling(load: &PacedResult, many: &ManyHosts, pages_per_host: usize) -> HostsRow {
+        let wall = load.elapsed.as_secs_f64().max(1e-9);
+        let ideal = ideal_wall_secs(pages_per_host, many.rate);
+        HostsRow {
+            run: "paced ceiling".to_owned(),
+            hosts: many.hosts,
+            pages: load.pages,
+            wall_secs: wall,
+            ideal_secs: ideal,
+            per_sec: load.pages as f64 / wall,
+            allowed_per_sec: many.hosts as f64 * many.rate,
+            share: achieved_share(ideal, wall),
+            cpu_us_per_page: None,
+            peak_rss_mib: None,
+            coverage_pct: None,
+            duplicates: None,
+            status_200: load.ok,
+            errors: load.pages - load.ok,
             listen_drops: None,
         }
     }
@@ -226,15 +257,13 @@ fn hosts_cells(row: &HostsRow) -> [String; 15] {
         format!("{:.0}", row.per_sec),
         format!("{:.0}", row.allowed_per_sec),
         format!("{:.1}", row.share * 100.0),
-        row.cpu_us_per_page
-            .map_or_else(|| "-".to_owned(), |v| format!("{v:.0}")),
-        format!("{:.1}", row.peak_rss_mib),
-        format!("{:.2}", row.coverage_pct),
-        row.duplicates.to_string(),
+        or_dash(row.cpu_us_per_page.map(|v| format!("{v:.0}"))),
+        or_dash(row.peak_rss_mib.map(|v| format!("{v:.1}"))),
+        or_dash(row.coverage_pct.map(|v| format!("{v:.2}"))),
+        or_dash(row.duplicates.map(|v| v.to_string())),
         row.status_200.to_string(),
         row.errors.to_string(),
-        row.listen_drops
-            .map_or_else(|| "-".to_owned(), |v| v.to_string()),
+        or_dash(row.listen_drops.map(|v| v.to_string())),
     ]
 }
 
@@ -492,9 +521,9 @@ trawl        19801   12.25     1616    0.12          812          95.2      100.
             allowed_per_sec: 2000.0,
             share: 0.95,
             cpu_us_per_page: Some(123.4),
-            peak_rss_mib: 40.25,
-            coverage_pct: 100.0,
-            duplicates: 0,
+            peak_rss_mib: Some(40.25),
+            coverage_pct: Some(100.0),
+            duplicates: Some(0),
             status_200: 20_000,
             errors: 0,
             listen_drops: Some(0),
