@@ -25,6 +25,15 @@ use crate::netpolicy::{ClassSet, NetworkPolicy};
 use crate::outcome::{Exchange, Fetched, RedirectVerdict};
 use crate::proxy::ProxyConfig;
 
+/// The size an HTTP/1 connection's read buffer grows to, at most (hyper
+/// reads into whatever room the buffer has, so it can hold up to twice
+/// this); a response head must fit in it. hyper grows the buffer (to ~400
+/// KB by default) while it reads a large body, and the pooled connection
+/// keeps it: every connection that ever carried a big page would hold that
+/// much for the rest of the crawl. Smaller reads cost only more read calls
+/// on a large body.
+pub const READ_BUFFER_MAX: usize = 128 * 1024;
+
 /// How the shared client behaves.
 #[derive(Debug, Clone)]
 pub struct FetcherConfig {
@@ -206,6 +215,7 @@ impl Fetcher {
             .read_timeout(config.read_timeout)
             .timeout(config.request_timeout)
             .pool_max_idle_per_host(config.pool_idle_per_host)
+            .http1_max_buf_size(READ_BUFFER_MAX)
             .tcp_nodelay(true)
             .default_headers(headers)
             .user_agent(config.user_agent.clone())

@@ -101,7 +101,9 @@ mod tls;
 
 pub use body::ResponseFacts;
 pub use budget::{BodyBudget, DEFAULT_BODY_BUDGET, UNANNOUNCED};
-pub use client::{Credential, CredentialScope, Fetcher, FetcherConfig, RedirectPolicy, Tap};
+pub use client::{
+    Credential, CredentialScope, Fetcher, FetcherConfig, READ_BUFFER_MAX, RedirectPolicy, Tap,
+};
 pub use cookies::{CookieFileError, CookieJar, CookieRefusal};
 pub use error::{BuildError, ErrorKind, FetchError};
 pub use headers::{HeaderError, request_header};

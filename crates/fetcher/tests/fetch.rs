@@ -419,6 +419,39 @@ async fn huge_headers_are_an_error_not_a_crash() {
     assert_eq!(fetched.status, None);
 }
 
+/// A connection's read buffer stops growing at about `READ_BUFFER_MAX`
+/// (hyper reads into whatever the buffer holds, up to twice that), and a
+/// response head must fit in it: half the cap is read, two and a half
+/// times it is refused, where hyper's own default (~400 KB) reads both.
+#[tokio::test]
+async fn response_heads_are_read_up_to_the_read_buffer_cap() {
+    let site = site().await;
+    let fetcher = fetcher(FetcherConfig::default());
+    let cap_kib = (trawl_fetcher::READ_BUFFER_MAX / 1024) as u64;
+    let under = get(
+        &fetcher,
+        &url(&site, &format!("/fault/huge-headers?kib={}", cap_kib / 2)),
+    )
+    .await;
+    assert_eq!(under.error, None);
+    assert_eq!(under.status, Some(200));
+    let over_kib = cap_kib * 5 / 2;
+    assert!(
+        over_kib < 400,
+        "the refused head must be one hyper's default reads"
+    );
+    let over = get(
+        &fetcher,
+        &url(&site, &format!("/fault/huge-headers?kib={over_kib}")),
+    )
+    .await;
+    let error = over
+        .error
+        .as_ref()
+        .unwrap_or_else(|| panic!("a {over_kib} KiB head was read: {:?}", over.status));
+    assert_eq!(error.kind, ErrorKind::HeadersTooLarge, "{}", error.message);
+}
+
 #[tokio::test]
 async fn a_missing_content_type_is_none() {
     let site = site().await;

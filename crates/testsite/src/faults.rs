@@ -382,9 +382,10 @@ pub(crate) async fn handle<W: Wire>(
                 return Ok(http1_only(name));
             };
             let mut headers = vec![("Content-Type".to_owned(), "text/html".to_owned())];
-            // 128 values of 8 KiB: 1 MiB of header values, more with names.
+            // `kib` KiB of header values (1 MiB by default) in values of
+            // 8 KiB, more with the names.
             let filler = "v".repeat(8 * 1024);
-            for index in 0..128 {
+            for index in 0..request.query_u64("kib", 1024).div_ceil(8) {
                 headers.push((format!("X-Filler-{index}"), filler.clone()));
             }
             let body = small_page("Huge headers", "");

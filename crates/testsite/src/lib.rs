@@ -45,7 +45,7 @@
 //! | `/fault/bad-chunked` | invalid chunked encoding |
 //! | `/fault/gzip-page`, `/fault/chunked` | a page served gzip-compressed; a page in chunks |
 //! | `/fault/product?id=N` | a shop page: name, price, tags, images, a link to product N+1 |
-//! | `/fault/huge-headers` | 1 MiB of response headers |
+//! | `/fault/huge-headers?kib=K` | K KiB of response headers (default 1 MiB) |
 //! | any page on `hN.test` (with `hosts` > 1) | virtual host N's copy of the site |
 //! | `/sitemap.xml` (with `sitemaps`) | a sitemap index → a gzip sitemap of the unlinked pages |
 //!
