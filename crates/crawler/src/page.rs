@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use trawl_extractor::{FieldValue, MetaRobots, Page};
+use trawl_extractor::{FieldValue, Link, MetaRobots, Page};
 use trawl_fetcher::Fetched;
 use trawl_frontier::{CanonicalUrl, Entry};
 
@@ -36,7 +36,7 @@ pub(crate) fn finish_page(
     pipeline: &Pipeline,
     entry: &Entry,
     mut fetched: Fetched,
-    page: Option<Page>,
+    mut page: Option<Page>,
     attempts: u32,
 ) -> (Finished, Vec<Entry>) {
     let fields = match (&pipeline.settings.fields, &page) {
@@ -44,7 +44,7 @@ pub(crate) fn finish_page(
         _ => None,
     };
     let robots = robots_directives(&fetched, page.as_ref());
-    let links = canonical_links(page.as_ref());
+    let links = canonical_links(page.as_mut().map(|page| std::mem::take(&mut page.links)));
     let mut queue = Vec::new();
     if page.is_some() && !robots.nofollow {
         let parent: Arc<str> = entry.url.as_str().into();
@@ -100,18 +100,20 @@ fn field_values(values: Vec<(String, FieldValue)>) -> BTreeMap<String, serde_jso
 }
 
 /// The page's links in canonical form, deduplicated, each with whether
-/// every occurrence carried `rel="nofollow"`.
-fn canonical_links(page: Option<&Page>) -> Vec<(CanonicalUrl, bool)> {
-    let Some(page) = page else {
+/// every occurrence carried `rel="nofollow"`. Each link's URL becomes its
+/// canonical form in place, so a page of thousands of links holds one
+/// copy of them, not two.
+fn canonical_links(page_links: Option<Vec<Link>>) -> Vec<(CanonicalUrl, bool)> {
+    let Some(page_links) = page_links else {
         return Vec::new();
     };
     // Keyed by the frontier's 64-bit fingerprint: no copy of each URL, and
     // the frontier already treats equal fingerprints as one URL.
     let mut seen: HashMap<u64, usize, foldhash::fast::RandomState> =
-        HashMap::with_capacity_and_hasher(page.links.len(), foldhash::fast::RandomState::default());
-    let mut links: Vec<(CanonicalUrl, bool)> = Vec::with_capacity(page.links.len());
-    for link in &page.links {
-        let Ok(url) = CanonicalUrl::new(&link.url) else {
+        HashMap::with_capacity_and_hasher(page_links.len(), foldhash::fast::RandomState::default());
+    let mut links: Vec<(CanonicalUrl, bool)> = Vec::with_capacity(page_links.len());
+    for link in page_links {
+        let Ok(url) = CanonicalUrl::from_url(link.url) else {
             continue;
         };
         match seen.entry(url.fingerprint()) {

@@ -19,8 +19,7 @@ pub enum CanonError {
 
 /// Parses `text` as an absolute URL and canonicalises it.
 pub fn parse_canonical(text: &str) -> Result<Url, CanonError> {
-    let url = Url::parse(text.trim())?;
-    canonicalize(&url)
+    canonicalize_owned(Url::parse(text.trim())?)
 }
 
 /// Returns the canonical form of `url` (see DESIGN.md, "Canonical URL").
@@ -32,6 +31,17 @@ pub fn parse_canonical(text: &str) -> Result<Url, CanonError> {
 /// unreserved characters are decoded and all other escapes use upper-case
 /// hex, so `%7e`, `%7E` and `~` are one URL.
 pub fn canonicalize(url: &Url) -> Result<Url, CanonError> {
+    check(url)?;
+    Ok(normalise(url.clone()))
+}
+
+/// [`canonicalize`] reusing `url`'s buffer: no copy for the usual URL.
+fn canonicalize_owned(url: Url) -> Result<Url, CanonError> {
+    check(&url)?;
+    Ok(normalise(url))
+}
+
+fn check(url: &Url) -> Result<(), CanonError> {
     match url.scheme() {
         "http" | "https" => {}
         other => return Err(CanonError::UnsupportedScheme(other.to_owned())),
@@ -39,23 +49,24 @@ pub fn canonicalize(url: &Url) -> Result<Url, CanonError> {
     if url.host_str().is_none_or(str::is_empty) {
         return Err(CanonError::NoHost);
     }
-    let mut canonical = url.clone();
-    canonical.set_fragment(None);
+    Ok(())
+}
 
-    let path = url.path();
-    if needs_normalising(path) {
-        let normalised = normalise_escapes(path);
-        canonical.set_path(&normalised);
+fn normalise(mut url: Url) -> Url {
+    url.set_fragment(None);
+    if needs_normalising(url.path()) {
+        let normalised = normalise_escapes(url.path());
+        url.set_path(&normalised);
     }
     match url.query() {
-        Some("") => canonical.set_query(None),
+        Some("") => url.set_query(None),
         Some(query) if needs_normalising(query) => {
             let normalised = normalise_escapes(query);
-            canonical.set_query(Some(&normalised));
+            url.set_query(Some(&normalised));
         }
         _ => {}
     }
-    Ok(canonical)
+    url
 }
 
 fn needs_normalising(component: &str) -> bool {
@@ -144,6 +155,11 @@ impl CanonicalUrl {
     /// Canonicalises `url`.
     pub fn new(url: &Url) -> Result<CanonicalUrl, CanonError> {
         canonicalize(url).map(CanonicalUrl)
+    }
+
+    /// Canonicalises `url` in place of a copy.
+    pub fn from_url(url: Url) -> Result<CanonicalUrl, CanonError> {
+        canonicalize_owned(url).map(CanonicalUrl)
     }
 
     /// Parses `text` as an absolute URL and canonicalises it.
@@ -341,6 +357,10 @@ mod tests {
                 if let Ok(once) = parse_canonical(&text) {
                     let twice = canonicalize(&once).unwrap();
                     prop_assert_eq!(once.as_str(), twice.as_str());
+                }
+                // Canonicalising in place gives what the copy does.
+                if let Ok(url) = Url::parse(&text) {
+                    prop_assert_eq!(CanonicalUrl::from_url(url.clone()), CanonicalUrl::new(&url));
                 }
             }
         }
