@@ -5,6 +5,7 @@ use std::time::SystemTime;
 
 use bytes::Bytes;
 use reqwest::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderMap, RETRY_AFTER};
+use tokio::time::Instant;
 use url::Url;
 
 use crate::budget::{BodyBudget, UNANNOUNCED};
@@ -81,13 +82,15 @@ pub(crate) fn parse_content_type(value: &str) -> (Option<String>, Option<String>
 ///
 /// On reaching the cap it stops reading and drops the response, so a huge
 /// or endless body costs at most `cap` bytes of memory and no more network
-/// than the chunk in flight. Always returns what was read, with the error
-/// that ended the read, if any.
+/// than the chunk in flight. The read ends at `deadline`, moved on by as
+/// long as the body waited for the budget. Always returns what was read,
+/// with the error that ended the read, if any.
 pub(crate) async fn read_capped(
     mut response: reqwest::Response,
     cap: u64,
     budget: &BodyBudget,
     url: &Url,
+    deadline: Instant,
 ) -> (Bytes, Option<FetchError>) {
     let cap = usize::try_from(cap).unwrap_or(usize::MAX);
     // The buffer is reserved for the announced length (at first only up to
@@ -98,9 +101,11 @@ pub(crate) async fn read_capped(
         .content_length()
         .map(|length| usize::try_from(length).unwrap_or(usize::MAX));
     // Nothing is read before the bytes are reserved (see budget.rs).
+    let waiting = Instant::now();
     let mut reserved = budget
         .reserve(announced.unwrap_or(UNANNOUNCED).min(cap))
         .await;
+    let deadline = deadline + waiting.elapsed();
     let announced = announced.unwrap_or(0);
     // Every chunk is copied out. A chunk is a slice of hyper's read buffer,
     // which is as large as its adaptive read size (up to ~400 KB), so
@@ -108,7 +113,17 @@ pub(crate) async fn read_capped(
     // waits for and goes through a parser thread.
     let mut body: Vec<u8> = Vec::new();
     loop {
-        match response.chunk().await {
+        let Ok(next) = tokio::time::timeout_at(deadline, response.chunk()).await else {
+            let error = FetchError::new(
+                ErrorKind::Timeout,
+                format!(
+                    "reading the body of {url}: the deadline passed after {} bytes",
+                    body.len()
+                ),
+            );
+            return (reserved.into_bytes(body), Some(error));
+        };
+        match next {
             Ok(Some(chunk)) => {
                 if body.capacity() == 0 {
                     body.reserve_exact(announced.min(1 << 20).max(chunk.len()).min(cap));

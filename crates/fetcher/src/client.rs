@@ -43,7 +43,9 @@ pub struct FetcherConfig {
     pub connect_timeout: Duration,
     /// Longest wait for the next bytes from the server (headers or body).
     pub read_timeout: Duration,
-    /// Deadline for a whole fetch, all redirect hops and the body included.
+    /// Deadline for a whole fetch, all redirect hops and the body included,
+    /// not counting the wait for room in the body budget (trawl's own
+    /// queueing, not the server's slowness).
     pub request_timeout: Duration,
     /// Body bytes kept per response, counted after decompression.
     pub max_body_bytes: u64,
@@ -213,7 +215,6 @@ impl Fetcher {
             .deflate(true)
             .connect_timeout(config.connect_timeout)
             .read_timeout(config.read_timeout)
-            .timeout(config.request_timeout)
             .pool_max_idle_per_host(config.pool_idle_per_host)
             .http1_max_buf_size(READ_BUFFER_MAX)
             .tcp_nodelay(true)
@@ -412,8 +413,9 @@ impl Fetcher {
         let deadline = started + config.request_timeout;
         let mut current = url.clone();
         loop {
-            // The client's own timeout restarts for every hop; the deadline
-            // keeps a chain of slow redirects within one request_timeout.
+            // One deadline for the chain of hops, kept here rather than by
+            // reqwest, whose deadline would also run while the body waits
+            // for the budget.
             let remaining = deadline.saturating_duration_since(Instant::now());
             if remaining.is_zero() {
                 return Some(FetchError::new(
@@ -435,7 +437,7 @@ impl Fetcher {
                     format!("{current}: {blocked}; no connection was made"),
                 ));
             }
-            let mut request = self.inner.client.get(current.clone()).timeout(remaining);
+            let mut request = self.inner.client.get(current.clone());
             if config.close_connections {
                 request = request.header(CONNECTION, "close");
             }
@@ -451,9 +453,18 @@ impl Fetcher {
                     .cookies
                     .as_ref()
                     .is_some_and(|jar| jar.header_for(&current).is_some());
-            let response = match request.send().await {
-                Ok(response) => response,
-                Err(error) => {
+            let response = match tokio::time::timeout(remaining, request.send()).await {
+                Err(_) => {
+                    return Some(FetchError::new(
+                        ErrorKind::Timeout,
+                        format!(
+                            "{current}: no response within the deadline of {:?}",
+                            config.request_timeout
+                        ),
+                    ));
+                }
+                Ok(Ok(response)) => response,
+                Ok(Err(error)) => {
                     let error = FetchError::from_reqwest(&current, error);
                     return Some(match proxy {
                         // Every connection goes to the proxy, so a failure
@@ -526,6 +537,7 @@ impl Fetcher {
                 config.max_body_bytes,
                 &config.body_budget,
                 &current,
+                deadline,
             )
             .await;
             fetched.body = body;

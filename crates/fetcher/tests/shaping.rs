@@ -141,3 +141,53 @@ async fn a_body_waits_for_the_budget_until_the_held_one_is_dropped() {
     drop(second);
     assert_eq!(budget.available(), budget.bytes(), "all of it back");
 }
+
+/// Waiting for room in the budget is trawl's own queueing, not the
+/// server's slowness: a body that waits five times the request deadline
+/// is still read whole once room is free (paused clock: the wait is
+/// virtual time).
+#[tokio::test(start_paused = true)]
+async fn waiting_for_the_budget_does_not_count_toward_the_deadline() {
+    let site = TestSite::start(SiteConfig {
+        pages: 10,
+        page_bytes: 600 * 1024,
+        profile: PageProfile::Uniform,
+        ..SiteConfig::default()
+    })
+    .await
+    .unwrap();
+    let budget = BodyBudget::new(1024 * 1024);
+    let deadline = std::time::Duration::from_secs(2);
+    let fetcher = Fetcher::new(FetcherConfig {
+        network: loopback(),
+        body_budget: budget.clone(),
+        request_timeout: deadline,
+        ..FetcherConfig::default()
+    })
+    .unwrap();
+    let first = get(&fetcher, &site.url("/")).await;
+    assert!(first.error.is_none(), "{:?}", first.error);
+
+    let second = {
+        let fetcher = fetcher.clone();
+        let url = site.url("/p/1");
+        tokio::spawn(async move { get(&fetcher, &url).await })
+    };
+    for _ in 0..500 {
+        if site.hits("/p/1") > 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert_eq!(site.hits("/p/1"), 1, "the second request was sent");
+    tokio::time::sleep(deadline * 5).await;
+    assert!(
+        !second.is_finished(),
+        "still waiting for room, not timed out"
+    );
+
+    drop(first);
+    let second = second.await.expect("second fetch");
+    assert!(second.error.is_none(), "{:?}", second.error);
+    assert!(second.body.len() > 512 * 1024);
+}
