@@ -145,7 +145,8 @@ pub struct CrawlArgs {
     #[arg(long, default_value = concat!("trawl/", env!("CARGO_PKG_VERSION")))]
     pub user_agent: String,
 
-    /// Overall deadline for one request, headers and body, in seconds.
+    /// Overall deadline for one request, headers and body, in seconds (a
+    /// wait for room in --max-buffered does not count).
     #[arg(long, default_value_t = 30.0, value_name = "SECS")]
     pub timeout: f64,
 
