@@ -30,9 +30,11 @@ use crate::proxy::ProxyConfig;
 /// this); a response head must fit in it. hyper grows the buffer (to ~400
 /// KB by default) while it reads a large body, and the pooled connection
 /// keeps it: every connection that ever carried a big page would hold that
-/// much for the rest of the crawl. Smaller reads cost only more read calls
-/// on a large body.
-pub const READ_BUFFER_MAX: usize = 128 * 1024;
+/// much for the rest of the crawl, and a crawl of many hosts keeps one
+/// connection per host. Smaller reads cost only more read calls on a large
+/// body; the head limit stays far above what servers send (proxies in
+/// front of most sites refuse heads of a few KiB).
+pub const READ_BUFFER_MAX: usize = 64 * 1024;
 
 /// How the shared client behaves.
 #[derive(Debug, Clone)]
