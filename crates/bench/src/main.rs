@@ -270,7 +270,36 @@ async fn measure_many_hosts(
     paths: &BTreeSet<String>,
 ) -> Result<Vec<HostsRow>> {
     let truth = run::vhost_urls(many.hosts, site.addr.port(), paths);
-    let mut rows = Vec::new();
+    let mut rows = vec![measure_paced_ceiling(options, many, site, paths).await?];
+    for (name, binary) in binaries(options) {
+        eprintln!(
+            "trawl-bench: crawling {} virtual hosts × {} pages at {}/s per host with {}",
+            many.hosts,
+            paths.len(),
+            many.rate,
+            binary.display()
+        );
+        let overflows_before = run::read_listen_overflows();
+        let crawl = run::crawl(binary, site.addr, &truth, options)
+            .await
+            .with_context(|| format!("the {name} run ({})", binary.display()))?;
+        let mut row = HostsRow::crawl(name, &crawl, many, paths.len());
+        row.listen_drops = overflows_before
+            .zip(run::read_listen_overflows())
+            .map(|(before, after)| after.saturating_sub(before));
+        rows.push(row);
+    }
+    Ok(rows)
+}
+
+/// The many-hosts mode's first row: the crawl's schedule with no crawler
+/// in it (`loadgen::paced`).
+async fn measure_paced_ceiling(
+    options: &Options,
+    many: &ManyHosts,
+    site: &SiteProcess,
+    paths: &BTreeSet<String>,
+) -> Result<HostsRow> {
     eprintln!(
         "trawl-bench: paced ceiling: robots.txt and {} pages on each of {} hosts at {}/s \
          per host, {} requests in flight at most",
@@ -304,26 +333,7 @@ async fn measure_many_hosts(
     ceiling.listen_drops = overflows_before
         .zip(run::read_listen_overflows())
         .map(|(before, after)| after.saturating_sub(before));
-    rows.push(ceiling);
-    for (name, binary) in binaries(options) {
-        eprintln!(
-            "trawl-bench: crawling {} virtual hosts × {} pages at {}/s per host with {}",
-            many.hosts,
-            paths.len(),
-            many.rate,
-            binary.display()
-        );
-        let overflows_before = run::read_listen_overflows();
-        let crawl = run::crawl(binary, site.addr, &truth, options)
-            .await
-            .with_context(|| format!("the {name} run ({})", binary.display()))?;
-        let mut row = HostsRow::crawl(name, &crawl, many, paths.len());
-        row.listen_drops = overflows_before
-            .zip(run::read_listen_overflows())
-            .map(|(before, after)| after.saturating_sub(before));
-        rows.push(row);
-    }
-    Ok(rows)
+    Ok(ceiling)
 }
 
 /// The binaries to measure: trawl, then the baseline if any.

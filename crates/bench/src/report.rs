@@ -201,9 +201,7 @@ impl HostsRow {
             listen_drops: None,
         }
     }
-}
 
-impl HostsRow {
     /// The politeness ceiling's row: the schedule with no crawler in it
     /// (see `loadgen::paced`); no CPU, memory or coverage of its own.
     pub fn ceiling(load: &PacedResult, many: &ManyHosts, pages_per_host: usize) -> HostsRow {

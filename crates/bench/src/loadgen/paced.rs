@@ -96,8 +96,9 @@ async fn host(
         let _permit = permits.acquire().await.context("permits closed")?;
         get(addr, authority, "/robots.txt", &mut connection).await?;
     }
-    // Page k goes at first + k / rate, never earlier: exact on average and
-    // never behind a late predecessor, the most a per-host rate allows.
+    // Page k goes at first + k / rate, never earlier: exact on average, and
+    // a late request does not delay the ones after it (the most a per-host
+    // rate allows, so the ceiling is an upper bound).
     let mut first: Option<Instant> = None;
     for (index, path) in paths.iter().enumerate() {
         if let Some(first) = first {
