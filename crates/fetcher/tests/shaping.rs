@@ -89,19 +89,46 @@ async fn a_proxy_config_routes_requests_and_its_exclusions_do_not() {
     assert_eq!(site.hits("/p/2"), 1);
 }
 
-/// The body budget (not request shaping, but the same library seam): a
-/// body is read only once its bytes are free, and they are free again when
-/// the body is dropped.
-#[tokio::test]
-async fn a_body_waits_for_the_budget_until_the_held_one_is_dropped() {
-    let site = TestSite::start(SiteConfig {
+/// Ten pages of 600 KB: two do not fit in a 1 MiB budget.
+async fn big_pages_site() -> TestSite {
+    TestSite::start(SiteConfig {
         pages: 10,
         page_bytes: 600 * 1024,
         profile: PageProfile::Uniform,
         ..SiteConfig::default()
     })
     .await
-    .unwrap();
+    .unwrap()
+}
+
+/// Fetches `path` on a task of its own and returns once the site has
+/// answered the request (the body may still wait to be read).
+async fn fetch_answered(
+    fetcher: &Fetcher,
+    site: &TestSite,
+    path: &str,
+) -> tokio::task::JoinHandle<Fetched> {
+    let task = {
+        let fetcher = fetcher.clone();
+        let url = site.url(path);
+        tokio::spawn(async move { get(&fetcher, &url).await })
+    };
+    for _ in 0..500 {
+        if site.hits(path) > 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert_eq!(site.hits(path), 1, "the request for {path} was sent");
+    task
+}
+
+/// The body budget (not request shaping, but the same library seam): a
+/// body is read only once its bytes are free, and they are free again when
+/// the body is dropped.
+#[tokio::test]
+async fn a_body_waits_for_the_budget_until_the_held_one_is_dropped() {
+    let site = big_pages_site().await;
     let budget = BodyBudget::new(1024 * 1024);
     let fetcher = Fetcher::new(FetcherConfig {
         network: loopback(),
@@ -115,20 +142,9 @@ async fn a_body_waits_for_the_budget_until_the_held_one_is_dropped() {
     assert!(held > 512 * 1024, "a big page: {held} bytes");
     assert!(budget.available() <= budget.bytes() - held);
 
-    let second = {
-        let fetcher = fetcher.clone();
-        let url = site.url("/p/1");
-        tokio::spawn(async move { get(&fetcher, &url).await })
-    };
     // The request reaches the site and is answered; the body is not read
     // while the first one is held.
-    for _ in 0..500 {
-        if site.hits("/p/1") > 0 {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-    }
-    assert_eq!(site.hits("/p/1"), 1, "the second request was sent");
+    let second = fetch_answered(&fetcher, &site, "/p/1").await;
     for _ in 0..50 {
         tokio::task::yield_now().await;
     }
@@ -148,14 +164,7 @@ async fn a_body_waits_for_the_budget_until_the_held_one_is_dropped() {
 /// virtual time).
 #[tokio::test(start_paused = true)]
 async fn waiting_for_the_budget_does_not_count_toward_the_deadline() {
-    let site = TestSite::start(SiteConfig {
-        pages: 10,
-        page_bytes: 600 * 1024,
-        profile: PageProfile::Uniform,
-        ..SiteConfig::default()
-    })
-    .await
-    .unwrap();
+    let site = big_pages_site().await;
     let budget = BodyBudget::new(1024 * 1024);
     let deadline = std::time::Duration::from_secs(2);
     let fetcher = Fetcher::new(FetcherConfig {
@@ -168,18 +177,7 @@ async fn waiting_for_the_budget_does_not_count_toward_the_deadline() {
     let first = get(&fetcher, &site.url("/")).await;
     assert!(first.error.is_none(), "{:?}", first.error);
 
-    let second = {
-        let fetcher = fetcher.clone();
-        let url = site.url("/p/1");
-        tokio::spawn(async move { get(&fetcher, &url).await })
-    };
-    for _ in 0..500 {
-        if site.hits("/p/1") > 0 {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-    }
-    assert_eq!(site.hits("/p/1"), 1, "the second request was sent");
+    let second = fetch_answered(&fetcher, &site, "/p/1").await;
     tokio::time::sleep(deadline * 5).await;
     assert!(
         !second.is_finished(),
