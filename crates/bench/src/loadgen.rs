@@ -166,31 +166,47 @@ async fn worker(
         let Some(path) = paths.get(index) else {
             return Ok(result);
         };
-        let request = request_bytes(path, &host);
-        let mut attempt = 1;
-        let head = loop {
-            let conn = match &mut connection {
-                Some(conn) => conn,
-                None => {
-                    result.connections += 1;
-                    connection.insert(Connection::open(addr).await?)
-                }
-            };
-            match conn.exchange(&request).await {
-                Ok(head) => break head,
-                // A kept-alive connection the server closed: reconnect.
-                Err(_) if attempt < ATTEMPTS => {
-                    connection = None;
-                    attempt += 1;
-                }
-                Err(error) => return Err(error.context(format!("GET {path}"))),
-            }
-        };
+        let head = get(addr, &host, path, &mut connection, &mut result.connections).await?;
         result.requests += 1;
         result.ok += u64::from(head.status == 200);
         result.body_bytes += head.content_length as u64;
-        if head.close {
-            connection = None;
+    }
+}
+
+/// One GET over `connection` with `host` as `Host`, opening it first if
+/// there is none and again when the server closed a kept-alive one (at
+/// most [`ATTEMPTS`] tries); counts the connections opened in `opened`.
+/// Leaves `connection` empty when the server said it closes after this.
+async fn get(
+    addr: SocketAddr,
+    host: &str,
+    path: &str,
+    connection: &mut Option<Connection>,
+    opened: &mut u64,
+) -> Result<ResponseHead> {
+    let request = request_bytes(path, host);
+    let mut attempt = 1;
+    loop {
+        let conn = match connection {
+            Some(conn) => conn,
+            None => {
+                *opened += 1;
+                connection.insert(Connection::open(addr).await?)
+            }
+        };
+        match conn.exchange(&request).await {
+            Ok(head) => {
+                if head.close {
+                    *connection = None;
+                }
+                return Ok(head);
+            }
+            // A kept-alive connection the server closed: reconnect.
+            Err(_) if attempt < ATTEMPTS => {
+                *connection = None;
+                attempt += 1;
+            }
+            Err(error) => return Err(error.context(format!("GET {path}"))),
         }
     }
 }

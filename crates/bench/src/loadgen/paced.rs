@@ -16,7 +16,7 @@ use anyhow::{Context, Result};
 use tokio::sync::Semaphore;
 use tokio::time::Instant;
 
-use super::{ATTEMPTS, Connection, request_bytes};
+use super::get;
 
 /// What the paced run measured.
 #[derive(Debug, Clone, PartialEq)]
@@ -87,6 +87,7 @@ async fn host(
     permits: &Semaphore,
 ) -> Result<HostResult> {
     let mut connection = None;
+    let mut opened = 0;
     let mut result = HostResult {
         pages: 0,
         ok: 0,
@@ -94,7 +95,7 @@ async fn host(
     };
     {
         let _permit = permits.acquire().await.context("permits closed")?;
-        get(addr, authority, "/robots.txt", &mut connection).await?;
+        get(addr, authority, "/robots.txt", &mut connection, &mut opened).await?;
     }
     // Page k goes at first + k / rate, never earlier: exact on average, and
     // a late request does not delay the ones after it (the most a per-host
@@ -106,7 +107,9 @@ async fn host(
         }
         let _permit = permits.acquire().await.context("permits closed")?;
         first.get_or_insert_with(Instant::now);
-        let status = get(addr, authority, path, &mut connection).await?;
+        let status = get(addr, authority, path, &mut connection, &mut opened)
+            .await?
+            .status;
         if index == 0 {
             result.first_page = Instant::now();
         }
@@ -114,37 +117,6 @@ async fn host(
         result.ok += u64::from(status == 200);
     }
     Ok(result)
-}
-
-/// One GET over the host's connection, reconnecting when the server
-/// closed it; returns the status.
-async fn get(
-    addr: SocketAddr,
-    authority: &str,
-    path: &str,
-    connection: &mut Option<Connection>,
-) -> Result<u16> {
-    let request = request_bytes(path, authority);
-    let mut attempt = 1;
-    loop {
-        let conn = match connection {
-            Some(conn) => conn,
-            None => connection.insert(Connection::open(addr).await?),
-        };
-        match conn.exchange(&request).await {
-            Ok(head) => {
-                if head.close {
-                    *connection = None;
-                }
-                return Ok(head.status);
-            }
-            Err(_) if attempt < ATTEMPTS => {
-                *connection = None;
-                attempt += 1;
-            }
-            Err(error) => return Err(error.context(format!("GET {path}"))),
-        }
-    }
 }
 
 #[cfg(test)]
