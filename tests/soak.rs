@@ -75,6 +75,12 @@ fn ten_kills_lose_nothing_and_duplicate_nothing() {
         "0",
         "--delay-factor",
         "0",
+        // The queue and the seen-set live mostly on disk, so every kill
+        // lands with scratch files open.
+        "--max-queue-in-memory",
+        "50",
+        "--max-seen-in-memory",
+        "100",
     ];
     // Ten increasing kill points, spread over the crawl.
     let mut points: Vec<usize> = (0..KILLS)
@@ -94,6 +100,7 @@ fn ten_kills_lose_nothing_and_duplicate_nothing() {
         send_signal(child.id(), "KILL");
         let run = wait_bounded(child, RUN_LIMIT);
         assert!(!run.status.success(), "round {round}: killed (seed {seed})");
+        assert_only_state_files(&dir.path().join("crawl.state"), round, seed);
     }
     let mut args = base.to_vec();
     args.push("--resume");
@@ -143,4 +150,23 @@ fn ten_kills_lose_nothing_and_duplicate_nothing() {
             String::from_utf8_lossy(&check.stdout)
         );
     }
+}
+
+/// The spill file and the seen-set's runs have no names, so a SIGKILL
+/// leaves nothing in the state folder but the state itself.
+fn assert_only_state_files(state: &std::path::Path, round: usize, seed: u64) {
+    let names: BTreeSet<String> = std::fs::read_dir(state)
+        .unwrap_or_else(|error| panic!("round {round}: {}: {error}", state.display()))
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    let own = ["meta.json", "queue.tsv", "cookies.txt"];
+    let strays: Vec<&String> = names
+        .iter()
+        .filter(|name| !own.contains(&name.as_str()))
+        .collect();
+    assert!(
+        strays.is_empty(),
+        "round {round}: left in {} after SIGKILL: {strays:?} (seed {seed})",
+        state.display()
+    );
 }

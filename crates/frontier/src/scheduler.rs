@@ -183,6 +183,14 @@ impl Frontier {
         self.spill.as_ref().and_then(|spill| spill.error.as_deref())
     }
 
+    /// Cuts the spill file to nothing, as a disk that lost it would.
+    #[cfg(test)]
+    pub(crate) fn lose_spill_file(&mut self) {
+        if let Some(spill) = &mut self.spill {
+            spill.file.lose_contents();
+        }
+    }
+
     /// Queues `entry` if it is new and within the page limits (scope and
     /// depth were checked before).
     pub(crate) fn enqueue(&mut self, entry: Entry) -> Admission {

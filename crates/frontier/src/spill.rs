@@ -19,7 +19,6 @@ use std::fs::File;
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use url::Url;
 
@@ -29,8 +28,9 @@ use crate::entry::Entry;
 /// When and where queued URLs spill to disk.
 #[derive(Debug, Clone)]
 pub struct SpillConfig {
-    /// Folder for the spill file (created if missing; the file is removed
-    /// when the store is dropped).
+    /// Folder for the spill file (created if missing). The file has no
+    /// name there: it is gone when the store is dropped or the process
+    /// ends, however it ends.
     pub dir: PathBuf,
     /// Queued URLs kept in memory over all hosts before spilling starts.
     pub hot_budget: usize,
@@ -123,27 +123,21 @@ impl ColdChain {
 #[derive(Debug)]
 pub(crate) struct SpillFile {
     file: File,
-    path: PathBuf,
     end: u64,
 }
-
-static SPILL_FILES: AtomicU64 = AtomicU64::new(0);
 
 impl SpillFile {
     pub(crate) fn create(config: &SpillConfig) -> std::io::Result<SpillFile> {
         std::fs::create_dir_all(&config.dir)?;
-        let serial = SPILL_FILES.fetch_add(1, Ordering::Relaxed);
-        let path = config.dir.join(format!(
-            "frontier-spill-{}-{serial}.bin",
-            std::process::id()
-        ));
-        let file = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .open(&path)?;
-        Ok(SpillFile { file, path, end: 0 })
+        // Unnamed (unlinked as it is made), so a crawl killed with SIGKILL
+        // leaves no scratch file beside its state.
+        let file = tempfile::tempfile_in(&config.dir)?;
+        Ok(SpillFile { file, end: 0 })
+    }
+
+    #[cfg(test)]
+    pub(crate) fn lose_contents(&mut self) {
+        self.file.set_len(0).expect("truncate the spill file");
     }
 
     /// Appends `entries` as one chunk.
@@ -227,12 +221,5 @@ impl SpillFile {
             entries.push(Entry { url, depth, parent });
         }
         Ok((entries, next))
-    }
-}
-
-impl Drop for SpillFile {
-    fn drop(&mut self) {
-        // The spill is scratch space; a leftover file is harmless.
-        let _ = std::fs::remove_file(&self.path);
     }
 }
