@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crate::canon::CanonicalUrl;
-use crate::entry::{Admission, Counts, Entry, Limits};
+use crate::entry::{Admission, Counts, DepthQueue, Entry, Limits};
 use crate::seen::{SeenSet, SeenTiering};
 use crate::spill::{ColdChain, SpillConfig, SpillFile};
 
@@ -50,9 +50,8 @@ pub(crate) enum Pop {
 #[derive(Debug)]
 struct HostState {
     key: Arc<str>,
-    /// Queued entries by depth, so each host is served breadth-first even
-    /// when slow pages deliver shallow links late.
-    queue: BTreeMap<u32, VecDeque<Entry>>,
+    /// Queued entries in memory, shallowest first.
+    queue: DepthQueue,
     /// Entries in `queue` (in memory).
     hot: usize,
     /// All queued entries: `hot` plus the cold tail on disk and in
@@ -256,13 +255,13 @@ impl Frontier {
     fn push_entry(&mut self, index: usize, entry: Entry) {
         let host = &mut self.hosts[index];
         let Some(spill) = self.spill.as_mut() else {
-            host.queue.entry(entry.depth).or_default().push_back(entry);
+            host.queue.push(entry);
             host.hot += 1;
             return;
         };
         let has_cold = host.cold.is_some() || !host.cold_buffer.is_empty();
         if !has_cold && (spill.disabled || spill.hot_total < spill.config.hot_budget) {
-            host.queue.entry(entry.depth).or_default().push_back(entry);
+            host.queue.push(entry);
             host.hot += 1;
             spill.hot_total += 1;
             return;
@@ -316,7 +315,7 @@ impl Frontier {
         spill.hot_total += entries.len();
         host.hot += entries.len();
         for entry in entries {
-            host.queue.entry(entry.depth).or_default().push_back(entry);
+            host.queue.push(entry);
         }
     }
 
@@ -328,7 +327,7 @@ impl Frontier {
         let key: Arc<str> = key.into();
         let state = HostState {
             key: Arc::clone(&key),
-            queue: BTreeMap::new(),
+            queue: DepthQueue::default(),
             queued: 0,
             admitted: 0,
             hot: 0,
@@ -373,7 +372,7 @@ impl Frontier {
             if idle {
                 self.host_index.remove(&host.key);
                 let host = &mut self.hosts[index];
-                host.queue = BTreeMap::new();
+                host.queue = DepthQueue::default();
                 host.cold = None;
                 host.cold_buffer = Vec::new();
                 host.in_flight_depths = BTreeMap::new();
@@ -435,7 +434,7 @@ impl Frontier {
                 }
             }
             let host = &mut self.hosts[index];
-            let next_depth = host.queue.keys().next().copied().unwrap_or(u32::MAX);
+            let next_depth = host.queue.next_depth().unwrap_or(u32::MAX);
             if host
                 .in_flight_depths
                 .keys()
@@ -456,7 +455,7 @@ impl Frontier {
                 self.timers.push(Reverse((at, index)));
                 continue;
             }
-            let Some(entry) = pop_shallowest(&mut host.queue) else {
+            let Some(popped) = host.queue.pop() else {
                 continue;
             };
             host.queued -= 1;
@@ -464,9 +463,17 @@ impl Frontier {
             if let Some(spill) = self.spill.as_mut() {
                 spill.hot_total -= 1;
             }
+            self.queued -= 1;
+            let entry = match popped {
+                Ok(entry) => entry,
+                Err(text) => {
+                    tracing::error!("dropped the queued URL {text}: it no longer parses");
+                    self.schedule_if_idle(index);
+                    continue;
+                }
+            };
             host.in_flight += 1;
             *host.in_flight_depths.entry(entry.depth).or_default() += 1;
-            self.queued -= 1;
             self.in_flight += 1;
             self.handed_out += 1;
             let lease = Lease {
@@ -536,7 +543,7 @@ impl Frontier {
     /// Drops everything still queued (used when the crawl is interrupted).
     pub(crate) fn clear_queue(&mut self) {
         for host in &mut self.hosts {
-            host.queue.clear();
+            host.queue = DepthQueue::default();
             host.cold = None;
             host.cold_buffer.clear();
             host.hot = 0;
@@ -573,15 +580,6 @@ fn spill_buffer(spill: &mut Spill, host: &mut HostState) {
         }
         Err(_) => spill.disabled = true,
     }
-}
-
-fn pop_shallowest(queue: &mut BTreeMap<u32, VecDeque<Entry>>) -> Option<Entry> {
-    let mut bucket = queue.first_entry()?;
-    let entry = bucket.get_mut().pop_front();
-    if bucket.get().is_empty() {
-        bucket.remove();
-    }
-    entry
 }
 
 #[cfg(test)]
