@@ -400,6 +400,26 @@ pub struct CrawlRun {
     pub output: CrawlOutput,
 }
 
+impl CrawlRun {
+    /// The run, said on stderr as it ends: the table shows one round per
+    /// row, and a peak RSS is worth reading across all of them.
+    fn measured(binary: &Path, usage: Usage, output: CrawlOutput) -> CrawlRun {
+        eprintln!(
+            "trawl-bench: {}: {} records in {:.2} s, {:.0} us CPU per record, peak RSS {:.1} MiB",
+            binary.display(),
+            output.records,
+            usage.wall.as_secs_f64(),
+            usage.cpu.as_secs_f64() * 1e6 / output.records.max(1) as f64,
+            usage.max_rss_kib as f64 / 1024.0
+        );
+        CrawlRun {
+            binary: binary.to_owned(),
+            usage,
+            output,
+        }
+    }
+}
+
 /// Crawls the site with `binary` (through the `__measure` mode of this
 /// executable) and analyses what it wrote.
 pub async fn crawl(
@@ -466,11 +486,7 @@ pub async fn crawl(
     let jsonl =
         std::fs::read_to_string(&out).with_context(|| format!("reading {}", out.display()))?;
     let output = analyse_output(&jsonl, truth)?;
-    Ok(CrawlRun {
-        binary: binary.to_owned(),
-        usage,
-        output,
-    })
+    Ok(CrawlRun::measured(binary, usage, output))
 }
 
 /// Runs `binary ARGS` through the `__measure` mode of this executable
@@ -547,11 +563,11 @@ pub async fn crawl_peer(
     let usage = measure(peer, &args, options).await?;
     let jsonl =
         std::fs::read_to_string(&out).with_context(|| format!("reading {}", out.display()))?;
-    Ok(CrawlRun {
-        binary: peer.to_owned(),
+    Ok(CrawlRun::measured(
+        peer,
         usage,
-        output: analyse_output(&jsonl, truth)?,
-    })
+        analyse_output(&jsonl, truth)?,
+    ))
 }
 
 /// Writes [`resolve_config`] for `hosts` virtual hosts of `site` into
