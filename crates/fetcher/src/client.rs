@@ -28,12 +28,11 @@ use crate::proxy::ProxyConfig;
 /// The size an HTTP/1 connection's read buffer grows to, at most (hyper
 /// reads into whatever room the buffer has, so it can hold up to twice
 /// this); a response head must fit in it. hyper grows the buffer (to ~400
-/// KB by default) while it reads a large body, and the pooled connection
-/// keeps it: every connection that ever carried a big page would hold that
-/// much for the rest of the crawl, and a crawl of many hosts keeps one
-/// connection per host. Smaller reads cost only more read calls on a large
-/// body; the head limit stays far above what servers send (proxies in
-/// front of most sites refuse heads of a few KiB).
+/// KB by default) while it reads a large body, and many connections read
+/// at once. Smaller reads cost only more read calls on a large body; the
+/// head limit stays far above what servers send (proxies in front of most
+/// sites refuse heads of a few KiB). An idle kept-alive connection holds
+/// no read buffer at all (the vendored hyper lets go of it).
 pub const READ_BUFFER_MAX: usize = 64 * 1024;
 
 /// How the shared client behaves.
