@@ -26,7 +26,7 @@ pub struct Cookie<'a>(cookie_crate::Cookie<'a>);
 ///
 /// For more advanced scenarios, such as needing to serialize the store or
 /// manipulate it between requests, you may refer to the
-/// [reqwest_cookie_store crate](https://crates.io/crates/reqwest_cookie_store).
+/// [reqwest_cookie_store crate](https://docs.rs/reqwest_cookie_store).
 #[derive(Debug, Default)]
 pub struct Jar(RwLock<cookie_store::CookieStore>);
 

@@ -35,13 +35,13 @@
 //! Enabling the feature explicitly allows for `native-tls`-specific
 //! configuration options.
 //!
-//! [native-tls]: https://crates.io/crates/native-tls
+//! [native-tls]: https://docs.rs/native-tls
 //!
 //! ## rustls
 //!
 //! This backend uses the [rustls][] crate, a TLS library written in Rust.
 //!
-//! [rustls]: https://crates.io/crates/rustls
+//! [rustls]: https://docs.rs/rustls
 //!
 //! ## rustls-no-provider
 //!
@@ -62,7 +62,7 @@
 //! ```
 //!
 //! [rustls CryptoProvider]: https://docs.rs/rustls/latest/rustls/crypto/struct.CryptoProvider.html
-//! [ring]: https://crates.io/crates/ring
+//! [ring]: https://docs.rs/ring
 //! [`CryptoProvider::install_default`]: https://docs.rs/rustls/latest/rustls/crypto/struct.CryptoProvider.html#method.install_default
 
 #[cfg(feature = "__rustls")]

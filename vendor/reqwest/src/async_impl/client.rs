@@ -1488,7 +1488,7 @@ impl ClientBuilder {
     /// Enabling this option will emit [log][] messages at the `TRACE` level
     /// for read and write operations on connections.
     ///
-    /// [log]: https://crates.io/crates/log
+    /// [log]: https://docs.rs/log
     pub fn connection_verbose(mut self, verbose: bool) -> ClientBuilder {
         self.config.connection_verbose = verbose;
         self

@@ -413,7 +413,7 @@ impl ClientBuilder {
     /// Enabling this option will emit [log][] messages at the `TRACE` level
     /// for read and write operations on connections.
     ///
-    /// [log]: https://crates.io/crates/log
+    /// [log]: https://docs.rs/log
     pub fn connection_verbose(self, verbose: bool) -> ClientBuilder {
         self.with_inner(move |inner| inner.connection_verbose(verbose))
     }

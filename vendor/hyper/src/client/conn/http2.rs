@@ -504,7 +504,7 @@ where
 
     /// Configures the maximum number of pending reset streams allowed before a GOAWAY will be sent.
     ///
-    /// This will default to the default value set by the [`h2` crate](https://crates.io/crates/h2).
+    /// This will default to the default value set by the [`h2` crate](https://docs.rs/h2).
     /// As of v0.4.0, it is 20.
     ///
     /// See <https://github.com/hyperium/hyper/issues/2877> for more information.
