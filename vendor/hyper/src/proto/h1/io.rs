@@ -62,7 +62,9 @@ where
         } else {
             WriteStrategy::Flatten
         };
-        let write_buf = WriteBuf::new(strategy);
+        // Added for trawl: the buffer for heads starts empty and grows to
+        // the largest head written, instead of 8 KiB for every connection.
+        let write_buf = WriteBuf::with_headers(strategy, Vec::new());
         Buffered {
             flush_pipeline: false,
             io,
@@ -268,13 +270,15 @@ where
     }
 
     /// Reads on a connection with no message in progress, where only EOF
-    /// or unexpected bytes can come: lets go of a read buffer that a past
-    /// message grew, and reads into a few bytes on the stack, so a
-    /// kept-alive connection holds no read buffer while it waits. The next
-    /// message's first read allocates one again, at the adaptive size.
+    /// or unexpected bytes can come: lets go of the (empty) read buffer,
+    /// and reads into a few bytes on the stack, so a kept-alive connection
+    /// holds no read buffer while it waits. The next message's first read
+    /// allocates one again, at the adaptive size.
     /// (Added for trawl: vendor/README.md.)
     pub(crate) fn poll_read_idle(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
-        if self.read_buf.is_empty() && self.read_buf.capacity() > INIT_BUFFER_SIZE {
+        if self.read_buf.is_empty() {
+            // Even a small remaining capacity can be the tail of a large
+            // allocation that the buffer still shares.
             self.read_buf = BytesMut::new();
         }
         self.read_blocked = false;
@@ -561,9 +565,15 @@ pub(super) struct WriteBuf<B> {
 }
 
 impl<B: Buf> WriteBuf<B> {
+    // Only hyper's own tests start at 8 KiB now (trawl: vendor/README.md).
+    #[cfg(test)]
     fn new(strategy: WriteStrategy) -> WriteBuf<B> {
+        WriteBuf::with_headers(strategy, Vec::with_capacity(INIT_BUFFER_SIZE))
+    }
+
+    fn with_headers(strategy: WriteStrategy, headers: Vec<u8>) -> WriteBuf<B> {
         WriteBuf {
-            headers: Cursor::new(Vec::with_capacity(INIT_BUFFER_SIZE)),
+            headers: Cursor::new(headers),
             max_buf_size: DEFAULT_MAX_BUFFER_SIZE,
             queue: BufList::new(),
             strategy,
