@@ -245,7 +245,7 @@ impl Run {
         };
         let mut new_keys = new.iter().copied().peekable();
         if let Some(old) = old {
-            for key in old.iter()? {
+            for key in old.iter() {
                 let key = key?;
                 while let Some(&next) = new_keys.peek().filter(|&&next| next < key) {
                     emit(next, &mut run.fences, &mut run.bloom)?;
@@ -263,14 +263,14 @@ impl Run {
     }
 
     /// Every key, in order, read sequentially.
-    fn iter(&self) -> std::io::Result<impl Iterator<Item = std::io::Result<u64>> + '_> {
+    fn iter(&self) -> impl Iterator<Item = std::io::Result<u64>> + '_ {
         let from_start = ReadAt {
             file: &self.file,
             offset: 0,
         };
         let mut reader = std::io::BufReader::with_capacity(1 << 16, from_start);
         let mut left = self.keys;
-        Ok(std::iter::from_fn(move || {
+        std::iter::from_fn(move || {
             if left == 0 {
                 return None;
             }
@@ -281,7 +281,7 @@ impl Run {
                     .read_exact(&mut bytes)
                     .map(|()| u64::from_le_bytes(bytes)),
             )
-        }))
+        })
     }
 
     fn contains(&self, key: u64) -> bool {
@@ -296,7 +296,11 @@ impl Run {
         let start = block * BLOCK_KEYS;
         let count = (self.keys as usize - start).min(BLOCK_KEYS);
         let mut bytes = vec![0u8; count * 8];
-        if let Err(error) = read_at(&self.file, &mut bytes, (start * 8) as u64) {
+        let mut block = ReadAt {
+            file: &self.file,
+            offset: (start * 8) as u64,
+        };
+        if let Err(error) = block.read_exact(&mut bytes) {
             tracing::warn!("seen-set read failed ({error}); a page may be fetched twice");
             return false;
         }
@@ -308,8 +312,9 @@ impl Run {
     }
 }
 
-/// A run's keys read from `offset` on. The file has no name to open a
-/// second handle by, so the merge thread reads with positional reads.
+/// A run's keys read from `offset` on, with positional reads: the file has
+/// no name to open a second handle by, and lookups and the merge thread
+/// read it at once.
 struct ReadAt<'a> {
     file: &'a File,
     offset: u64,
@@ -328,25 +333,12 @@ fn read_some_at(file: &File, buffer: &mut [u8], offset: u64) -> std::io::Result<
     std::os::unix::fs::FileExt::read_at(file, buffer, offset)
 }
 
-#[cfg(unix)]
-fn read_at(file: &File, buffer: &mut [u8], offset: u64) -> std::io::Result<()> {
-    std::os::unix::fs::FileExt::read_exact_at(file, buffer, offset)
-}
-
 #[cfg(not(unix))]
 fn read_some_at(file: &File, buffer: &mut [u8], offset: u64) -> std::io::Result<usize> {
     use std::io::{Seek, SeekFrom};
     let mut file = file.try_clone()?;
     file.seek(SeekFrom::Start(offset))?;
     file.read(buffer)
-}
-
-#[cfg(not(unix))]
-fn read_at(file: &File, buffer: &mut [u8], offset: u64) -> std::io::Result<()> {
-    use std::io::{Seek, SeekFrom};
-    let mut file = file.try_clone()?;
-    file.seek(SeekFrom::Start(offset))?;
-    file.read_exact(buffer)
 }
 
 /// The filter's bit positions for `key`: double hashing from the key
