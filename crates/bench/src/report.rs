@@ -278,13 +278,13 @@ pub fn format_hosts_table(rows: &[HostsRow]) -> String {
 pub fn describe_hosts(options: &Options, many: &ManyHosts, pages_per_host: usize) -> String {
     format!(
         "site: {} virtual hosts × {} pages ({pages_per_host} reachable each, {} in all), \
-         {} links/page, ~{} B/page, seed {}; per-host rate {}/s, per-host concurrency {}, \
+         {} links/page, {}, seed {}; per-host rate {}/s, per-host concurrency {}, \
          concurrency {}",
         many.hosts,
         options.pages,
         many.hosts * pages_per_host,
         options.links,
-        options.page_bytes,
+        page_phrase(options),
         options.seed,
         many.rate,
         many.per_host_concurrency,
@@ -331,14 +331,19 @@ pub fn hosts_to_json(
 
 /// A one-line description of the site and the settings.
 pub fn describe(options: &Options, reachable: usize) -> String {
-    let page = match options.profile {
-        PageProfile::Uniform => format!("~{} B/page", options.page_bytes),
-        PageProfile::Realistic => "realistic pages (2-200 KB)".to_owned(),
-    };
+    let page = page_phrase(options);
     format!(
         "site: {} pages ({reachable} reachable), {} links/page, {page}, seed {}; concurrency {}; median of {} round(s)",
         options.pages, options.links, options.seed, options.concurrency, options.rounds
     )
+}
+
+/// The pages' size as the site serves them, for the descriptions.
+fn page_phrase(options: &Options) -> String {
+    match options.profile {
+        PageProfile::Uniform => format!("~{} B/page", options.page_bytes),
+        PageProfile::Realistic => "realistic pages (2-200 KB)".to_owned(),
+    }
 }
 
 /// For each row position (ceiling, trawl, baseline), the round with the
