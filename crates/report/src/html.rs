@@ -11,50 +11,8 @@ use crate::{DEPTHS, Report, format_utc_millis};
 const CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; \
                    base-uri 'none'; form-action 'none'";
 
-const STYLE: &str = r#"
-:root { --ink: #1d2330; --muted: #5b6475; --rule: #d9dde5; --paper: #ffffff; --band: #f4f6f9; }
-* { box-sizing: border-box; }
-body { margin: 0 auto; max-width: 1180px; padding: 24px; background: var(--paper); color: var(--ink);
-       font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif; }
-h1 { font-size: 26px; margin: 0 0 4px; }
-h2 { font-size: 19px; margin: 28px 0 10px; border-bottom: 2px solid var(--rule); padding-bottom: 4px; }
-.source { color: var(--muted); margin: 0 0 16px; }
-.warning { background: #fff4e5; border-left: 4px solid #ef6c00; padding: 8px 12px; }
-table { border-collapse: collapse; width: 100%; }
-th, td { text-align: left; padding: 4px 8px; border-bottom: 1px solid var(--rule); vertical-align: top; }
-th { background: var(--band); font-weight: 600; }
-td.n, th.n { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
-td.url { word-break: break-all; }
-table.summary { width: auto; min-width: 50%; }
-table.summary th { background: none; font-weight: normal; color: var(--muted); }
-.charts { display: grid; grid-template-columns: repeat(auto-fill, minmax(520px, 1fr)); gap: 18px; }
-figure { margin: 0; padding: 10px 12px; border: 1px solid var(--rule); border-radius: 6px; break-inside: avoid; }
-figcaption { font-weight: 600; margin-bottom: 6px; }
-figcaption small, .note { font-weight: normal; color: var(--muted); }
-svg.chart { display: block; width: 100%; height: auto; max-width: 640px; }
-svg.chart text { font-size: 11px; fill: var(--ink); }
-svg.chart .axis { stroke: #9aa3b2; stroke-width: 1; }
-svg.chart .grid { stroke: var(--rule); stroke-width: 1; }
-svg.chart .empty { fill: var(--muted); font-size: 13px; }
-.bar { fill: #3f51b5; }
-.s1 { fill: #78909c; } .s2 { fill: #2e7d32; } .s3 { fill: #1565c0; } .s4 { fill: #ef6c00; }
-.s5 { fill: #c62828; } .s0 { fill: #757575; } .err { fill: #c62828; } .host { fill: #00838f; }
-.type { fill: #6a1b9a; } .other { fill: #b0b7c3; } .size { fill: #00897b; } .lat { fill: #f9a825; }
-.depth { fill: #3f51b5; } .time { fill: #5c6bc0; }
-.cumulative { fill: none; stroke: #c62828; stroke-width: 2; }
-a { color: #1a4fb4; }
-footer { margin-top: 32px; color: var(--muted); font-size: 12px; }
-@media print {
-  @page { margin: 12mm; }
-  body { max-width: none; padding: 0; font-size: 10pt; }
-  * { -webkit-print-color-adjust: exact; print-color-adjust: exact; }
-  .charts { display: block; }
-  figure { margin: 0 0 10px; page-break-inside: avoid; }
-  h2 { page-break-after: avoid; }
-  tr { page-break-inside: avoid; }
-  a { color: inherit; text-decoration: none; }
-}
-"#;
+/// The one stylesheet, inline in the page.
+const STYLE: &str = include_str!("html/style.css");
 
 /// Text as HTML: safe in element content and in quoted attributes.
 pub(crate) fn esc(text: &str) -> String {
