@@ -220,8 +220,9 @@ impl<T, U> Drop for Receiver<T, U> {
     }
 }
 
-// Boxed so a slot of the channel is a pointer: the channel allocates its
-// slots 32 at a time, which at a request's size was ~9 KiB per connection.
+// Added for trawl (vendor/README.md): boxed, so a slot of the channel is a
+// pointer; the channel allocates its slots 32 at a time, which at a
+// request's size was ~9 KiB per connection.
 struct Envelope<T, U>(Option<Box<(T, Callback<T, U>)>>);
 
 impl<T, U> Drop for Envelope<T, U> {
