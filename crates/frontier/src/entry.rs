@@ -1,7 +1,7 @@
 //! The values every store speaks: a queued URL, the limits a crawl honours,
 //! why a URL was or was not queued, and the progress counters.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 use std::io::Write;
 use std::sync::Arc;
 
@@ -103,10 +103,12 @@ impl Entry {
 ///
 /// An entry waits as its URL's text: most of a frontier's entries wait
 /// here, and a parsed `Url` keeps 88 bytes beside its text where a boxed
-/// text keeps 16. It is parsed again when it leaves.
+/// text keeps 16. It is parsed again when it leaves. The depths are a
+/// short list, deepest first, not a map: a host usually has one or two
+/// depths waiting, and a map's first node is ~400 bytes per host.
 #[derive(Debug, Default)]
 pub(crate) struct DepthQueue {
-    by_depth: BTreeMap<u32, VecDeque<Waiting>>,
+    by_depth: Vec<(u32, VecDeque<Waiting>)>,
 }
 
 #[derive(Debug)]
@@ -117,28 +119,37 @@ struct Waiting {
 
 impl DepthQueue {
     pub(crate) fn push(&mut self, entry: Entry) {
-        self.by_depth
-            .entry(entry.depth)
-            .or_default()
-            .push_back(Waiting {
-                url: String::from(entry.url).into_boxed_str(),
-                parent: entry.parent,
-            });
+        let at = self
+            .by_depth
+            .partition_point(|(depth, _)| *depth > entry.depth);
+        if self
+            .by_depth
+            .get(at)
+            .is_none_or(|(depth, _)| *depth != entry.depth)
+        {
+            // Exactly one more: most hosts never have a second depth.
+            self.by_depth.reserve_exact(1);
+            self.by_depth.insert(at, (entry.depth, VecDeque::new()));
+        }
+        self.by_depth[at].1.push_back(Waiting {
+            url: String::from(entry.url).into_boxed_str(),
+            parent: entry.parent,
+        });
     }
 
     /// The depth the next [`DepthQueue::pop`] comes from.
     pub(crate) fn next_depth(&self) -> Option<u32> {
-        self.by_depth.keys().next().copied()
+        self.by_depth.last().map(|(depth, _)| *depth)
     }
 
     /// The oldest of the shallowest entries. `Some(Err(text))` if its text
     /// does not parse, which a URL's own serialisation always does.
     pub(crate) fn pop(&mut self) -> Option<Result<Entry, Box<str>>> {
-        let mut bucket = self.by_depth.first_entry()?;
-        let depth = *bucket.key();
-        let waiting = bucket.get_mut().pop_front();
-        if bucket.get().is_empty() {
-            bucket.remove();
+        let (depth, bucket) = self.by_depth.last_mut()?;
+        let depth = *depth;
+        let waiting = bucket.pop_front();
+        if bucket.is_empty() {
+            self.by_depth.pop();
         }
         let Waiting { url: text, parent } = waiting?;
         Some(match Url::parse(&text) {
@@ -240,6 +251,36 @@ mod tests {
         }
         let order = [3, 1, 4, 0, 2].map(|i| pushed[i].clone());
         assert_eq!(popped, order);
+        assert_eq!(queue.next_depth(), None);
+    }
+
+    #[test]
+    fn depths_pushed_between_pops_keep_the_queue_breadth_first() {
+        let entry = |path: &str, depth| Entry {
+            url: CanonicalUrl::parse(&format!("http://a.example/{path}")).unwrap(),
+            depth,
+            parent: None,
+        };
+        let mut queue = DepthQueue::default();
+        queue.push(entry("a3", 3));
+        queue.push(entry("b3", 3));
+        let pop = |queue: &mut DepthQueue| queue.pop().map(|next| next.unwrap().url);
+        assert_eq!(pop(&mut queue), Some(entry("a3", 3).url));
+        // Shallower, deeper and emptied depths arrive while it drains.
+        queue.push(entry("c5", 5));
+        queue.push(entry("d1", 1));
+        queue.push(entry("e4", 4));
+        assert_eq!(queue.next_depth(), Some(1));
+        assert_eq!(pop(&mut queue), Some(entry("d1", 1).url));
+        queue.push(entry("f1", 1));
+        let rest: Vec<_> = std::iter::from_fn(|| pop(&mut queue)).collect();
+        let expected = [
+            entry("f1", 1),
+            entry("b3", 3),
+            entry("e4", 4),
+            entry("c5", 5),
+        ];
+        assert_eq!(rest, expected.map(|entry| entry.url));
         assert_eq!(queue.next_depth(), None);
     }
 }
