@@ -304,11 +304,9 @@ impl Run {
             tracing::warn!("seen-set read failed ({error}); a page may be fetched twice");
             return false;
         }
-        let keys: Vec<u64> = bytes
-            .chunks_exact(8)
-            .map(|chunk| u64::from_le_bytes(chunk.try_into().unwrap_or_default()))
-            .collect();
-        keys.binary_search(&key).is_ok()
+        let (keys, _) = bytes.as_chunks::<8>();
+        keys.binary_search_by_key(&key, |chunk| u64::from_le_bytes(*chunk))
+            .is_ok()
     }
 }
 
